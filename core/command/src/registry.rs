@@ -1,0 +1,53 @@
+//! The command registry: every `commands/<name>` crate submits a [`CommandSpec`].
+//!
+//! `inventory` collects the submissions before `main` runs. A crate nothing references is never
+//! linked and its submission silently vanishes, so the binary's `src/main.rs` names every
+//! command crate (`use cmd_x as _;`) and a test asserts the exact set of names.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::Ctx;
+
+/// One `cargo litestream <name>` subcommand.
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// One line for `cargo litestream --help`.
+    pub about: &'static str,
+    /// The command's arguments (name and about are set from this spec).
+    pub cli: fn() -> clap::Command,
+    /// Does the work and returns the process exit code (Litestream's own, for passthroughs).
+    pub run: fn(&clap::ArgMatches, &Ctx) -> anyhow::Result<u8>,
+}
+
+inventory::collect!(CommandSpec);
+
+/// Registers a command; use once per command crate.
+///
+/// ```ignore
+/// cargo_litestream_command::register_command!(CommandSpec { name: "databases", about: "…", cli, run });
+/// ```
+#[macro_export]
+macro_rules! register_command {
+    ($spec:expr) => {
+        $crate::inventory::submit! { $spec }
+    };
+}
+
+/// Every registered command, sorted by name. Two commands with one name are refused: the
+/// second would otherwise shadow the first depending on link order.
+pub fn commands() -> Result<&'static BTreeMap<&'static str, &'static CommandSpec>, String> {
+    static REGISTRY: OnceLock<Result<BTreeMap<&'static str, &'static CommandSpec>, String>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(|| {
+            let mut map = BTreeMap::new();
+            for spec in inventory::iter::<CommandSpec> {
+                if map.insert(spec.name, spec).is_some() {
+                    return Err(format!("two commands are registered as `{}`", spec.name));
+                }
+            }
+            Ok(map)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}

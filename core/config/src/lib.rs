@@ -1,0 +1,37 @@
+//! cargo-litestream's configuration: read from `Cargo.toml`, validated, turned into the YAML
+//! Litestream reads.
+//!
+//! Precedence: `[package.metadata.litestream]` of the selected package; else
+//! `[workspace.metadata.litestream]` of its workspace root; else defaults (with `DATABASE_URL`
+//! as the `default` alias). The whole table comes from one place; tables are not merged.
+
+mod args;
+mod database_url;
+mod env;
+mod error;
+mod fsutil;
+mod generate;
+mod manifest;
+mod project;
+mod replica;
+mod schema;
+pub mod yaml;
+
+pub use args::{DatabaseArg, Lookup};
+pub use database_url::{UrlSource, sqlite_path};
+pub use env::{Env, normalize};
+pub use error::ConfigError;
+pub use fsutil::write_private;
+pub use generate::{Generate, is_env_reference, redact_secrets, redact_url_password};
+pub use manifest::{Manifest, locate as locate_manifest, target_dir};
+pub use project::{
+    Alias, AliasOrigin, ConfigSource, DEFAULT_LITESTREAM_VERSION, Database, Location, Project, ReplicaOrigin,
+    looks_like_alias,
+};
+pub use replica::url_scheme;
+pub use schema::SECRET_KEYS;
+
+/// An ordered table of configuration values.
+pub use toml::Table as TomlTable;
+/// The value type of configuration trees (re-exported so callers need no `toml` dependency).
+pub use toml::Value as TomlValue;

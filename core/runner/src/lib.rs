@@ -1,0 +1,233 @@
+//! Finding the litestream binary and running it.
+//!
+//! Passthrough commands *exec* litestream on Unix: the process becomes litestream, so signals
+//! reach it directly, nothing is left orphaned when a supervisor sends SIGTERM, and the exit
+//! code is litestream's own. Elsewhere the child is waited for and its code returned.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+
+use cargo_litestream_config::{Env, Project};
+use cargo_litestream_shell::Shell;
+
+/// Where the binary came from (for `doctor` and `-v` output).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BinarySource {
+    /// `bin-path` in the project's configuration.
+    ConfigBinPath,
+    /// `CARGO_LITESTREAM_BIN`.
+    EnvVar,
+    /// A `litestream` found on `PATH`.
+    PathLookup,
+}
+
+impl std::fmt::Display for BinarySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BinarySource::ConfigBinPath => "bin-path",
+            BinarySource::EnvVar => "CARGO_LITESTREAM_BIN",
+            BinarySource::PathLookup => "PATH",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("bin-path `{}` (from {}) does not exist; fix the path or remove bin-path to use the managed binary", path.display(), manifest.display())]
+    BinPathMissing { path: PathBuf, manifest: PathBuf },
+
+    #[error("CARGO_LITESTREAM_BIN=`{}` does not exist; fix or unset it", path.display())]
+    EnvBinMissing { path: PathBuf },
+
+    #[error(
+        "no litestream binary found; set bin-path in [package.metadata.litestream], set CARGO_LITESTREAM_BIN, or put litestream on PATH"
+    )]
+    NotFound,
+
+    #[error("could not run `{}`: {source}", path.display())]
+    Spawn { path: PathBuf, source: std::io::Error },
+}
+
+/// A litestream binary ready to run.
+#[derive(Clone, Debug)]
+pub struct Litestream {
+    pub path: PathBuf,
+    pub source: BinarySource,
+}
+
+impl Litestream {
+    /// Finds the binary: `bin-path` in the config, else `CARGO_LITESTREAM_BIN`, else
+    /// `litestream` on `PATH`.
+    pub fn locate(project: Option<&Project>, env: &Env) -> Result<Litestream, RunnerError> {
+        if let Some(project) = project
+            && let Some(path) = &project.bin_path
+        {
+            if !path.is_file() {
+                return Err(RunnerError::BinPathMissing {
+                    path: path.clone(),
+                    manifest: project.manifest_path.clone(),
+                });
+            }
+            return Ok(Litestream { path: path.clone(), source: BinarySource::ConfigBinPath });
+        }
+        if let Some(path) = env.non_empty("CARGO_LITESTREAM_BIN") {
+            let path = env.absolute(Path::new(path));
+            if !path.is_file() {
+                return Err(RunnerError::EnvBinMissing { path });
+            }
+            return Ok(Litestream { path, source: BinarySource::EnvVar });
+        }
+        match find_on_path(env, binary_name()) {
+            Some(path) => Ok(Litestream { path, source: BinarySource::PathLookup }),
+            None => Err(RunnerError::NotFound),
+        }
+    }
+
+    /// A `Command` for this binary with its folder first on `PATH`: Litestream's MCP tools
+    /// run `litestream` from `PATH`, and must find this one.
+    pub fn command(&self, env: &Env) -> Command {
+        let mut command = Command::new(&self.path);
+        command.env_clear().envs(env.vars());
+        if let Some(path) = self.path_with_binary_first(env) {
+            command.env("PATH", path);
+        }
+        command
+    }
+
+    fn path_with_binary_first(&self, env: &Env) -> Option<OsString> {
+        let dir = self.path.parent()?;
+        let rest =
+            env.get_os("PATH").map(|p| std::env::split_paths(p).collect::<Vec<_>>()).unwrap_or_default();
+        let paths = std::iter::once(dir.to_path_buf()).chain(rest.into_iter().filter(|p| p != dir));
+        std::env::join_paths(paths).ok()
+    }
+
+    /// Hands the process over to litestream (Unix `exec`) and, where that is impossible,
+    /// runs it and returns its exit code.
+    pub fn exec(&self, args: &[OsString], env: &Env, shell: &Shell) -> Result<u8, RunnerError> {
+        shell.verbose("Running", display_command(&self.path, args));
+        let mut command = self.command(env);
+        command.args(args);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // `exec` only returns on failure.
+            let source = command.exec();
+            Err(RunnerError::Spawn { path: self.path.clone(), source })
+        }
+        #[cfg(not(unix))]
+        {
+            let status =
+                command.status().map_err(|source| RunnerError::Spawn { path: self.path.clone(), source })?;
+            Ok(exit_code(status))
+        }
+    }
+
+    /// Runs litestream as a child with inherited stdio and returns its exit code.
+    pub fn run(&self, args: &[OsString], env: &Env, shell: &Shell) -> Result<u8, RunnerError> {
+        shell.verbose("Running", display_command(&self.path, args));
+        let status = self
+            .command(env)
+            .args(args)
+            .status()
+            .map_err(|source| RunnerError::Spawn { path: self.path.clone(), source })?;
+        Ok(exit_code(status))
+    }
+
+    /// Runs litestream and captures its output (for commands that read what it prints).
+    pub fn output(&self, args: &[OsString], env: &Env) -> Result<std::process::Output, RunnerError> {
+        self.command(env)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|source| RunnerError::Spawn { path: self.path.clone(), source })
+    }
+}
+
+/// The exit code a shell would report: the child's code, or 128 + the signal that killed it.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code & 0xff).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + signal).unwrap_or(1);
+        }
+    }
+    1
+}
+
+fn binary_name() -> &'static str {
+    if cfg!(windows) { "litestream.exe" } else { "litestream" }
+}
+
+/// The first executable `name` on `PATH`.
+pub fn find_on_path(env: &Env, name: &str) -> Option<PathBuf> {
+    let path = env.get_os("PATH")?;
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// `litestream restore -config /p/litestream.yml app.db`, quoted where needed, for `-v` output.
+pub fn display_command(program: &Path, args: &[OsString]) -> String {
+    std::iter::once(program.as_os_str())
+        .chain(args.iter().map(OsString::as_os_str))
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn quote(word: &OsStr) -> String {
+    let text = word.to_string_lossy();
+    let plain =
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain { text.into_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_for_display() {
+        let args: Vec<OsString> = vec!["restore".into(), "-o".into(), "my db.sqlite".into()];
+        assert_eq!(
+            display_command(Path::new("/bin/litestream"), &args),
+            "/bin/litestream restore -o 'my db.sqlite'"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code(ExitStatus::from_raw(9)), 137);
+        assert_eq!(exit_code(ExitStatus::from_raw(15)), 143);
+    }
+
+    #[test]
+    fn path_lookup_order() {
+        let env = Env::empty("/");
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("litestream");
+        std::fs::write(&bin, "").unwrap();
+        let missing = Env::empty("/").with("CARGO_LITESTREAM_BIN", dir.path().join("nope"));
+        assert!(matches!(Litestream::locate(None, &missing), Err(RunnerError::EnvBinMissing { .. })));
+        let set = env.with("CARGO_LITESTREAM_BIN", &bin);
+        assert_eq!(Litestream::locate(None, &set).unwrap().source, BinarySource::EnvVar);
+    }
+}
