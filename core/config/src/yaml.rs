@@ -39,10 +39,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ambiguous_yaml_1_1_scalars_are_quoted() {
+    fn strings_that_read_as_other_types_are_quoted() {
         let mut table = toml::Table::new();
         for (i, text) in
-            ["yes", "on", "off", "no", "y", "0600", "1e3", "null", "~", "true"].iter().enumerate()
+            ["0600", "1e3", "null", "~", "true", "False", "12", "0x1f", ".inf"].iter().enumerate()
         {
             table.insert(format!("k{i}"), (*text).into());
         }
