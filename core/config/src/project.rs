@@ -436,6 +436,7 @@ impl Loader<'_> {
                     }
                 } else if is_file_replica(&table)
                     && let Some(toml::Value::String(path)) = table.get("path")
+                    && !path.contains('$')
                 {
                     let resolved = replica::display(&self.resolve(path));
                     table.insert("path".into(), resolved.into());

@@ -1,0 +1,216 @@
+//! Bad input: each case ends in one `error:` line naming what is wrong and what to do, a
+//! non-zero exit, no panic, and no change to the user's files.
+
+use crate::support::Project;
+
+/// Runs `args` in a project with `metadata` and checks for one clear error with `fragments`,
+/// and that the database and Cargo.toml are untouched.
+#[track_caller]
+fn refused(metadata: &str, args: &[&str], fragments: &[&str]) {
+    let project = Project::new(metadata);
+    let conn = project.sqlite("app.db");
+    conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+    drop(conn);
+    let before_db = std::fs::read(project.path().join("app.db")).unwrap();
+    let before_manifest = std::fs::read(project.path().join("Cargo.toml")).unwrap();
+    project.run(args).our_error(fragments);
+    assert_eq!(std::fs::read(project.path().join("app.db")).unwrap(), before_db, "the database changed");
+    assert_eq!(std::fs::read(project.path().join("Cargo.toml")).unwrap(), before_manifest);
+}
+
+const OK: &str = "[package.metadata.litestream]\nreplica = \"file:///tmp/cl-never\"\ndatabases = { default = \"app.db\" }\n";
+
+#[test]
+fn malformed_toml_names_line_and_column() {
+    refused("[package.metadata.litestream]\ndbs = [\n", &["config"], &["Cargo.toml:", "invalid TOML"]);
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", monitor_interval = \"5s\" }]\n",
+        &["config"],
+        &["dbs[0].monitor_interval", "unknown key", "did you mean `monitor-interval`?"],
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    refused("[package.metadata.litestream]\nsnapshots = 3\n", &["databases"], &["snapshots", "unknown key"]);
+}
+
+#[test]
+fn retired_keys_say_what_to_use_instead() {
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", max-checkpoint-page-count = 10 }]\n",
+        &["config"],
+        &["max-checkpoint-page-count", "truncate-page-n"],
+    );
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", replica = { type = \"file\", path = \"r\", retention = \"24h\" } }]\n",
+        &["config"],
+        &["replica.retention", "snapshot.retention"],
+    );
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", replica = { type = \"file\", path = \"r\", snapshot-interval = \"1h\" } }]\n",
+        &["config"],
+        &["snapshot-interval", "snapshot.interval"],
+    );
+    refused("[package.metadata.litestream]\nretention = \"24h\"\n", &["config"], &["retention", "snapshot"]);
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", replica = { type = \"s3\", bucket = \"b\", age = { recipients = [\"x\"] } } }]\n",
+        &["config"],
+        &["age", "encryption"],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", monitor-interval = 5 }]\n",
+        &["config"],
+        &["monitor-interval", "expected a duration", "\"30s\""],
+    );
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", checkpoint-interval = \"2 days\" }]\n",
+        &["config"],
+        &["checkpoint-interval", "not a duration"],
+    );
+    refused(
+        "[package.metadata.litestream]\nsocket = { enabled = \"yes\" }\n",
+        &["config"],
+        &["socket.enabled", "boolean"],
+    );
+    refused("[package.metadata.litestream]\ndbs = \"app.db\"\n", &["config"], &["dbs", "expected a list"]);
+    refused("[package.metadata.litestream]\nversion = 5\n", &["config"], &["version", "version string"]);
+    refused(
+        "[package.metadata.litestream]\nlogging = { level = \"loud\" }\n",
+        &["config"],
+        &["logging.level", "debug"],
+    );
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", replica = { type = \"ftp\" } }]\n",
+        &["config"],
+        &["replica.type", "s3"],
+    );
+    refused("[package.metadata.litestream]\nsha256 = \"abc\"\n", &["config"], &["sha256", "64 hexadecimal"]);
+    refused("[package.metadata]\nlitestream = 3\n", &["config"], &["package.metadata.litestream", "table"]);
+}
+
+#[test]
+fn databases_that_resolve_to_nothing() {
+    refused(
+        "[package.metadata.litestream]\ndbs = [\"default\"]\n",
+        &["config"],
+        &["`default` is not a database alias", "DATABASE_URL"],
+    );
+    refused(
+        "[package.metadata.litestream]\ndbs = [\"deafult\"]\ndatabases = { default = \"app.db\" }\n",
+        &["config"],
+        &["deafult", "did you mean `default`?"],
+    );
+    refused(OK, &["restore", "-o", "x.db", "other"], &["`other` is not a database alias", "default ("]);
+    refused(OK, &["restore", "nope/missing.db"], &["is not a configured database"]);
+    refused(
+        "[package.metadata.litestream]\ndatabases = { default = \"\" }\n",
+        &["config"],
+        &["databases.default", "empty"],
+    );
+    refused(
+        "[package.metadata.litestream]\ndatabases = { default = \"s3://b/app\" }\n",
+        &["config"],
+        &["databases.default", "URL"],
+    );
+}
+
+#[test]
+fn database_url_that_is_not_sqlite() {
+    let project = Project::new("[package.metadata.litestream]\nreplica = \"r\"\ndbs = [\"default\"]\n")
+        .with_env("DATABASE_URL", "postgres://u@localhost/app");
+    project.run(["config"]).our_error(&["postgres://", "not a SQLite URL"]);
+}
+
+#[test]
+fn a_database_listed_twice() {
+    refused(
+        "[package.metadata.litestream]\nreplica = \"r\"\ndbs = [\"default\", \"app.db\"]\ndatabases = { default = \"app.db\" }\n",
+        &["config"],
+        &["dbs[1]", "again", "list each database once"],
+    );
+}
+
+#[test]
+fn two_databases_one_replica_location() {
+    refused(
+        "[package.metadata.litestream]\nreplica = \"r\"\ndbs = [\"app.db\", \"sub/app.db\"]\n",
+        &["config"],
+        &["same place", "own `replica`"],
+    );
+}
+
+#[test]
+fn relative_file_url_would_write_to_the_root() {
+    refused(
+        "[package.metadata.litestream]\nreplica = \"file://backups\"\n",
+        &["config"],
+        &["file://backups", "/backups"],
+    );
+}
+
+#[test]
+fn more_than_one_replica() {
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", replicas = [{ path = \"a\" }, { path = \"b\" }] }]\n",
+        &["config"],
+        &["replicas", "one replica per database"],
+    );
+    refused(
+        "[package.metadata.litestream]\ndbs = [{ path = \"app.db\", dir = \"x\" }]\n",
+        &["config"],
+        &["both `path` and `dir`"],
+    );
+    refused("[package.metadata.litestream]\ndbs = [{ dir = \"data\" }]\n", &["config"], &["pattern"]);
+}
+
+#[test]
+fn flags_litestream_0_5_removed() {
+    refused(OK, &["restore", "default", "-generation", "abc"], &["-generation", "no generations"]);
+    refused(OK, &["restore", "default", "-replica", "s3"], &["-replica", "one replica per database"]);
+    refused(OK, &["ltx", "-replica", "s3", "default"], &["-replica", "one replica per database"]);
+    refused(OK, &["restore", "-timestamp", "yesterday", "default"], &["-timestamp", "RFC 3339"]);
+    refused(OK, &["restore", "-index", "0x1f", "default"], &["-index", "whole number"]);
+}
+
+#[test]
+fn no_manifest_anywhere() {
+    let project = Project::empty();
+    project.run(["databases"]).our_error(&["could not find `Cargo.toml`", "--manifest-path"]);
+    project.run(["--manifest-path", "nope/Cargo.toml", "config"]).our_error(&["does not exist"]);
+    project.run(["--manifest-path", "nope/", "config"]).our_error(&["Cargo.toml"]);
+}
+
+#[test]
+fn missing_binaries_name_all_three_places() {
+    let mut project = Project::new(OK);
+    project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
+    project.env.push(("PATH".to_owned(), "/nonexistent".to_owned()));
+    project.run(["version"]).our_error(&["bin-path", "CARGO_LITESTREAM_BIN", "PATH"]);
+
+    let project = Project::new(OK).with_env("CARGO_LITESTREAM_BIN", "/nonexistent/litestream");
+    project.run(["version"]).our_error(&["CARGO_LITESTREAM_BIN", "/nonexistent/litestream"]);
+
+    refused(
+        "[package.metadata.litestream]\nbin_path = \"bin/litestream\"\n",
+        &["version"],
+        &["bin-path", "bin/litestream", "does not exist"],
+    );
+}
+
+#[test]
+fn usage_errors_are_clap_errors() {
+    let project = Project::new(OK);
+    let run = project.run(["restore"]).code(2);
+    assert!(run.stderr.contains("DB_PATH"), "{run}");
+    project.run(["frobnicate"]).code(2);
+    project.run(["replicate", "default"]).code(2).stderr_has("REPLICA_URL");
+}
