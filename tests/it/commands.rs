@@ -302,6 +302,21 @@ fn a_user_config_file_is_used_as_given() {
     let _ =
         Run::of(&mut project.cmd(["replicate", "-once", "-config", &project.p("litestream.yml")])).success();
     assert!(project.path().join("hand-written/ltx").is_dir());
+
+    // A database only that file lists is not checked against Cargo.toml.
+    let other = project.sqlite("elsewhere.db");
+    other.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (5);").unwrap();
+    drop(other);
+    let yaml = format!(
+        "dbs:\n  - path: {}\n    replica:\n      type: file\n      path: {}\n",
+        project.p("elsewhere.db"),
+        project.p("elsewhere-replica")
+    );
+    project.write("other.yml", &yaml);
+    project.run(["replicate", "-once", "-config", &project.p("other.yml")]).success();
+    let out = project.p("elsewhere-restored.db");
+    project.run(["restore", "-config", &project.p("other.yml"), "-o", &out, "elsewhere.db"]).success();
+    assert_eq!(rows(std::path::Path::new(&out)), [5]);
 }
 
 /// `2026-11-22T00:04:59Z` → `2026-11-22T00:05:00Z` (UTC, second precision, as `ltx -json` prints).

@@ -148,10 +148,14 @@ impl Passthrough {
     /// Litestream's argv: the command, the injected `-config`/`-socket`, every flag given, then
     /// the positionals (Go's flag package stops at the first positional).
     pub fn litestream_args(&self, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<OsString>> {
+        let given = |name: &str| matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine);
+        // With the user's own `-config`, the databases it lists are not the ones in Cargo.toml:
+        // aliases still resolve, but nothing is checked against the generated list.
+        let own_config = self.needs == Needs::Config && given("config");
         let mut positionals = Vec::new();
         for positional in self.positionals {
             let Some(text) = matches.get_one::<String>(positional.name) else { continue };
-            positionals.push(resolve_positional(positional, text, ctx)?);
+            positionals.push(resolve_positional(positional, text, own_config, ctx)?);
         }
         let url_mode = positionals.iter().any(|p| matches!(p, DatabaseArg::Url(_)));
 
@@ -186,7 +190,6 @@ impl Passthrough {
         }
 
         let mut args: Vec<OsString> = vec![self.command.into()];
-        let given = |name: &str| matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine);
         match self.needs {
             Needs::Config if !url_mode && !given("config") => {
                 let no_expand_env = matches.get_flag("no-expand-env");
@@ -216,8 +219,18 @@ fn convert_value(
     convert(value).map_err(|why| anyhow::anyhow!("invalid value {value:?} for -{name}: {why}"))
 }
 
-fn resolve_positional(positional: &Positional, text: &str, ctx: &Ctx) -> anyhow::Result<DatabaseArg> {
-    match positional.kind {
+fn resolve_positional(
+    positional: &Positional,
+    text: &str,
+    own_config: bool,
+    ctx: &Ctx,
+) -> anyhow::Result<DatabaseArg> {
+    let kind = match positional.kind {
+        Kind::Database(_) if own_config => Kind::Database(Lookup::Any),
+        Kind::DatabaseOrUrl(_) if own_config => Kind::DatabaseOrUrl(Lookup::Any),
+        kind => kind,
+    };
+    match kind {
         Kind::Url => Ok(DatabaseArg::Url(text.to_owned())),
         Kind::DatabaseOrUrl(lookup) => {
             if cargo_litestream_config::url_scheme(text).is_some() {
