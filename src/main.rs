@@ -2,9 +2,11 @@
 //! `inventory`; a crate not named here is not linked and its command silently vanishes: the
 //! `command_crates_are_linked` test guards the list) and hands over to the dispatcher.
 
+use cargo_litestream_cmd_completions as _;
 use cargo_litestream_cmd_config as _;
 use cargo_litestream_cmd_databases as _;
 use cargo_litestream_cmd_info as _;
+use cargo_litestream_cmd_init as _;
 use cargo_litestream_cmd_list as _;
 use cargo_litestream_cmd_ltx as _;
 use cargo_litestream_cmd_register as _;
@@ -36,9 +38,11 @@ mod tests {
         assert_eq!(
             names,
             [
+                "completions",
                 "config",
                 "databases",
                 "info",
+                "init",
                 "list",
                 "ltx",
                 "register",

@@ -7,4 +7,5 @@ mod commands;
 mod config;
 mod errors;
 mod invocation;
+mod scaffolding;
 mod support;

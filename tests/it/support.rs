@@ -141,7 +141,9 @@ impl Project {
 
     /// Opens the SQLite database at `rel` (created if missing) in WAL mode.
     pub fn sqlite(&self, rel: &str) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(self.path().join(rel)).unwrap();
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let conn = rusqlite::Connection::open(path).unwrap();
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
         conn.pragma_update(None, "journal_mode", "wal").unwrap();
         conn

@@ -18,7 +18,7 @@ mod schema;
 pub mod yaml;
 
 pub use args::{DatabaseArg, Lookup};
-pub use database_url::{UrlSource, sqlite_path};
+pub use database_url::{UrlSource, find as find_database_url, sqlite_path};
 pub use env::{Env, normalize};
 pub use error::ConfigError;
 pub use fsutil::write_private;

@@ -20,7 +20,12 @@ impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let table = text.parse::<toml::Table>().map_err(|e| toml_error(path, &text, &e))?;
+        Manifest::parse(path, &text)
+    }
+
+    /// Parses `text` as the manifest at `path` (which need not hold that text yet).
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ConfigError> {
+        let table = text.parse::<toml::Table>().map_err(|e| toml_error(path, text, &e))?;
         Ok(Manifest { path: path.to_path_buf(), table })
     }
 

@@ -140,7 +140,11 @@ const SPELLINGS: &[(&str, &str)] =
 impl Project {
     /// Loads the configuration of the project at `manifest_path` (or the nearest `Cargo.toml`).
     pub fn load(manifest_path: Option<&Path>, env: &Env) -> Result<Project, ConfigError> {
-        let manifest = Manifest::read(&manifest::locate(manifest_path, env)?)?;
+        Project::from_manifest(Manifest::read(&manifest::locate(manifest_path, env)?)?, env)
+    }
+
+    /// Loads the configuration from an already parsed manifest (e.g. one about to be written).
+    pub fn from_manifest(manifest: Manifest, env: &Env) -> Result<Project, ConfigError> {
         let root = manifest::workspace_root(&manifest)?;
         let root_dir = root.as_ref().map_or(manifest.dir(), Manifest::dir).to_path_buf();
 

@@ -1,0 +1,39 @@
+//! `cargo litestream completions SHELL`: a completion script on stdout.
+//!
+//! The script completes the `cargo-litestream` binary (which takes commands with or without
+//! cargo's `litestream` word). Shells complete `cargo <subcommand>` through cargo's own script,
+//! which cargo-litestream cannot extend without replacing it.
+
+use std::io::Write;
+
+use cargo_litestream_command::anyhow::{self, Context as _};
+use cargo_litestream_command::clap::{Arg, ArgMatches, Command, value_parser};
+use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use clap_complete::Shell;
+
+fn cli() -> Command {
+    Command::new("completions").arg(
+        Arg::new("shell")
+            .value_name("SHELL")
+            .required(true)
+            .value_parser(value_parser!(Shell))
+            .help("bash, zsh, fish, powershell or elvish"),
+    )
+}
+
+fn run(matches: &ArgMatches, _ctx: &Ctx) -> anyhow::Result<u8> {
+    let shell = *matches.get_one::<Shell>("shell").expect("required by clap");
+    let mut tree = cargo_litestream_command::cli().map_err(anyhow::Error::msg)?;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut tree, "cargo-litestream", &mut script);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&script).and_then(|()| stdout.flush()).context("could not write to stdout")?;
+    Ok(0)
+}
+
+register_command!(CommandSpec {
+    name: "completions",
+    about: "Print a shell completion script (bash, zsh, fish, powershell, elvish)",
+    cli,
+    run,
+});
