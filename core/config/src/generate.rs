@@ -174,7 +174,7 @@ pub fn redact_secrets(value: &mut toml::Value) {
                             *text = "<redacted>".to_owned();
                         }
                     }
-                    toml::Value::String(text) => *text = redact_url_password(text),
+                    toml::Value::String(text) if text.contains("://") => *text = redact_url_password(text),
                     other => redact_secrets(other),
                 }
             }
@@ -202,6 +202,9 @@ pub fn is_env_reference(text: &str) -> bool {
 /// secrets are redacted too.
 pub fn redact_url_password(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else { return text.to_owned() };
+    if !rest.contains(['@', '?']) {
+        return text.to_owned();
+    }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     let authority = match authority.rsplit_once('@') {

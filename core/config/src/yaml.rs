@@ -1,17 +1,30 @@
-//! The one module that touches the YAML crate.
+//! The one module that knows YAML.
 //!
-//! `serde_yaml` is archived upstream (0.9.34+deprecated); keeping every call here means a
-//! maintained fork (`serde_norway`, `serde-saphyr`) can replace it by editing one file.
-//! The consumer is Go's `gopkg.in/yaml.v2` (YAML 1.1). serde_yaml quotes every string that
-//! YAML 1.2 would read as something else (`true`, `0600`, `1e3`, `null`) but leaves YAML 1.1's
-//! extra booleans (`yes`, `on`) bare. That is harmless here: every Litestream key that takes a
-//! string is a Go `string`, and yaml.v2 stores a scalar's raw text into a string field whatever
-//! it resolves to; booleans are emitted as real booleans. The integration tests feed generated
-//! files holding such values to `litestream databases -config` to keep this true.
+//! Writing: the generated configuration is a tree of strings, integers, booleans, tables and
+//! lists, read by Go's `gopkg.in/yaml.v2`, a YAML **1.1** parser. This module emits it in block
+//! style itself: a string is written plain only when neither YAML 1.1 nor 1.2 could read it as
+//! anything else (`yes`, `on`, `0600`, `1e3`, `2024-01-01`, `~` are quoted), otherwise
+//! double-quoted with JSON-style escapes, which both versions read the same way. It is also
+//! several times faster than going through serde (10 000 databases: the bar is 100 ms).
+//!
+//! Reading (tests, and Litestream's own files): `serde_yaml`, archived upstream
+//! (0.9.34+deprecated); it is used here and nowhere else, so a maintained fork can replace it
+//! by editing this file.
+
+use std::fmt::Write as _;
 
 /// Serializes a configuration tree (built as TOML values, which keep their order) as YAML.
 pub fn to_string(value: &toml::Value) -> Result<String, String> {
-    serde_yaml::to_string(&plain(value)).map_err(|e| e.to_string())
+    let mut out = String::with_capacity(4096);
+    match value {
+        toml::Value::Table(table) => write_table(&mut out, table, 0),
+        toml::Value::Array(items) => write_list(&mut out, items, 0),
+        scalar => {
+            write_scalar(&mut out, scalar);
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// Parses YAML into JSON values: for tests and for reading Litestream's own files.
@@ -19,43 +32,325 @@ pub fn parse(text: &str) -> Result<serde_json::Value, String> {
     serde_yaml::from_str(text).map_err(|e| e.to_string())
 }
 
-/// TOML datetimes have no YAML counterpart Litestream reads: they become strings.
-fn plain(value: &toml::Value) -> serde_json::Value {
-    match value {
-        toml::Value::String(s) => serde_json::Value::String(s.clone()),
-        toml::Value::Integer(n) => serde_json::Value::from(*n),
-        toml::Value::Float(f) => serde_json::Value::from(*f),
-        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
-        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-        toml::Value::Array(items) => serde_json::Value::Array(items.iter().map(plain).collect()),
-        toml::Value::Table(table) => {
-            serde_json::Value::Object(table.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
+fn write_table(out: &mut String, table: &toml::Table, indent: usize) {
+    for (index, (key, value)) in table.iter().enumerate() {
+        // The first key of a list item sits on the `- ` line, already indented.
+        if index > 0 || !out.ends_with("- ") {
+            pad(out, indent);
+        }
+        write_string(out, key);
+        out.push(':');
+        write_value(out, value, indent);
+    }
+}
+
+fn write_list(out: &mut String, items: &[toml::Value], indent: usize) {
+    for item in items {
+        pad(out, indent);
+        out.push_str("- ");
+        match item {
+            toml::Value::Table(table) if !table.is_empty() => write_table(out, table, indent + 2),
+            toml::Value::Array(inner) if !inner.is_empty() => {
+                out.push('\n');
+                write_list(out, inner, indent + 2);
+            }
+            other => {
+                write_inline(out, other);
+                out.push('\n');
+            }
         }
     }
+}
+
+/// What follows `key:`.
+fn write_value(out: &mut String, value: &toml::Value, indent: usize) {
+    match value {
+        toml::Value::Table(table) if !table.is_empty() => {
+            out.push('\n');
+            write_table(out, table, indent + 2);
+        }
+        // Sequences under a key are not indented further (as most YAML writers do).
+        toml::Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            write_list(out, items, indent);
+        }
+        other => {
+            out.push(' ');
+            write_inline(out, other);
+            out.push('\n');
+        }
+    }
+}
+
+/// A scalar, or an empty collection, on the current line.
+fn write_inline(out: &mut String, value: &toml::Value) {
+    match value {
+        toml::Value::Table(_) => out.push_str("{}"),
+        toml::Value::Array(_) => out.push_str("[]"),
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+fn write_scalar(out: &mut String, value: &toml::Value) {
+    match value {
+        toml::Value::String(text) => write_string(out, text),
+        toml::Value::Integer(n) => {
+            let _ = write!(out, "{n}");
+        }
+        toml::Value::Float(f) if f.is_nan() => out.push_str(".nan"),
+        toml::Value::Float(f) if f.is_infinite() => out.push_str(if *f > 0.0 { ".inf" } else { "-.inf" }),
+        toml::Value::Float(f) => {
+            let text = format!("{f:?}");
+            out.push_str(&text);
+        }
+        toml::Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        // TOML datetimes have no YAML counterpart Litestream reads: they become strings.
+        toml::Value::Datetime(d) => write_quoted(out, &d.to_string()),
+        toml::Value::Table(_) | toml::Value::Array(_) => write_inline(out, value),
+    }
+}
+
+fn write_string(out: &mut String, text: &str) {
+    if is_plain_safe(text) { out.push_str(text) } else { write_quoted(out, text) }
+}
+
+/// A double-quoted scalar; its escapes are JSON's, which YAML's double-quoted style shares.
+fn write_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn pad(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// Whether `text` can be written without quotes and still be read back as this string by
+/// both YAML 1.1 and 1.2 parsers.
+fn is_plain_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else { return false };
+    if !(first.is_ascii_alphanumeric() || "/._$~+".contains(first)) || text.ends_with([' ', ':']) {
+        return false;
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/._-$~+:@%=,?&(){}[]* ".contains(c);
+    if !text.chars().all(allowed) || text.contains(": ") || text.contains(" #") {
+        return false;
+    }
+    // `{`, `[`, `]`, `}` and `,` only matter in flow context, but keep them off the start.
+    !(is_reserved_word(text) || looks_numeric(text) || looks_like_date(text))
+}
+
+/// Words YAML 1.1 or 1.2 read as booleans or null.
+fn is_reserved_word(text: &str) -> bool {
+    text.len() <= 5
+        && ["y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "<<", "="]
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case(text))
+}
+
+/// Integers and floats in any YAML 1.1/1.2 spelling: `12`, `0600`, `0x1f`, `0o17`, `0b101`,
+/// `1_000`, `1e3`, `.5`, `.inf`, `-.nan`, sexagesimal `1:30`.
+fn looks_numeric(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    // Every number starts with a digit or a dot: paths and words are rejected without work.
+    if !unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
+    let lower = unsigned.to_ascii_lowercase();
+    if matches!(lower.as_str(), ".inf" | ".nan") {
+        return true;
+    }
+    let digits: String = lower.chars().filter(|c| *c != '_').collect();
+    if digits.parse::<f64>().is_ok() && !digits.contains(|c: char| c.is_ascii_alphabetic() && c != 'e') {
+        return true;
+    }
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(rest) = digits.strip_prefix(prefix) {
+            return !rest.is_empty() && rest.chars().all(|c| c.is_digit(radix));
+        }
+    }
+    // Sexagesimal: `190:20:30` or `1:30.5`.
+    let mut parts = digits.split(':');
+    let head = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    !rest.is_empty()
+        && !head.is_empty()
+        && head.chars().all(|c| c.is_ascii_digit())
+        && rest.iter().enumerate().all(|(i, part)| {
+            let last = i + 1 == rest.len();
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_digit() || (last && c == '.'))
+        })
+}
+
+/// YAML 1.1 timestamps: `2001-12-14`, `2001-12-14t21:59:43.10-05:00`.
+fn looks_like_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 8
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5].is_ascii_digit()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn yaml(toml_text: &str) -> String {
+        to_string(&toml::Value::Table(toml_text.parse().unwrap())).unwrap()
+    }
+
     #[test]
-    fn strings_that_read_as_other_types_are_quoted() {
-        let mut table = toml::Table::new();
-        for (i, text) in
-            ["0600", "1e3", "null", "~", "true", "False", "12", "0x1f", ".inf"].iter().enumerate()
-        {
-            table.insert(format!("k{i}"), (*text).into());
-        }
-        let yaml = to_string(&toml::Value::Table(table)).unwrap();
-        for line in yaml.lines() {
-            let value = line.split_once(": ").unwrap().1;
-            assert!(value.starts_with('\'') || value.starts_with('"'), "unquoted: {line}");
+    fn block_style_like_the_golden_files() {
+        let text = yaml(
+            r#"
+logging = { stderr = true, level = "debug" }
+empty = {}
+none = []
+levels = [{ interval = "10s" }, { interval = "1m" }]
+dbs = [{ path = "/srv/a.db", replica = { type = "s3", path = "p/a.db" } }]
+cas = ["/a.pem", "/b.pem"]
+port = 9
+ratio = 0.5
+"#,
+        );
+        assert_eq!(
+            text,
+            "\
+logging:
+  stderr: true
+  level: debug
+empty: {}
+none: []
+levels:
+- interval: 10s
+- interval: 1m
+dbs:
+- path: /srv/a.db
+  replica:
+    type: s3
+    path: p/a.db
+cas:
+- /a.pem
+- /b.pem
+port: 9
+ratio: 0.5
+"
+        );
+    }
+
+    #[test]
+    fn strings_other_types_could_be_read_as_are_quoted() {
+        for text in [
+            "yes",
+            "On",
+            "off",
+            "n",
+            "null",
+            "~",
+            "true",
+            "False",
+            "0600",
+            "12",
+            "-3",
+            "1e3",
+            "1_000",
+            "0x1f",
+            "0o17",
+            "0b101",
+            ".inf",
+            "-.Inf",
+            ".nan",
+            "1:30",
+            "190:20:30.15",
+            "2024-12-20",
+            "2001-12-14t21:59:43.10-05:00",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "#c",
+            "-x",
+            "*ref",
+            "&anchor",
+            "!tag",
+            "'q'",
+            "\"dq\"",
+            "multi\nline",
+            "é",
+            "{a}",
+            "[a]",
+            "? x",
+            "|",
+            ">",
+            "@at",
+            "%p",
+            "`b",
+            "<<",
+            "=",
+        ] {
+            let mut out = String::new();
+            write_string(&mut out, text);
+            assert!(out.starts_with('"'), "{text:?} written bare as {out}");
+            let back = parse(&format!("k: {out}\n")).unwrap();
+            assert_eq!(back["k"], serde_json::Value::String(text.to_owned()), "{text:?} → {out}");
         }
     }
 
     #[test]
+    fn ordinary_strings_stay_plain() {
+        for text in [
+            "/srv/app/db.sqlite3",
+            "30s",
+            "1h30m",
+            "5MB",
+            "$LITESTREAM_REPLICA_BUCKET",
+            "${BACKUP_DIR}/a",
+            "127.0.0.1:9090",
+            "s3://bkt/p/app.db?endpoint=http://127.0.0.1:9&region=us-east-1",
+            "us-east-1",
+            "debug",
+            "myproject/db.sqlite3",
+        ] {
+            let mut out = String::new();
+            write_string(&mut out, text);
+            assert_eq!(out, text);
+            assert_eq!(
+                parse(&format!("k: {out}\n")).unwrap()["k"],
+                serde_json::Value::String(text.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_yaml_parser() {
+        let source: toml::Table = r#"
+a = "x: y"
+b = ["yes", 1, true, 2.5, { c = "0600", d = [] }]
+e = { f = { g = "deep", h = "line\nbreak\ttab \"quoted\" back\\slash" } }
+"#
+        .parse()
+        .unwrap();
+        let value = toml::Value::Table(source.clone());
+        let back = parse(&to_string(&value).unwrap()).unwrap();
+        let expected: serde_json::Value = serde_json::to_value(&source).unwrap();
+        assert_eq!(back, expected);
+    }
+
+    #[test]
     fn order_is_kept() {
-        let table: toml::Table = "b = 1\na = 2\n".parse().unwrap();
-        assert_eq!(to_string(&toml::Value::Table(table)).unwrap(), "b: 1\na: 2\n");
+        assert_eq!(yaml("b = 1\na = 2\n"), "b: 1\na: 2\n");
     }
 }
