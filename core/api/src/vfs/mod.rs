@@ -33,7 +33,7 @@ use std::time::Duration;
 use cargo_litestream_config::{Env, Project, redact_url_password};
 use rusqlite::{Connection, OpenFlags};
 
-pub use probe::{Probe, ProbeRequest, probe};
+pub use probe::{Probe, ProbeRequest, probe, probe_in_child};
 pub use status::{Assessment, Health, ReplicaPosition, Thresholds, assess, replica_position, seconds};
 pub use target::{TargetSource, VfsTarget, replica_url, vfs_target, vfs_targets};
 

@@ -84,3 +84,32 @@ fn look(request: &ProbeRequest) -> Result<Probe, VfsError> {
     )
     .map_err(query_error)
 }
+
+/// Runs [`probe`] in a child process, so this process never loads the extension (after which
+/// its plain SQLite opens would fail) and the child's environment can carry the replica's
+/// credentials.
+///
+/// `command` must start a program that reads a [`ProbeRequest`] as JSON on stdin and prints the
+/// [`Probe`] as JSON on stdout (`cargo-litestream litestream vfs-status --probe-child` does).
+/// The child is killed when it has not answered within the request's timeout plus `grace` (its
+/// start-up and the loading of the extension).
+pub fn probe_in_child(command: &mut std::process::Command, request: &ProbeRequest, grace: Duration) -> Probe {
+    let failed = |error: String| Probe { error: Some(error), ..Probe::default() };
+    let input = match serde_json::to_vec(request) {
+        Ok(input) => input,
+        Err(error) => return failed(format!("could not encode the probe request: {error}")),
+    };
+    let timeout = Duration::from_millis(request.timeout_ms) + grace;
+    match crate::process::output_within(command, Some(&input), timeout) {
+        Ok(done) if done.status.success() => serde_json::from_slice(&done.stdout).unwrap_or_else(|error| {
+            failed(format!(
+                "the probe process answered something else than JSON ({error}): {}",
+                String::from_utf8_lossy(&done.stdout).trim()
+            ))
+        }),
+        Ok(done) => {
+            failed(format!("the probe process failed: {}", crate::process::last_error_line(&done.stderr)))
+        }
+        Err(error) => failed(format!("the probe process {error}")),
+    }
+}
