@@ -7,4 +7,7 @@ mod commands;
 mod config;
 mod errors;
 mod invocation;
+mod s3;
 mod support;
+mod verify;
+mod vfs_status;

@@ -59,20 +59,19 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let options =
         VerifyOptions { timeout: Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&30)) };
 
-    // (name, path, Some(path) when it can be checked)
-    let selected: Vec<Result<std::path::PathBuf, Verification>> = match matches.get_one::<String>("DB") {
+    let selected: Vec<Selected> = match matches.get_one::<String>("DB") {
         Some(arg) => match project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)? {
             DatabaseArg::Url(url) => {
                 bail!("verify takes a database (alias or path), not the replica URL `{url}`")
             }
-            DatabaseArg::Path { path, .. } => vec![Ok(path)],
+            DatabaseArg::Path { path, .. } => vec![Selected::Check(path)],
         },
         None => project
             .databases
             .iter()
             .map(|db| match &db.location {
-                Location::File(path) => Ok(path.clone()),
-                Location::Dir(dir) => Err(verify::not_verifiable(
+                Location::File(path) => Selected::Check(path.clone()),
+                Location::Dir(dir) => Selected::Skip(verify::not_verifiable(
                     db.name(),
                     dir.clone(),
                     format!(
@@ -96,12 +95,12 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let mut results = Vec::with_capacity(selected.len());
     for entry in selected {
         let result = match entry {
-            Ok(path) => {
+            Selected::Check(path) => {
                 let name = project.database(&path).map_or_else(|| path.display().to_string(), |db| db.name());
                 ctx.shell.status("Verifying", &name);
                 verify::verify(project, &ctx.env, &litestream, &path, &options)
             }
-            Err(not_verifiable) => not_verifiable,
+            Selected::Skip(not_verifiable) => not_verifiable,
         };
         for warning in &result.warnings {
             ctx.shell.warn(warning);
@@ -124,6 +123,12 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         writeln!(stdout).context("could not write to stdout")?;
     }
     Ok(outcome.exit_code())
+}
+
+/// A database to check, or one that cannot be checked (with the reason, as a result).
+enum Selected {
+    Check(std::path::PathBuf),
+    Skip(Verification),
 }
 
 fn print_line(result: &Verification, color: bool) -> anyhow::Result<()> {

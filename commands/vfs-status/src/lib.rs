@@ -147,7 +147,15 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                             child.env("LITESTREAM_LOG_FILE", NULL_DEVICE);
                         }
                         let probe = vfs::probe_in_child(&mut child, &request, PROBE_GRACE);
-                        let assessment = vfs::assess(&probe, &position, &thresholds);
+                        let mut assessment = vfs::assess(&probe, &position, &thresholds);
+                        if probe.error.is_some()
+                            && target.url.starts_with("s3://")
+                            && env.non_empty("AWS_CA_BUNDLE").is_some()
+                        {
+                            assessment.reason.push_str(
+                                "; AWS_CA_BUNDLE is set, and with it the VFS fails every S3 open: unset it",
+                            );
+                        }
                         Report::new(target, probe, position, assessment)
                     }
                 })
@@ -258,7 +266,7 @@ fn print_text(reports: &[Report], color: bool) -> anyhow::Result<()> {
             out.push_str(&format!("  Replica URL:     {url}{of}\n"));
         }
         let behind = match (&report.txids_behind, &report.replica_txid) {
-            (Some(n), Some(latest)) => format!(" ({n} behind the replica's {latest})"),
+            (Some(n), Some(latest)) => format!(" ({n} behind; the replica's newest when listed: {latest})"),
             _ => String::new(),
         };
         out.push_str(&format!(

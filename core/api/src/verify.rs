@@ -174,7 +174,16 @@ impl Check<'_> {
         let socket = self.project.socket_path(self.env);
 
         // Before writing anything: is a daemon there, and does it replicate this database?
-        match control::list(&socket, self.timeout.min(Duration::from_secs(10))) {
+        // A daemon stuck uploading to a slow or unreachable replica holds the database's lock and
+        // cannot answer this either.
+        match control::list(&socket, self.timeout) {
+            Err(ControlError::TimedOut(after)) => {
+                return inconclusive(format!(
+                    "the running replicate did not answer within {} s: it is probably stuck shipping to a slow \
+                     or unreachable replica (see its log); nothing was written",
+                    after.as_secs()
+                ));
+            }
             Err(error) => return self.control_failure(&error),
             Ok(listed) => match listed.iter().find(|db| db.path == path) {
                 None => {
