@@ -118,6 +118,17 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                     Err(problem) => Report::unresolved(alias, problem),
                     Ok(target) => {
                         let position = match litestream {
+                            // `litestream ltx URL` would show the password to every user of the
+                            // machine (command lines are public); the config route keeps it in a
+                            // 0600 file.
+                            Ok(_)
+                                if matches!(target.source, TargetSource::Url)
+                                    && target.display_url() != target.url =>
+                            {
+                                Err("not listed: the replica URL holds a password, which a `litestream ltx` \
+                                     command line would show to other users"
+                                    .to_owned())
+                            }
                             Ok(litestream) => {
                                 let args: Vec<OsString> = match (&target.source, config) {
                                     (TargetSource::Database { path, .. }, Some(config)) => {
