@@ -218,6 +218,17 @@ fn verify_is_in_sync_on_s3() {
 }
 
 #[test]
+fn verify_of_a_missing_database_is_inconclusive_and_creates_nothing() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    let _daemon = project.replicate::<_, &str>([]);
+    let run = project.run(["verify"]).code(3);
+    assert!(run.stdout.contains("default: inconclusive: ") && run.stdout.contains("does not exist"), "{run}");
+    assert!(!project.path().join("app.db").exists(), "verify created the database\n{run}");
+}
+
+#[test]
 fn verify_argument_errors_are_one_line_and_inconclusive() {
     let project = project();
     project.run(["verify", "nope"]).code(3).our_error(&["`nope`"]);

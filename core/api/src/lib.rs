@@ -18,5 +18,7 @@ mod process;
 pub mod verify;
 pub mod vfs;
 
+/// The SQLite binding the connections come from, so an application uses the same version.
+pub use rusqlite;
 pub use verify::{Outcome, Verification, VerifyOptions, verify};
 pub use vfs::{OpenOptions, open_replica};

@@ -182,7 +182,7 @@ pub fn replica_url(
     let mut vars = Vec::new();
     let url = match kind.as_str() {
         "file" => file_url(&mut reader, url)?,
-        "s3" => s3_url(&mut reader, url, &mut vars)?,
+        "s3" => s3_url(&mut reader, url, env, &mut vars)?,
         "gs" => match url {
             Some(url) => url,
             None => format!("gs://{}/{}", reader.required("bucket", "gs")?, encode_path(&reader.path())),
@@ -273,6 +273,7 @@ fn file_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> 
 fn s3_url(
     reader: &mut Reader,
     url: Option<String>,
+    env: &Env,
     vars: &mut Vec<(String, String)>,
 ) -> Result<String, String> {
     let (base, mut query) = match url {
@@ -305,11 +306,17 @@ fn s3_url(
             set(name, value.to_string());
         }
     }
-    if let Some(id) = reader.take("access-key-id") {
-        vars.push(("AWS_ACCESS_KEY_ID".to_owned(), id));
-    }
-    if let Some(secret) = reader.take("secret-access-key") {
-        vars.push(("AWS_SECRET_ACCESS_KEY".to_owned(), secret));
+    // As litestream does at start-up: the `LITESTREAM_*` pair stands in for unset `AWS_*` ones.
+    for (key, var, fallback) in [
+        ("access-key-id", "AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID"),
+        ("secret-access-key", "AWS_SECRET_ACCESS_KEY", "LITESTREAM_SECRET_ACCESS_KEY"),
+    ] {
+        let value = reader.take(key).or_else(|| {
+            env.non_empty(var).is_none().then(|| env.non_empty(fallback).map(str::to_owned)).flatten()
+        });
+        if let Some(value) = value {
+            vars.push((var.to_owned(), value));
+        }
     }
     if query.is_empty() {
         return Ok(base);
@@ -548,6 +555,21 @@ mod tests {
         let (u, _) =
             url("url = 's3://b/p/app.db?region=x&endpoint=http%3A%2F%2Fh%3A1'\nregion = 'y'").unwrap();
         assert_eq!(u, "s3://b/p/app.db?endpoint=http://h:1&region=y");
+    }
+
+    #[test]
+    fn litestream_credentials_stand_in_for_unset_aws_ones() {
+        let env = Env::empty("/")
+            .with("LITESTREAM_ACCESS_KEY_ID", "lid")
+            .with("LITESTREAM_SECRET_ACCESS_KEY", "ls");
+        let (_, vars) = replica_url(&table("type = 's3'\nbucket = 'b'"), &TomlTable::new(), &env).unwrap();
+        assert_eq!(
+            vars,
+            [("AWS_ACCESS_KEY_ID".into(), "lid".into()), ("AWS_SECRET_ACCESS_KEY".into(), "ls".into())]
+        );
+        let env = env.with("AWS_ACCESS_KEY_ID", "aid").with("AWS_SECRET_ACCESS_KEY", "as");
+        let (_, vars) = replica_url(&table("type = 's3'\nbucket = 'b'"), &TomlTable::new(), &env).unwrap();
+        assert!(vars.is_empty(), "{vars:?}");
     }
 
     #[test]
