@@ -18,7 +18,9 @@ use cargo_litestream_cmd_status as _;
 use cargo_litestream_cmd_stop as _;
 use cargo_litestream_cmd_sync as _;
 use cargo_litestream_cmd_unregister as _;
+use cargo_litestream_cmd_verify as _;
 use cargo_litestream_cmd_version as _;
+use cargo_litestream_cmd_vfs_status as _;
 use cargo_litestream_cmd_wal as _;
 
 fn main() -> std::process::ExitCode {
@@ -54,7 +56,9 @@ mod tests {
                 "stop",
                 "sync",
                 "unregister",
+                "verify",
                 "version",
+                "vfs-status",
                 "wal",
             ]
         );

@@ -7,5 +7,8 @@ mod commands;
 mod config;
 mod errors;
 mod invocation;
+mod s3;
 mod scaffolding;
 mod support;
+mod verify;
+mod vfs_status;

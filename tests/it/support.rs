@@ -315,3 +315,17 @@ pub fn rows(path: &Path) -> Vec<i64> {
     let mut stmt = conn.prepare("SELECT x FROM t ORDER BY x").unwrap();
     stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
+
+/// The real litestream VFS extension 0.5.17 from the PyPI package `litestream-vfs`.
+pub fn vfs_extension() -> PathBuf {
+    let lib = tools_dir().join("venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("site-packages/litestream_vfs/litestream-vfs.so"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("no litestream_vfs/litestream-vfs.so under {}: run `cargo xtask provision`", lib.display())
+    })
+}

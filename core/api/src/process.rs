@@ -1,0 +1,143 @@
+//! Running a child process with a deadline, without sleeping: its pipes are drained by threads
+//! that report when the child closes them (it exited), and the child is killed when the
+//! deadline passes first.
+
+use std::io::{Read, Write};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// What a bounded child produced.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BoundedError {
+    #[error("could not start `{program}`: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    /// The deadline passed; the child was killed.
+    #[error("did not finish within {} s", .0.as_secs_f64())]
+    TimedOut(Duration),
+}
+
+/// Runs `command` with `input` on its stdin, collecting stdout and stderr; kills it when it has
+/// not finished within `timeout`.
+pub(crate) fn output_within(
+    command: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Finished, BoundedError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    command
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|source| BoundedError::Spawn { program, source })?;
+
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A child that exits without reading its stdin closes the pipe: not our problem here,
+        // its exit status tells.
+        let _ = stdin.write_all(input);
+    }
+
+    let (sender, receiver) = mpsc::channel();
+    let mut pipes = 0;
+    if let Some(stdout) = child.stdout.take() {
+        pipes += 1;
+        spawn_reader(stdout, true, sender.clone());
+    }
+    if let Some(stderr) = child.stderr.take() {
+        pipes += 1;
+        spawn_reader(stderr, false, sender);
+    }
+
+    let deadline = std::time::Instant::now() + timeout;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    for _ in 0..pipes {
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(remaining) {
+            Ok((true, bytes)) => stdout = bytes,
+            Ok((false, bytes)) => stderr = bytes,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(BoundedError::TimedOut(timeout));
+            }
+        }
+    }
+    // Both pipes closed: the child has exited (or is about to).
+    let status = child.wait().map_err(|source| BoundedError::Spawn {
+        program: command.get_program().to_string_lossy().into_owned(),
+        source,
+    })?;
+    Ok(Finished { status, stdout, stderr })
+}
+
+fn spawn_reader(
+    mut pipe: impl Read + Send + 'static,
+    is_stdout: bool,
+    sender: mpsc::Sender<(bool, Vec<u8>)>,
+) {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = sender.send((is_stdout, bytes));
+    });
+}
+
+/// The last non-empty line of a child's stderr, without Litestream's `Error: ` prefix: the
+/// part worth showing in a one-line message.
+pub(crate) fn last_error_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("Try:"))
+        .unwrap_or("no error message");
+    line.strip_prefix("Error: ").unwrap_or(line).to_owned()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_output_and_status() {
+        let done = output_within(
+            Command::new("sh").args(["-c", "cat; echo err >&2; exit 3"]),
+            Some(b"hello"),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert_eq!(done.status.code(), Some(3));
+        assert_eq!(done.stdout, b"hello");
+        assert_eq!(done.stderr, b"err\n");
+    }
+
+    #[test]
+    fn kills_a_child_past_its_deadline() {
+        // `exec` so the pipes belong to `sleep` itself, and the kill closes them.
+        let error = output_within(
+            Command::new("sh").args(["-c", "exec sleep 600"]),
+            None,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(matches!(error, BoundedError::TimedOut(_)), "{error}");
+    }
+
+    #[test]
+    fn error_lines() {
+        assert_eq!(
+            last_error_line(b"log\nError: no matching backup files available\n"),
+            "no matching backup files available"
+        );
+        assert_eq!(last_error_line(b"Error: x\nTry: y\n"), "x");
+        assert_eq!(last_error_line(b""), "no error message");
+    }
+}
