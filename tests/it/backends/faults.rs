@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::servers::{self, SECRET_KEY};
 use super::workload::{Writer, assert_integrity, assert_prefix, restore, run_bounded, seed, sync_wait};
-use crate::support::rows;
+use crate::support::{Project, rows};
 
 const ROUNDS: i64 = 10;
 
@@ -316,4 +316,65 @@ fn with(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut text = path.as_os_str().to_owned();
     text.push(suffix);
     text.into()
+}
+
+/// The app started by `replicate -exec` inherits the lock's descriptor, but not the lock: when
+/// litestream is killed and the app lives on, a new `replicate` is not refused (a `flock`
+/// would stay held by the app).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_lock_dies_with_litestream_even_when_its_exec_child_lives_on() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    seed(&project, "app.db", 1);
+    let mut daemon = project.replicate(["-exec", "sleep 120"]);
+    let litestream = daemon.pid();
+    let app = children_of(litestream);
+    assert_eq!(app.len(), 1, "one -exec child: {app:?}");
+    let app = Orphan(app[0]);
+    assert_eq!(daemon.stop_with(libc::SIGKILL), Some(128 + libc::SIGKILL));
+    let lock = std::fs::canonicalize(project.path()).unwrap().join(".app.db-litestream.lock");
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{}/fd", app.0))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .collect();
+    assert!(fds.contains(&lock), "the app holds the lock file open: {fds:?}");
+    let mut again = project.replicate::<_, &str>([]);
+    assert_eq!(again.stop(), Some(0));
+    println!(
+        "replicate -exec: litestream killed, its app (pid {}) kept the descriptor, a new replicate started",
+        app.0
+    );
+}
+
+/// Processes whose parent is `pid`.
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        // `pid (comm) state ppid …`: comm may hold spaces, so split after the last ')'.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(&pid.to_string()) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// A process this test caused to exist but does not parent (an orphaned `-exec` child):
+/// killed when the test ends, however it ends.
+struct Orphan(u32);
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of the `sleep 120` this test had litestream start, which
+        // is still running when the test ends (its pid cannot have been reused).
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(self.0 as libc::pid_t, libc::SIGKILL);
+        }
+    }
 }
