@@ -8,7 +8,8 @@
 //!
 //! Here instead:
 //! 1. a database being replicated (its replicate lock is held) is refused: replacing it under
-//!    litestream would corrupt the replica;
+//!    litestream would corrupt the replica; so is one another process has open in WAL mode
+//!    (its writes would go to the replaced file and be lost);
 //! 2. litestream restores into a private folder beside the output (same file system), without
 //!    `-force`; if it fails, its exit code is returned and the old files were never touched;
 //! 3. the old `-wal`, `-shm` and `-journal` are moved into that folder (so no old WAL can ever
@@ -57,6 +58,13 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
         let by = if pid > 0 { format!(" by process {pid}") } else { String::new() };
         bail!(
             "{} is being replicated{by}; restoring over it would corrupt its replica: stop `cargo litestream replicate` first, or restore elsewhere with -o",
+            output.display()
+        );
+    }
+
+    if let Some(pid) = cargo_litestream_runner::lock::sqlite_user(&output) {
+        bail!(
+            "{} is open in process {pid} (an app or a litestream); replacing it now would lose that process's later writes: stop it first, or restore elsewhere with -o",
             output.display()
         );
     }

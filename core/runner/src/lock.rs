@@ -88,6 +88,20 @@ pub fn replicating(database: &Path) -> Option<i32> {
     sys::holder(&file).ok().flatten()
 }
 
+/// A process with the SQLite database at `database` open in WAL mode, if one is: `Some(pid)`.
+///
+/// Every WAL-mode connection of SQLite's unix VFS holds a read lock on byte 128 of the
+/// `-shm` file (the "dead man switch", `UNIX_SHM_DMS`) for as long as it is open; a process
+/// that could not take a write lock there is using the database (an app, or litestream).
+/// Other journal modes hold no lock between transactions and are not seen. Never call it in a
+/// process that has the database open (closing the `-shm` descriptor drops its locks).
+pub fn sqlite_user(database: &Path) -> Option<i32> {
+    let mut shm = database.as_os_str().to_owned();
+    shm.push("-shm");
+    let file = File::open(PathBuf::from(shm)).ok()?;
+    sys::holder_of(&file, 128, 1).ok().flatten()
+}
+
 fn open(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -104,8 +118,9 @@ mod sys {
     enum Op {
         /// F_SETLK a write lock on the whole file, then clear FD_CLOEXEC.
         LockAndKeepAcrossExec,
-        /// F_GETLK: who would stop us from taking a write lock.
-        Query,
+        /// F_GETLK: who would stop us from taking a write lock on `len` bytes at `start`
+        /// (`len` 0: to the end of the file).
+        Query { start: i64, len: i64 },
     }
 
     /// The one place with `unsafe` in this crate: three `fcntl(2)` calls on a descriptor this
@@ -122,6 +137,10 @@ mod sys {
             lock.l_whence = libc::SEEK_SET as _;
             lock.l_start = 0;
             lock.l_len = 0; // the whole file
+            if let Op::Query { start, len } = op {
+                lock.l_start = start as _;
+                lock.l_len = len as _;
+            }
             match op {
                 Op::LockAndKeepAcrossExec => {
                     if libc::fcntl(fd, libc::F_SETLK, &lock) == -1 {
@@ -132,7 +151,7 @@ mod sys {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                Op::Query => {
+                Op::Query { .. } => {
                     if libc::fcntl(fd, libc::F_GETLK, &mut lock) == -1 {
                         return Err(std::io::Error::last_os_error());
                     }
@@ -152,7 +171,11 @@ mod sys {
     }
 
     pub fn holder(file: &File) -> std::io::Result<Option<i32>> {
-        let lock = fcntl(file, Op::Query)?;
+        holder_of(file, 0, 0)
+    }
+
+    pub fn holder_of(file: &File, start: i64, len: i64) -> std::io::Result<Option<i32>> {
+        let lock = fcntl(file, Op::Query { start, len })?;
         Ok((i32::from(lock.l_type) != libc::F_UNLCK).then_some(lock.l_pid))
     }
 }
@@ -178,6 +201,11 @@ mod sys {
             Err(std::fs::TryLockError::WouldBlock) => Ok(Some(0)),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
+    }
+
+    /// SQLite's Windows VFS locks differently: not detected there.
+    pub fn holder_of(_: &File, _: i64, _: i64) -> std::io::Result<Option<i32>> {
+        Ok(None)
     }
 }
 

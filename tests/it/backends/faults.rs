@@ -300,6 +300,22 @@ fn restore_force_replaces_atomically_and_never_loses_the_old_database() {
         .collect();
     assert!(leftovers.is_empty(), "staging folder left behind: {leftovers:?}");
 
+    // An app has a database open (WAL mode): replacing it would lose its next writes.
+    {
+        let busy = project.sqlite("busy.db");
+        busy.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY); INSERT INTO t VALUES (7);").unwrap();
+        let busy_path = project.p("busy.db");
+        project.run(["restore", "-force", "-o", &busy_path, "default"]).our_error(&[
+            "is open in process",
+            &std::process::id().to_string(),
+            "stop it first",
+        ]);
+        let n: i64 = busy.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+    project.run(["restore", "-force", "-o", &project.p("busy.db"), "default"]).success();
+    assert_eq!(rows(&project.path().join("busy.db")).len(), 20, "once it is closed, the restore goes ahead");
+
     // Restoring over a database while it is being replicated is refused.
     let daemon = project.replicate::<_, &str>([]);
     project
