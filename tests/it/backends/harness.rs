@@ -271,3 +271,15 @@ pub fn data_dir(prefix: &str) -> tempfile::TempDir {
 fn short_tmp() -> &'static Path {
     if Path::new("/tmp").is_dir() { Path::new("/tmp") } else { Path::new(".") }
 }
+
+#[test]
+fn a_missing_component_fails_with_the_command_to_run() {
+    let message = |result: std::thread::Result<PathBuf>| {
+        let payload = result.expect_err("a missing component must fail the test");
+        payload.downcast_ref::<String>().cloned().unwrap_or_default()
+    };
+    let missing = message(std::panic::catch_unwind(|| tool("venv/bin/no-such-server")));
+    assert!(missing.contains("no-such-server is missing: run `cargo xtask provision`"), "{missing}");
+    let missing = message(std::panic::catch_unwind(|| system_tool("no-such-daemon", "no-such-package")));
+    assert!(missing.contains("`apt-get install no-such-package`"), "{missing}");
+}
