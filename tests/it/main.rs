@@ -3,6 +3,7 @@
 
 #![allow(clippy::disallowed_methods)] // tests read their own environment (the tools folder)
 
+mod backends;
 mod commands;
 mod config;
 mod errors;

@@ -127,10 +127,16 @@ impl Project {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut command = self.cmd(
+        let command = self.cmd(
             std::iter::once(OsStr::new("replicate").to_owned())
                 .chain(args.into_iter().map(|a| a.as_ref().to_owned())),
         );
+        self.daemon(command)
+    }
+
+    /// Starts `command` (a replicate daemon, e.g. litestream run directly) and waits until the
+    /// project's control socket answers.
+    pub fn daemon(&self, mut command: Command) -> Daemon {
         let log = tempfile::NamedTempFile::new().unwrap();
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().unwrap());
         let child = command.spawn().expect("start replicate");

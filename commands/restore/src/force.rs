@@ -1,0 +1,262 @@
+//! `restore -force` onto an existing database, without ever losing it.
+//!
+//! What Litestream 0.5.17 does with `-force` (cmd/litestream/restore.go, `prepareOutputPath`,
+//! and checked with the binary): it *removes* the output file and its `-wal`, `-shm` and
+//! `-journal` first, then restores. A restore that then fails (a wrong `-txid`, an unreachable
+//! or empty replica, bad credentials) leaves no database at all, and until it succeeds there is
+//! none at that path.
+//!
+//! Here instead:
+//! 1. a database being replicated (its replicate lock is held) is refused: replacing it under
+//!    litestream would corrupt the replica; so is one another process has open in WAL mode
+//!    (its writes would go to the replaced file and be lost);
+//! 2. litestream restores into a private folder beside the output (same file system), without
+//!    `-force`; if it fails, its exit code is returned and the old files were never touched;
+//! 3. the old `-wal`, `-shm` and `-journal` are moved into that folder (so no old WAL can ever
+//!    be applied to the new file), then the new file is renamed over the old one: one atomic
+//!    `rename(2)`; a reader sees the old database or the new one, never a mix or nothing;
+//! 4. the folder, with the old sidecars, is removed. A failed step moves what it moved back.
+//!
+//! The new file gets the old file's permissions. With `-json`, `db_path` is the real output.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_command::clap::ArgMatches;
+use cargo_litestream_command::clap::parser::ValueSource;
+use cargo_litestream_command::passthrough::Passthrough;
+use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
+
+const SIDECARS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// `-force` that would replace something: not with `-dry-run` or `-f` (follow mode never
+/// removes), nor `-if-db-not-exists` (which never replaces).
+pub fn applies(matches: &ArgMatches) -> bool {
+    let on =
+        |name: &str| matches.value_source(name) == Some(ValueSource::CommandLine) && matches.get_flag(name);
+    on("force") && !on("dry-run") && !on("f") && !on("if-db-not-exists")
+}
+
+pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let args = litestream_cmd.litestream_args(matches, ctx)?;
+    let Some(output) = output_path(&args, matches, ctx)? else {
+        // A replica URL without -o: Litestream explains.
+        return litestream_cmd.run(matches, ctx);
+    };
+    let existing: Vec<PathBuf> = std::iter::once(output.clone())
+        .chain(SIDECARS.iter().map(|s| with_suffix(&output, s)))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    let dir = output.parent().unwrap_or(Path::new("/"));
+    if existing.is_empty() || output.is_dir() || !dir.is_dir() {
+        // Nothing to replace (or Litestream's own error to give).
+        return litestream_cmd.run(matches, ctx);
+    }
+    if let Some(pid) = cargo_litestream_runner::lock::replicating(&output) {
+        let by = if pid > 0 { format!(" by process {pid}") } else { String::new() };
+        bail!(
+            "{} is being replicated{by}; restoring over it would corrupt its replica: stop `cargo litestream replicate` first, or restore elsewhere with -o",
+            output.display()
+        );
+    }
+
+    if let Some(pid) = cargo_litestream_runner::lock::sqlite_user(&output) {
+        bail!(
+            "{} is open in process {pid} (an app or a litestream); replacing it now would lose that process's later writes: stop it first, or restore elsewhere with -o",
+            output.display()
+        );
+    }
+
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.restore-"))
+        .tempdir_in(dir)
+        .with_context(|| format!("cannot create a staging folder in {}", dir.display()))?;
+    let restored = staging.path().join(&name);
+
+    let litestream = ctx.litestream()?;
+    let staged_args = retarget(&args, &restored);
+    ctx.shell.verbose("Running", cargo_litestream_runner::display_command(&litestream.path, &staged_args));
+    let child = litestream
+        .command(&ctx.env)
+        .args(&staged_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not run `{}`", litestream.path.display()))?;
+    let code = cargo_litestream_runner::exit_code(child.status);
+    let json = matches.get_flag("json");
+    if code != 0 || !restored.is_file() {
+        print_stdout(&child.stdout, None);
+        if code == 0 {
+            // -if-replica-exists with no backup: nothing restored, nothing replaced.
+            return Ok(0);
+        }
+        return Ok(code);
+    }
+    if let Some(extra) = SIDECARS.iter().map(|s| with_suffix(&restored, s)).find(|p| p.exists()) {
+        bail!(
+            "the restored database came with {}, which cargo-litestream does not expect from Litestream 0.5.17; {} was left as it was",
+            extra.display(),
+            output.display()
+        );
+    }
+    if let Ok(metadata) = std::fs::metadata(&output) {
+        let _ = std::fs::set_permissions(&restored, metadata.permissions());
+    }
+    swap(&restored, &output, staging.path())?;
+    drop(staging);
+    print_stdout(&child.stdout, json.then_some(&output));
+    Ok(0)
+}
+
+/// Where the restore goes: `-o`, else the database's own path (config mode).
+fn output_path(args: &[OsString], matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(at) = args.iter().position(|a| a == "-o") {
+        return Ok(args.get(at + 1).map(PathBuf::from));
+    }
+    let Some(text) = matches.get_one::<String>("DB_PATH") else { return Ok(None) };
+    let arg = match ctx.project_if_any()? {
+        Some(project) => project.resolve_database_arg(text, &ctx.env, Lookup::Configured)?,
+        None => DatabaseArg::Url(text.clone()),
+    };
+    Ok(match arg {
+        DatabaseArg::Path { path, .. } => Some(path),
+        DatabaseArg::Url(_) => None,
+    })
+}
+
+/// The same litestream argv, restoring to `to` instead, without `-force`.
+fn retarget(args: &[OsString], to: &Path) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::with_capacity(args.len() + 2);
+    let mut skip_value = false;
+    for (index, arg) in args.iter().enumerate() {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if arg == "-o" {
+            skip_value = true;
+            continue;
+        }
+        if arg == "-force" {
+            continue;
+        }
+        out.push(arg.clone());
+        if index == 0 {
+            out.extend(["-o".into(), to.as_os_str().to_owned()]);
+        }
+    }
+    out
+}
+
+/// Old sidecars aside, then the new file over the old one; undone on failure.
+fn swap(restored: &Path, output: &Path, staging: &Path) -> anyhow::Result<()> {
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let undo = |moved: &[(PathBuf, PathBuf)]| {
+        for (from, to) in moved.iter().rev() {
+            let _ = std::fs::rename(to, from);
+        }
+    };
+    for suffix in SIDECARS {
+        let sidecar = with_suffix(output, suffix);
+        if sidecar.symlink_metadata().is_err() {
+            continue;
+        }
+        let aside = staging.join(format!("old{suffix}"));
+        if let Err(error) = std::fs::rename(&sidecar, &aside) {
+            undo(&moved);
+            bail!(
+                "cannot move {} aside ({error}); {} was left as it was",
+                sidecar.display(),
+                output.display()
+            );
+        }
+        moved.push((sidecar, aside));
+    }
+    if let Err(error) = std::fs::rename(restored, output) {
+        undo(&moved);
+        bail!("cannot replace {} ({error}); it was left as it was", output.display());
+    }
+    #[cfg(unix)]
+    if let Some(dir) = output.parent()
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        // Make the rename durable before the old sidecars are deleted.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut text = path.as_os_str().to_owned();
+    text.push(suffix);
+    PathBuf::from(text)
+}
+
+/// Litestream's stdout, with `db_path` of the `-json` summary set to the real output.
+fn print_stdout(stdout: &[u8], json_output: Option<&PathBuf>) {
+    use std::io::Write as _;
+    if let Some(output) = json_output
+        && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(stdout)
+        && let Some(object) = value.as_object_mut()
+    {
+        object.insert("db_path".into(), output.to_string_lossy().into_owned().into());
+        if let Ok(text) = serde_json::to_string_pretty(&value) {
+            println!("{text}");
+            return;
+        }
+    }
+    let _ = std::io::stdout().write_all(stdout);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retargeting_drops_force_and_the_old_output() {
+        let args: Vec<OsString> =
+            ["restore", "-config", "c.yml", "-o", "/a/app.db", "-force", "-json", "/a/app.db"]
+                .iter()
+                .map(OsString::from)
+                .collect();
+        let out = retarget(&args, Path::new("/a/.stage/app.db"));
+        let out: Vec<&str> = out.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(out, ["restore", "-o", "/a/.stage/app.db", "-config", "c.yml", "-json", "/a/app.db"]);
+    }
+
+    #[test]
+    fn swap_moves_old_sidecars_away_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("app.db");
+        let staging = dir.path().join("stage");
+        std::fs::create_dir(&staging).unwrap();
+        let restored = staging.join("app.db");
+        std::fs::write(&output, "old").unwrap();
+        std::fs::write(with_suffix(&output, "-wal"), "old wal").unwrap();
+        std::fs::write(with_suffix(&output, "-shm"), "old shm").unwrap();
+        std::fs::write(&restored, "new").unwrap();
+        swap(&restored, &output, &staging).unwrap();
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), "new");
+        assert!(!with_suffix(&output, "-wal").exists() && !with_suffix(&output, "-shm").exists());
+        assert_eq!(std::fs::read_to_string(staging.join("old-wal")).unwrap(), "old wal");
+    }
+
+    #[test]
+    fn a_failed_swap_puts_everything_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("app.db");
+        let staging = dir.path().join("stage");
+        std::fs::create_dir(&staging).unwrap();
+        std::fs::write(&output, "old").unwrap();
+        std::fs::write(with_suffix(&output, "-wal"), "old wal").unwrap();
+        let missing = staging.join("never-restored.db");
+        assert!(swap(&missing, &output, &staging).is_err());
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(with_suffix(&output, "-wal")).unwrap(), "old wal");
+    }
+}

@@ -1,0 +1,396 @@
+//! Faults a production daemon meets, against real servers: each test prints its counts.
+//!
+//! "Committed" means the writer's transaction returned; the restore must hold every row
+//! committed before the fault (rows after it may or may not be there), as a consistent prefix
+//! of the commit order (`1..=k`, no gaps), and pass `PRAGMA integrity_check`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::servers::{self, SECRET_KEY};
+use super::workload::{Writer, assert_integrity, assert_prefix, restore, run_bounded, seed, sync_wait};
+use crate::support::{Project, rows};
+
+const ROUNDS: i64 = 10;
+
+/// SIGTERM to `cargo litestream replicate` (which is litestream: it was exec'd) while a writer
+/// commits, ten times on the same database and S3 replica: Litestream's shutdown sync must
+/// carry every row committed before the signal. Rows written between rounds, while nothing
+/// replicates, must be picked up by the next daemon.
+///
+/// Each round starts writing once the daemon has synced once (`sync -wait`): Litestream
+/// 0.5.17 opens a database on its first monitor tick (1 s after start) and skips the shutdown
+/// sync of one it has not opened, so a SIGTERM in that first second replicates nothing (the
+/// rows stay in the database and go out with the next start).
+#[test]
+fn sigterm_during_writes_loses_no_committed_row() {
+    let backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 0);
+    let mut next = 1;
+    let mut required_total = 0;
+    for round in 1..=ROUNDS {
+        let mut daemon = project.replicate::<_, &str>([]);
+        sync_wait(&project, "default");
+        let writer = Writer::start(&project, "app.db", next, 1_000_000);
+        // A different point in the write loop each round.
+        writer.wait_for(next + 15 * round);
+        let before_signal = writer.committed();
+        let code = daemon.stop();
+        let last = writer.finish();
+        assert_eq!(code, Some(0), "round {round}: SIGTERM is a clean shutdown\n{}", daemon.log());
+        let restored = restore(&project, "default", &format!("round-{round}.db"));
+        let k = assert_prefix(&restored, before_signal, &format!("round {round}"));
+        println!(
+            "SIGTERM round {round}: {before_signal} rows committed before the signal, {last} by the end, {k} restored"
+        );
+        required_total = before_signal;
+        next = last + 1;
+    }
+    println!(
+        "SIGTERM x{ROUNDS}: every row committed before each signal was restored ({required_total} at the last)"
+    );
+}
+
+/// `kill -9` of replicate mid-write, three times: each time the replica restores to a
+/// database that passes `PRAGMA integrity_check` and holds every row committed before the
+/// last confirmed `sync -wait`; a restarted replicate is not blocked by the dead one's lock or
+/// socket, and catches up; at the end, everything.
+#[test]
+fn kill_9_mid_write_then_restart_keeps_every_confirmed_row() {
+    let backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 0);
+    let writer = Writer::start(&project, "app.db", 1, 1_000_000);
+    let mut daemon = project.replicate::<_, &str>([]);
+    for round in 1..=3 {
+        writer.wait_for(writer.committed() + 40);
+        let confirmed = writer.committed();
+        sync_wait(&project, "default");
+        writer.wait_for(confirmed + 40);
+        assert_eq!(daemon.stop_with(libc::SIGKILL), Some(128 + libc::SIGKILL));
+        let at_kill = writer.committed();
+        let restored = restore(&project, "default", &format!("after-kill-{round}.db"));
+        let k = assert_prefix(&restored, confirmed, &format!("after kill {round}"));
+        println!(
+            "kill -9 round {round}: {confirmed} rows confirmed by sync -wait, {at_kill} committed at the kill, {k} restored (integrity ok)"
+        );
+        // The socket file of the killed daemon is still there; the lock died with it.
+        assert!(project.path().join("target/litestream/app/litestream.sock").exists());
+        daemon = project.replicate::<_, &str>([]);
+    }
+    let last = writer.finish();
+    sync_wait(&project, "default");
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+    let restored = restore(&project, "default", "final.db");
+    assert_eq!(restored.len() as i64, last, "after the restarts everything is replicated");
+    assert_prefix(&restored, last, "final");
+    println!("kill -9 x3: after restarting, all {last} committed rows restored");
+}
+
+/// The S3 server stopped for 10 s while the writer goes on, then started again on the same
+/// port with the same data: `sync -wait` fails during the outage, replication catches up
+/// after it, and nothing is lost.
+#[test]
+fn s3_outage_of_ten_seconds_then_catch_up() {
+    let mut backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 0);
+    let mut daemon = project.replicate::<_, &str>([]);
+    let writer = Writer::start(&project, "app.db", 1, 1_000_000);
+    writer.wait_for(50);
+    let before = writer.committed();
+    sync_wait(&project, "default");
+
+    backend.server.stop();
+    let down = Instant::now();
+    let during = project.run(["sync", "-wait", "-timeout", "3", "default"]);
+    assert_ne!(during.code, Some(0), "sync -wait must fail while S3 is down\n{during}");
+    // The outage itself lasts 10 s (the fault being simulated, not a wait for an event).
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
+    let at_restart = writer.committed();
+    backend.server.restart();
+
+    writer.wait_for(at_restart + 50);
+    let last = writer.finish();
+    // Litestream retries with a backoff; `sync -wait` asks for an upload now (bounded retries).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut attempts = 1;
+    loop {
+        let run = project.run(["sync", "-wait", "-json", "-timeout", "20", "default"]);
+        if run.code == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replication never caught up\n{run}\n{}", daemon.log());
+        attempts += 1;
+    }
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+    // Litestream 0.5.17 may not log the outage at all (its S3 client retries through it).
+    let errors = daemon.log().lines().filter(|l| l.contains("level=ERROR")).count();
+    let restored = restore(&project, "default", "restored.db");
+    assert_eq!(restored.len() as i64, last, "every row, including those written during the outage");
+    assert_prefix(&restored, last, "after the outage");
+    println!(
+        "S3 outage 10 s: {before} rows before, {} written during it, {} after; caught up after {attempts} sync -wait; {} restored; {errors} ERROR log lines",
+        at_restart - before,
+        last - at_restart,
+        restored.len()
+    );
+}
+
+/// Wrong credentials: `sync -wait` and `restore` fail with Litestream's error (the server's
+/// refusal named), a non-zero exit, and the secret is never printed.
+#[test]
+fn wrong_credentials_fail_clearly_without_printing_the_secret() {
+    let backend = servers::rclone_s3();
+    let wrong_secret = "wrong-secret-7f3a9c";
+    let replica = servers::s3_replica(&backend.endpoint(), wrong_secret);
+    let project = backend.project_with(&replica, &[("default", "app.db")]);
+    seed(&project, "app.db", 5);
+
+    let once = project.run(["replicate", "-once"]);
+    assert_eq!(once.code, Some(1), "{once}");
+    let mut daemon = project.replicate::<_, &str>([]);
+    let sync = project.run(["sync", "-wait", "-timeout", "5", "default"]);
+    assert_eq!(sync.code, Some(1), "{sync}");
+    daemon.stop();
+    let restore = project.run(["restore", "-o", &project.p("x.db"), "default"]);
+    assert_eq!(restore.code, Some(1), "{restore}");
+    assert!(restore.stderr.contains("SignatureDoesNotMatch"), "the refusal is named\n{restore}");
+    assert!(!Path::new(&project.p("x.db")).exists());
+
+    let config = project.run(["config"]).success();
+    for output in [&once.stdout, &once.stderr, &sync.stdout, &sync.stderr, &restore.stderr, &config.stdout] {
+        assert!(
+            !output.contains(wrong_secret) && !output.contains(SECRET_KEY),
+            "a secret was printed:\n{output}"
+        );
+    }
+    assert!(!daemon.log().contains(wrong_secret), "the daemon printed the secret");
+    println!(
+        "wrong credentials: replicate -once exit {:?}, sync -wait exit {:?}, restore exit {:?}: {}",
+        once.code,
+        sync.code,
+        restore.code,
+        restore.stderr.lines().find(|l| l.starts_with("Error")).unwrap_or_default()
+    );
+}
+
+/// A second `replicate` of a database that one is replicating is refused, in every mode,
+/// naming the first one's PID; the first keeps its socket. A daemon started outside the tool
+/// (no lock) is still noticed through the socket it answers on.
+#[test]
+fn a_second_replicator_is_refused() {
+    let backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 3);
+    let mut daemon = project.replicate::<_, &str>([]);
+    let pid = daemon.pid().to_string();
+    let limit = Duration::from_secs(30);
+    let url = format!("file://{}", project.p("elsewhere"));
+    for args in [
+        &["replicate"][..],
+        &["replicate", "-once"],
+        &["replicate", "default", &url],
+        &["replicate", "app.db", &url],
+    ] {
+        let run = run_bounded(&project, args, limit);
+        run.our_error(&["already being replicated", &format!("by process {pid}"), "stop that one first"]);
+    }
+    // The first daemon still owns the socket.
+    let info = project.run(["info", "-json"]).success().json();
+    assert_eq!(info["pid"].to_string(), pid);
+    assert_eq!(daemon.stop(), Some(0));
+    println!("second replicator: refused in 4 modes while process {pid} replicated");
+
+    // litestream run directly with the generated config takes no lock; its socket answers.
+    let yaml = project.p("target/litestream/app/litestream.yml");
+    let mut direct = std::process::Command::new(crate::support::litestream_bin());
+    direct.args(["replicate", "-config", &yaml]);
+    project.hermetic(&mut direct);
+    let mut outside = project.daemon(direct);
+    let run = run_bounded(&project, &["replicate"], limit);
+    run.our_error(&["already answers on", "litestream.sock"]);
+    assert_eq!(outside.stop(), Some(0));
+
+    // Once it is gone, replicate starts (and a stale socket file is no obstacle).
+    let mut again = project.replicate::<_, &str>([]);
+    assert_eq!(again.stop(), Some(0));
+}
+
+/// `restore` onto an existing database: refused without `-force`; with `-force` a failing
+/// restore leaves the old database and its `-wal`/`-shm` untouched (Litestream 0.5.17 alone
+/// deletes them first), a successful one swaps the new file in with one rename and removes
+/// the old sidecars, while readers never find the path missing or half-written.
+#[test]
+fn restore_force_replaces_atomically_and_never_loses_the_old_database() {
+    let backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 20);
+    project.run(["replicate", "-once"]).success();
+
+    // The target: an app's database with committed rows still in its -wal (copied while
+    // the app had it open, as a crash leaves it).
+    let target = project.path().join("copy.db");
+    {
+        let app = project.sqlite("app-copy-source.db");
+        app.execute_batch(
+            "CREATE TABLE t(x INTEGER PRIMARY KEY); INSERT INTO t VALUES (100); PRAGMA wal_checkpoint(TRUNCATE);
+             PRAGMA wal_autocheckpoint = 0; INSERT INTO t VALUES (101);",
+        )
+        .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::copy(project.path().join(format!("app-copy-source.db{suffix}")), with(&target, suffix))
+                .unwrap();
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let snapshot = || ["", "-wal", "-shm"].map(|s| std::fs::read(with(&target, s)).unwrap());
+    let before = snapshot();
+    let out = target.to_string_lossy().into_owned();
+
+    project.run(["restore", "-o", &out, "default"]).code(1).stderr_has("Use -force to overwrite");
+    assert_eq!(snapshot(), before, "refused: untouched");
+
+    // Failing restores with -force: Litestream's own error and exit code, nothing lost.
+    let failing: [&[&str]; 2] = [
+        &["restore", "-force", "-txid", "00000000000fffff", "-o", &out, "default"],
+        &["restore", "-force", "-o", &out, &format!("file://{}", project.p("no-such-replica"))],
+    ];
+    for args in failing {
+        project.run(args).code(1).stderr_has("no matching backup files available");
+        assert_eq!(snapshot(), before, "a failed restore -force must not touch the old database");
+    }
+
+    // A reader keeps opening the path during the replacement.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, target) = (stop.clone(), target.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let uri = format!("file:{}?immutable=1", target.display());
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+                let conn = rusqlite::Connection::open_with_flags(&uri, flags)
+                    .unwrap_or_else(|e| panic!("read {reads}: cannot open: {e}"));
+                let n: i64 = conn
+                    .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                    .unwrap_or_else(|e| panic!("read {reads}: {e}"));
+                // The old file alone has 1 row (the 2nd is in its -wal); the new one 20.
+                assert!(n == 1 || n == 20, "read {reads}: {n} rows: neither the old nor the new database");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let run = project.run(["restore", "-force", "-json", "-o", &out, "default"]).success();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads = reader.join().expect("the reader saw the old or the new database every time");
+    assert_eq!(run.json()["db_path"], out.as_str(), "-json names the real output\n{run}");
+    // Before anything opens it (an open creates new sidecars):
+    assert!(!with(&target, "-wal").exists() && !with(&target, "-shm").exists(), "old sidecars removed");
+    assert_eq!(rows(&target), (1..=20).collect::<Vec<_>>());
+    assert_integrity(&target);
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o640, "permissions kept");
+    let leftovers: Vec<_> = std::fs::read_dir(project.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".restore-"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging folder left behind: {leftovers:?}");
+
+    // An app has a database open (WAL mode): replacing it would lose its next writes.
+    {
+        let busy = project.sqlite("busy.db");
+        busy.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY); INSERT INTO t VALUES (7);").unwrap();
+        let busy_path = project.p("busy.db");
+        project.run(["restore", "-force", "-o", &busy_path, "default"]).our_error(&[
+            "is open in process",
+            &std::process::id().to_string(),
+            "stop it first",
+        ]);
+        let n: i64 = busy.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+    project.run(["restore", "-force", "-o", &project.p("busy.db"), "default"]).success();
+    assert_eq!(rows(&project.path().join("busy.db")).len(), 20, "once it is closed, the restore goes ahead");
+
+    // Restoring over a database while it is being replicated is refused.
+    let daemon = project.replicate::<_, &str>([]);
+    project
+        .run(["restore", "-force", "default"])
+        .our_error(&["is being replicated", "stop `cargo litestream replicate` first"]);
+    assert_eq!(rows(&project.path().join("app.db")), (1..=20).collect::<Vec<_>>());
+    drop(daemon);
+    println!(
+        "restore -force: 2 failing restores left the old database intact; replaced with 20 rows while a reader opened it {reads} times"
+    );
+}
+
+fn with(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut text = path.as_os_str().to_owned();
+    text.push(suffix);
+    text.into()
+}
+
+/// The app started by `replicate -exec` inherits the lock's descriptor, but not the lock: when
+/// litestream is killed and the app lives on, a new `replicate` is not refused (a `flock`
+/// would stay held by the app).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_lock_dies_with_litestream_even_when_its_exec_child_lives_on() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    seed(&project, "app.db", 1);
+    let mut daemon = project.replicate(["-exec", "sleep 120"]);
+    let litestream = daemon.pid();
+    let app = children_of(litestream);
+    assert_eq!(app.len(), 1, "one -exec child: {app:?}");
+    let app = Orphan(app[0]);
+    assert_eq!(daemon.stop_with(libc::SIGKILL), Some(128 + libc::SIGKILL));
+    let lock = std::fs::canonicalize(project.path()).unwrap().join(".app.db-litestream.lock");
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{}/fd", app.0))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .collect();
+    assert!(fds.contains(&lock), "the app holds the lock file open: {fds:?}");
+    let mut again = project.replicate::<_, &str>([]);
+    assert_eq!(again.stop(), Some(0));
+    println!(
+        "replicate -exec: litestream killed, its app (pid {}) kept the descriptor, a new replicate started",
+        app.0
+    );
+}
+
+/// Processes whose parent is `pid`.
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        // `pid (comm) state ppid …`: comm may hold spaces, so split after the last ')'.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(&pid.to_string()) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// A process this test caused to exist but does not parent (an orphaned `-exec` child):
+/// killed when the test ends, however it ends.
+struct Orphan(u32);
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of the `sleep 120` this test had litestream start, which
+        // is still running when the test ends (its pid cannot have been reused).
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(self.0 as libc::pid_t, libc::SIGKILL);
+        }
+    }
+}
