@@ -1,9 +1,10 @@
-//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo).
+//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo, benchmarks).
 //!
 //! Kept dependency-free on purpose: it must build fast on a fresh machine before anything else.
 
 #![allow(clippy::disallowed_methods)] // a build tool reads its own environment
 
+mod bench;
 mod demo;
 mod provision;
 
@@ -19,6 +20,8 @@ tasks:
   test        provision, then run the whole test suite (what .ci/run calls)
   ci          cargo fmt --check, cargo clippy -D warnings, then `test`
   demo        replicate a demo database to a local file replica, restore it, verify it
+  bench       measure what users feel against litestream itself; writes BENCHMARKS.md
+              (`cargo xtask bench --help`; not part of `test`)
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ci") => ci(&args[1..]),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
