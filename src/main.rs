@@ -5,6 +5,7 @@
 use cargo_litestream_cmd_config as _;
 use cargo_litestream_cmd_databases as _;
 use cargo_litestream_cmd_info as _;
+use cargo_litestream_cmd_install as _;
 use cargo_litestream_cmd_list as _;
 use cargo_litestream_cmd_ltx as _;
 use cargo_litestream_cmd_register as _;
@@ -17,6 +18,7 @@ use cargo_litestream_cmd_stop as _;
 use cargo_litestream_cmd_sync as _;
 use cargo_litestream_cmd_unregister as _;
 use cargo_litestream_cmd_version as _;
+use cargo_litestream_cmd_vfs_install as _;
 use cargo_litestream_cmd_wal as _;
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +41,7 @@ mod tests {
                 "config",
                 "databases",
                 "info",
+                "install",
                 "list",
                 "ltx",
                 "register",
@@ -51,6 +54,7 @@ mod tests {
                 "sync",
                 "unregister",
                 "version",
+                "vfs-install",
                 "wal",
             ]
         );
