@@ -3,8 +3,10 @@
 
 #![allow(clippy::disallowed_methods)] // tests read their own environment (the tools folder)
 
+mod bootstrap;
 mod commands;
 mod config;
 mod errors;
 mod invocation;
+mod mirror;
 mod support;

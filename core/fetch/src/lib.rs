@@ -351,11 +351,12 @@ impl<'a> Fetcher<'a> {
         self.shell.status(
             "Adopted",
             format!(
-                "{} ({}; sha256 matches {}) into {}",
+                "{} into {} ({}, sha256 {} matches {})",
                 candidate.display(),
+                path.display(),
                 asset.describe(),
-                origin.describe(),
-                path.display()
+                receipt.sha256,
+                origin.describe()
             ),
         );
         Ok(Some(Installed { path, receipt, provenance: Provenance::Adopted(candidate.to_path_buf()) }))
