@@ -378,8 +378,10 @@ fn offline_uses_the_cache_only() {
         "--offline",
         "cargo litestream install",
     ]);
-    project.with_env("CARGO_NET_OFFLINE", "true").run(["version"]).our_error(&["--offline"]);
+    let project = project.with_env("CARGO_NET_OFFLINE", "true");
+    project.run(["version"]).our_error(&["--offline"]);
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 0);
+    assert!(!project.path().join(".cache").exists(), "a refused lookup leaves no trace in the cache");
 
     let project = zero_install(&mirror);
     project.run(["install"]).success();

@@ -282,6 +282,12 @@ impl<'a> Fetcher<'a> {
             return Ok(installed);
         }
 
+        // Refuse early what could only end in a refusal, before touching the cache.
+        let base = Base::from_env(self.env)?;
+        if self.offline && base.is_network() && candidates.is_empty() {
+            return Err(self.offline_error(asset, &entry));
+        }
+
         entry.create()?;
         let _lock = entry.lock(self.shell)?;
         // Whoever held the lock may have installed it meanwhile.
@@ -305,7 +311,11 @@ impl<'a> Fetcher<'a> {
                 }
             }
         }
-        self.download(&entry, asset, trust)
+        self.download(&entry, asset, trust, &base)
+    }
+
+    fn offline_error(&self, asset: &Asset, entry: &Entry) -> FetchError {
+        FetchError::Offline { what: asset.describe(), dir: entry.dir.clone(), hint: asset.fill_hint.clone() }
     }
 
     /// Re-hashes the cached file: true when it still has the receipt's hash.
@@ -383,14 +393,15 @@ impl<'a> Fetcher<'a> {
     }
 
     /// Downloads, verifies and installs `asset`, retrying what is worth retrying.
-    fn download(&self, entry: &Entry, asset: &Asset, trust: &Trust) -> Result<Installed, FetchError> {
-        let base = Base::from_env(self.env)?;
+    fn download(
+        &self,
+        entry: &Entry,
+        asset: &Asset,
+        trust: &Trust,
+        base: &Base,
+    ) -> Result<Installed, FetchError> {
         if self.offline && base.is_network() {
-            return Err(FetchError::Offline {
-                what: asset.describe(),
-                dir: entry.dir.clone(),
-                hint: asset.fill_hint.clone(),
-            });
+            return Err(self.offline_error(asset, entry));
         }
         let location = base.locate(&asset.version, &asset.file_name);
         let url = location.url();
@@ -449,7 +460,8 @@ impl<'a> Fetcher<'a> {
     ) -> Result<Installed, Failure> {
         let url = location.url();
         let opened = self.http().open(location, ARCHIVE_LIMIT)?;
-        let progress = Progress::start(self.shell, &asset.describe(), &url, opened.length);
+        let label = format!("{} {}", asset.title, asset.version);
+        let progress = Progress::start(self.shell, &asset.describe(), &label, &url, opened.length);
         let mut raw = HashingReader::new(progress.wrap(opened.reader));
         let size_limit = match trust {
             Trust::Pin { size, .. } => *size,

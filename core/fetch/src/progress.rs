@@ -12,20 +12,20 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// Announces a download of `what` from `url`.
-    pub(crate) fn start(shell: &Shell, what: &str, url: &str, length: Option<u64>) -> Progress {
+    /// Announces a download of `what` from `url`; the bar shows the shorter `label`.
+    pub(crate) fn start(shell: &Shell, what: &str, label: &str, url: &str, length: Option<u64>) -> Progress {
         let bar = shell.progress_bars().then(|| {
             let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr());
             let template = if shell.color() {
-                "{prefix:>12.green.bold} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+                "{prefix:>12.green.bold} {msg} [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
             } else {
-                "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+                "{prefix:>12} {msg} [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_prefix("Downloading");
-            bar.set_message(what.to_owned());
+            bar.set_message(label.to_owned());
             bar
         });
         let bar = bar.filter(|bar| !bar.is_hidden());
