@@ -572,6 +572,9 @@ mod vfs {
         assert_eq!(run.stdout, format!("{}\n", installed.display()), "{run}");
         assert_eq!(mirror::sha256_file(&installed), vfs_pin());
         assert_eq!(mirror::sha256_file(&installed), mirror::sha256_file(&mirror::vfs_library()));
+        // Under its installed name SQLite finds the entry point by itself (in a child process:
+        // loading the extension breaks later plain opens in the loading process).
+        assert_loads_without_naming_the_entry_point(&installed);
 
         // `install --vfs`: the binary, then the extension (already cached).
         let to = project.path().join("layer");
@@ -582,6 +585,30 @@ mod vfs {
         );
         assert_eq!(mirror.hits(&vfs_route()), 1);
         assert_eq!(mirror.hits(&cli_route("0.5.17")), 1);
+    }
+
+    /// `.load PATH` in the sqlite3 CLI, which passes no entry point. CI installs sqlite3
+    /// (`.ci/run`); elsewhere, without it, this one check is skipped with a note (the venv's
+    /// Python cannot load extensions).
+    fn assert_loads_without_naming_the_entry_point(path: &Path) {
+        let sqlite3 = std::env::var_os("PATH")
+            .and_then(|p| std::env::split_paths(&p).map(|d| d.join("sqlite3")).find(|c| c.is_file()));
+        let Some(sqlite3) = sqlite3 else {
+            assert!(std::env::var_os("CI").is_none(), "CI must have the sqlite3 CLI (.ci/run installs it)");
+            eprintln!("note: no sqlite3 CLI on PATH: not checking that {} loads", path.display());
+            return;
+        };
+        let output = std::process::Command::new(sqlite3)
+            .args([":memory:", &format!(".load {}", path.display()), "select 'loaded';"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("loaded"),
+            "{} did not load: {stdout}{}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     #[test]
