@@ -99,6 +99,38 @@ fn first_use_downloads_verifies_and_runs() {
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 1);
 }
 
+/// On a terminal the download draws a progress bar (and leaves a `Downloaded … MB in … s`
+/// line behind); on a pipe it prints status lines only. `script` (util-linux, in every Debian
+/// base system) gives the process a pseudo-terminal.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_terminal_gets_a_progress_bar_a_pipe_gets_status_lines() {
+    let mirror = Mirror::start();
+    serve_cli(&mirror);
+    let project = zero_install(&mirror).with_env("TERM", "xterm");
+    let tool = crate::support::cargo_litestream_bin();
+    // An absolute path: the project's PATH is empty on purpose (nothing but the mirror supplies
+    // litestream).
+    let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).is_file());
+    let mut command = std::process::Command::new(script.expect("script(1) from util-linux"));
+    command.args(["-q", "-e", "-c"]).arg(format!("{} litestream install", tool.display())).arg("/dev/null");
+    project.hermetic(&mut command);
+    let run = Run::of(&mut command).success();
+    assert!(run.stdout.contains("B/s, "), "a bar (bytes, rate, ETA) was drawn\n{run}");
+    assert!(run.stdout.contains("Downloaded Litestream 0.5.17"), "and finished with a summary line\n{run}");
+    assert!(
+        !run.stdout.contains(&format!("from {}", mirror.url())),
+        "no plain status line on a terminal\n{run}"
+    );
+
+    let piped = zero_install(&mirror).run(["install"]).success();
+    assert!(piped.stderr.contains(&format!("from {}", mirror.url())), "{piped}");
+    assert!(
+        !piped.stderr.contains("Downloaded Litestream") && !piped.stderr.contains("B/s, "),
+        "no bar on a pipe\n{piped}"
+    );
+}
+
 #[test]
 fn install_prints_the_path_copies_and_verifies() {
     let mirror = Mirror::start();
