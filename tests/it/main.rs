@@ -4,10 +4,12 @@
 #![allow(clippy::disallowed_methods)] // tests read their own environment (the tools folder)
 
 mod backends;
+mod bootstrap;
 mod commands;
 mod config;
 mod errors;
 mod invocation;
+mod mirror;
 mod s3;
 mod scaffolding;
 mod support;

@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod pins;
 mod provision;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ tasks:
   demo        replicate a demo database to a local file replica, restore it, verify it
   bench       measure what users feel against litestream itself; writes BENCHMARKS.md
               (`cargo xtask bench --help`; not part of `test`)
+  pins [V]    regenerate the compiled sha256 pin tables from the PyPI wheels of litestream V
+              (default 0.5.17): core/release-*/pins.txt and the src/pins.rs made from them
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(&args[1..]),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("pins") => pins::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
