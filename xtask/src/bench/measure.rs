@@ -1,10 +1,18 @@
 //! Whole processes, timed: wall time from spawn to reaped, peak RSS from the kernel's own
 //! accounting (`wait4`'s rusage of that one child), instruction counts from `perf stat`; and the
 //! statistics the report uses (medians, paired ratios, confidence intervals).
+//!
+//! Every measured process is started by a *launcher*, a fresh `xtask __measure` process, not by
+//! the harness itself: Linux charges a child's peak RSS with the high-water mark of the memory it
+//! was spawned from (`execve` records the old address space's peak, and `posix_spawn` runs the
+//! child in the parent's), so a child of the harness, which has read 39 MB files and holds
+//! samples, would inherit the harness's peak. The launcher's own peak (~3.6 MiB) is the floor
+//! below which a figure cannot go; every process measured here is above it.
 
 use std::io;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// One finished process.
@@ -25,23 +33,71 @@ impl Run {
     }
 }
 
-/// Runs `command` to completion (stdin from /dev/null, stdout and stderr as configured by the
-/// caller, else discarded) and fails unless it exits 0: a failing run is never a fast sample.
+/// Runs `command` to completion through the launcher (stdin, stdout and stderr on /dev/null)
+/// and fails unless it exits 0: a failing run is never a fast sample.
+///
+/// `command` must come from `fixture::hermetic` (its environment cleared): the launcher passes
+/// on exactly the variables set on it, and its working directory.
 pub fn run(command: &mut Command) -> Result<Run, String> {
-    run_expecting(command, 0)
+    static RESULTS: AtomicUsize = AtomicUsize::new(0);
+    let result = std::env::temp_dir().join(format!(
+        "xtask-bench-{}-{}",
+        std::process::id(),
+        RESULTS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
+    let mut launcher = Command::new(exe);
+    launcher.arg("__measure").arg(&result).arg("--").arg(command.get_program()).args(command.get_args());
+    launcher.env_clear();
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            launcher.env(key, value);
+        }
+    }
+    if let Some(dir) = command.get_current_dir() {
+        launcher.current_dir(dir);
+    }
+    launcher.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let status =
+        launcher.status().map_err(|e| format!("could not start the launcher for {command:?}: {e}"))?;
+    let text = std::fs::read_to_string(&result).unwrap_or_default();
+    let _ = std::fs::remove_file(&result);
+    let fields: Vec<i64> = text.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let [wall_ns, max_rss_kib, code] = fields[..] else {
+        return Err(format!("the launcher for {command:?} failed ({status}) {text}"));
+    };
+    if code != 0 {
+        return Err(format!("{command:?} ended with exit code {code} (negative: killed by that signal)"));
+    }
+    Ok(Run {
+        wall: Duration::from_nanos(u64::try_from(wall_ns).unwrap_or(0)),
+        max_rss_kib: u64::try_from(max_rss_kib).unwrap_or(0),
+    })
 }
 
-/// As [`run`], for a command whose expected exit code is `code`.
-pub fn run_expecting(command: &mut Command, code: i32) -> Result<Run, String> {
-    command.stdin(Stdio::null());
+/// `xtask __measure RESULT -- PROGRAM ARGS…`: runs the program with this process's environment,
+/// folder and stdio, and writes `<wall ns> <peak RSS KiB> <exit code or -signal>` to RESULT.
+pub fn launcher(args: &[String]) -> Result<(), String> {
+    let [result, dash, program, rest @ ..] = args else {
+        return Err("usage: xtask __measure RESULT -- PROGRAM ARGS…".to_owned());
+    };
+    if dash != "--" {
+        return Err("usage: xtask __measure RESULT -- PROGRAM ARGS…".to_owned());
+    }
+    let (wall, status, max_rss_kib) = timed(Command::new(program).args(rest))?;
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().map_or_else(|| -i64::from(status.signal().unwrap_or(0)), i64::from);
+    std::fs::write(result, format!("{} {max_rss_kib} {code}\n", wall.as_nanos()))
+        .map_err(|e| format!("cannot write {result}: {e}"))
+}
+
+/// Spawns `command` and reaps it: wall time from before the spawn to the reaping, its status,
+/// and its peak RSS (KiB).
+fn timed(command: &mut Command) -> Result<(Duration, ExitStatus, u64), String> {
     let started = Instant::now();
     let child = command.spawn().map_err(|e| format!("could not start {command:?}: {e}"))?;
     let (status, max_rss_kib) = wait4(child.id()).map_err(|e| format!("wait4 on {command:?}: {e}"))?;
-    let wall = started.elapsed();
-    if status.code() != Some(code) {
-        return Err(format!("{command:?} ended with {status}, expected exit code {code}"));
-    }
-    Ok(Run { wall, max_rss_kib })
+    Ok((started.elapsed(), status, max_rss_kib))
 }
 
 /// Reaps `pid` and returns its status and peak RSS (KiB). The `Child` handle is never waited
@@ -101,6 +157,65 @@ pub fn instructions(command: &Command, scratch: &Path) -> Option<u64> {
     text.lines().filter(|l| l.contains("instructions")).find_map(|l| l.split(',').next()?.trim().parse().ok())
 }
 
+/// Where `command`'s instructions go: callgrind's inclusive counts of `phases` (label, a piece
+/// of the function's name as `callgrind_annotate` prints it; phases must not nest), the rest,
+/// and the total, as a Markdown table. `dump_before` stops counting at that function (e.g.
+/// `execvp`, for what a process does before it becomes another). `None` without valgrind.
+/// `command` must be hermetic, as for [`run`].
+pub fn callgrind_phases(
+    command: &Command,
+    dump_before: Option<&str>,
+    phases: &[(&str, &str)],
+    scratch: &Path,
+) -> Option<String> {
+    let out = scratch.join("callgrind.out");
+    let _ = std::fs::remove_file(&out);
+    let mut valgrind = Command::new("valgrind");
+    valgrind.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display()));
+    if let Some(function) = dump_before {
+        valgrind.arg(format!("--dump-before={function}"));
+    }
+    valgrind.arg(command.get_program()).args(command.get_args()).env_clear();
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            valgrind.env(key, value);
+        }
+    }
+    if let Some(dir) = command.get_current_dir() {
+        valgrind.current_dir(dir);
+    }
+    let status = valgrind.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().ok()?;
+    // With --dump-before the profile up to that call is `<file>.1`; the process then became
+    // another program and wrote nothing more.
+    let profile = if dump_before.is_some() { scratch.join("callgrind.out.1") } else { out };
+    if dump_before.is_none() && !status.success() {
+        return None;
+    }
+    let annotated = Command::new("callgrind_annotate").arg("--inclusive=yes").arg(&profile).output().ok()?;
+    let text = String::from_utf8_lossy(&annotated.stdout);
+    let inclusive = |needle: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.contains(needle))?;
+        line.split_whitespace().next()?.replace(',', "").parse().ok()
+    };
+    let total = inclusive("PROGRAM TOTALS")?;
+    let share = |n: u64| format!("{:.0} %", 100.0 * n as f64 / total as f64);
+    let mut table = String::from("| phase | instructions | share |\n|---|---|---|\n");
+    let mut rest = total;
+    for (label, needle) in phases {
+        if let Some(n) = inclusive(needle) {
+            rest = rest.saturating_sub(n);
+            table.push_str(&format!("| {label} | {} | {} |\n", super::report::count(n), share(n)));
+        }
+    }
+    table.push_str(&format!(
+        "| the rest | {} | {} |\n| total | {} | |\n",
+        super::report::count(rest),
+        share(rest),
+        super::report::count(total)
+    ));
+    Some(table)
+}
+
 /// The median of several instruction counts of the same command.
 pub fn median_instructions(command: &Command, scratch: &Path, runs: usize) -> Option<u64> {
     let mut counts = Vec::with_capacity(runs);
@@ -143,6 +258,20 @@ pub fn median_ci(values: &[f64]) -> (f64, f64) {
 
 /// A 95 % bootstrap interval for median(b) / median(a) of two independent samples.
 pub fn ratio_of_medians_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
+    ratio_ci(a, b, median)
+}
+
+/// A 95 % bootstrap interval for mean(b) / mean(a) of two independent samples.
+pub fn ratio_of_means_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
+    ratio_ci(a, b, mean)
+}
+
+pub fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// 2 000 resamples of each side; the 2.5 % and 97.5 % quantiles of `statistic(b) / statistic(a)`.
+fn ratio_ci(a: &[f64], b: &[f64], statistic: fn(&[f64]) -> f64) -> (f64, f64) {
     if a.is_empty() || b.is_empty() {
         return (f64::NAN, f64::NAN);
     }
@@ -150,7 +279,7 @@ pub fn ratio_of_medians_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
     let mut ratios = Vec::with_capacity(2000);
     let resample = |values: &[f64], rng: &mut XorShift| {
         let drawn: Vec<f64> = (0..values.len()).map(|_| values[rng.below(values.len())]).collect();
-        median(&drawn)
+        statistic(&drawn)
     };
     for _ in 0..2000 {
         let ma = resample(a, &mut rng);
@@ -262,10 +391,10 @@ mod tests {
     }
 
     #[test]
-    fn a_run_reports_its_own_rss_and_fails_on_a_bad_exit() {
-        let run = run(Command::new("true").stdout(Stdio::null())).unwrap();
-        assert!(run.max_rss_kib > 0);
-        assert!(super::run(&mut Command::new("false")).is_err());
-        assert!(run_expecting(&mut Command::new("false"), 1).is_ok());
+    fn a_child_is_timed_and_reaped_with_its_status_and_rss() {
+        let (wall, status, rss) = timed(Command::new("true").stdout(Stdio::null())).unwrap();
+        assert!(status.success() && rss > 0 && wall > Duration::ZERO);
+        let (_, status, _) = timed(&mut Command::new("false")).unwrap();
+        assert_eq!(status.code(), Some(1));
     }
 }
