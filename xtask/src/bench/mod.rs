@@ -4,16 +4,19 @@
 //! |---|---|---|
 //! | 1 | `version` | `cargo-litestream litestream version` vs the same litestream run directly |
 //! | 2 | `config` | `config` for 1 … 10 000 databases: time, peak RSS, instructions |
+//! | 3 | `bootstrap` | cold install from a loopback mirror vs curl + sha256sum + tar; warm lookup |
 //! | 4 | `verify` | `verify` wall time on a file replica and on S3 (`rclone serve s3`) |
 //! | 5 | `lag` | a committed write → visible in a restore, `cargo litestream replicate` vs `litestream replicate` |
 //!
 //! Whole processes only; the results go to BENCHMARKS.md (see `report`). Nothing here is part of
 //! `cargo xtask test`: timings on shared machines are not test assertions.
 
+mod bootstrap;
 mod config;
 mod fixture;
 mod lag;
 mod measure;
+mod mirror;
 mod report;
 mod samples;
 mod verify;
@@ -28,7 +31,7 @@ use crate::{cargo, exec, provision, root};
 use fixture::Bench;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--only 1,2,4,5] [--runs N] [--warmup N] [--out FILE]
+usage: cargo xtask bench [--only 1,2,3,4,5] [--runs N] [--warmup N] [--out FILE]
 
   --only LIST   measurements to run (default: all); only their sections of the report change
   --runs N      runs per side (samples per side for 5) instead of each measurement's default
@@ -36,7 +39,7 @@ usage: cargo xtask bench [--only 1,2,4,5] [--runs N] [--warmup N] [--out FILE]
   --out FILE    where to write the report (default: BENCHMARKS.md at the repository root)
 ";
 
-const ALL: &[u8] = &[1, 2, 4, 5];
+const ALL: &[u8] = &[1, 2, 3, 4, 5];
 
 struct Options {
     only: Vec<u8>,
@@ -84,16 +87,26 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
+pub use measure::launcher;
+
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
     let tools = provision::run()?;
     step("Building", "cargo-litestream (release)");
     exec(cargo().args(["build", "--release", "--quiet", "--bin", "cargo-litestream"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let ours = target.join("release/cargo-litestream");
+    let cache = target.join("bench/cache");
+    step(
+        "Preparing",
+        format!("a warm cache in {} (the pinned litestream adopted from PATH)", cache.display()),
+    );
+    let litestream = fixture::warm_cache(&ours, &tools.litestream(), &cache)?;
     let bench = Bench {
         dir: target.join("bench"),
-        ours: target.join("release/cargo-litestream"),
-        litestream: tools.litestream(),
+        ours,
+        litestream,
+        cache,
         tools: tools.dir.clone(),
         runs: options.runs,
         warmup: options.warmup,
@@ -107,6 +120,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let mut section = match number {
             1 => version::run(&bench)?,
             2 => config::run(&bench)?,
+            3 => bootstrap::run(&bench)?,
             4 => verify::run(&bench)?,
             5 => lag::run(&bench)?,
             _ => unreachable!("checked by parse"),
@@ -148,13 +162,16 @@ fn run_line(bench: &Bench, load: &[f64]) -> String {
     };
     format!(
         "*Measured {} at commit `{}` on {} ({} cores); 1-minute load average during the measurement {}; \
-         `--runs {}`.*",
+         {}.*",
         command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         commit(),
         cpu_model(),
         cores(),
         load,
-        bench.runs.map_or_else(|| "default".to_owned(), |n| n.to_string()),
+        bench.runs.map_or_else(
+            || "each measurement's default number of runs".to_owned(),
+            |n| format!("`--runs {n}`")
+        ),
     )
 }
 
