@@ -74,8 +74,8 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             label: "100 ms intervals",
             interval: Some("100ms"),
             period: Duration::from_millis(100),
-            samples: bench.runs(300),
-            block: 15,
+            samples: bench.runs(500),
+            block: 25,
             settle: Duration::from_millis(500),
         },
     ];
@@ -90,7 +90,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
          finds the row (untimed). The lag splits at the LTX header's timestamp, which Litestream stamps when its \
          monitor tick turns the WAL into LTX: *tick wait* (the random phase, the same distribution on both \
          sides) and *after the tick* (shipping the file: where the daemons could differ).\n\n\
-         | intervals | samples per side (daemon starts) | lag A, median (95 % CI) | lag B, median (95 % CI) | B / A (95 % CI) | mean A / B | p90 A / B | tick wait, median A / B | after the tick, median A / B | after the tick ≤ 20 ms, A / B |\n\
+         | intervals | samples per side (daemon starts) | lag A, median (95 % CI) | lag B, median (95 % CI) | B / A (95 % CI) | mean A / B, B / A (95 % CI) | p90 A / B | tick wait, median A / B | after the tick, median A / B | after the tick ≤ 20 ms, A / B |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut summary = Vec::new();
@@ -126,10 +126,12 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             let (l, h) = measure::median_ci(v);
             format!("{} – {}", num(l), num(h))
         };
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let mean = measure::mean;
+        let mean_ratio = mean(&lb) / mean(&la);
+        let (ml, mh) = measure::ratio_of_means_ci(&la, &lb);
         let quick = |v: &[f64]| 100.0 * v.iter().filter(|&&x| x <= 20.0).count() as f64 / v.len() as f64;
         body.push_str(&format!(
-            "| {} | {} ({}) | {} ms ({}) | {} ms ({}) | **{ratio:.3}** ({rl:.3} – {rh:.3}) | {} / {} ms | {} / {} ms | {} / {} ms | {} / {} ms | {:.0} % / {:.0} % |\n",
+            "| {} | {} ({}) | {} ms ({}) | {} ms ({}) | **{ratio:.3}** ({rl:.3} – {rh:.3}) | {} / {} ms, {mean_ratio:.3} ({ml:.3} – {mh:.3}) | {} / {} ms | {} / {} ms | {} / {} ms | {:.0} % / {:.0} % |\n",
             setting.label,
             outcome.a.len(),
             outcome.starts,
@@ -153,20 +155,27 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
                 "replication lag, {}: `cargo litestream replicate` vs `litestream replicate`",
                 setting.label
             ),
-            result: format!("{} vs {} ms: ratio {ratio:.3} (CI {rl:.3}–{rh:.3})", num(mb), num(ma)),
+            result: format!(
+                "median {} vs {} ms: ratio {ratio:.3} (CI {rl:.3}–{rh:.3}); means: {mean_ratio:.3} (CI {ml:.3}–{mh:.3})",
+                num(mb),
+                num(ma)
+            ),
             bar: format!("ratio ≤ {BAR:.2}"),
             status: Status::at_most(BAR, ratio, (rl, rh)),
         });
     }
     body.push_str(
         "\nWhat bounds it: Litestream's own intervals. A write waits for the next monitor tick (uniform over the \
-         interval: the *tick wait*), then for the replica's sync loop, which may sit out the rest of its own \
-         `sync-interval` before shipping (its ticker and the monitor's run independently), then the upload \
-         itself (here a local file, a few ms). `cargo litestream replicate` `exec`s the same litestream with the \
-         same file, so after start-up nothing of cargo-litestream remains in the process: the ratio's spread is \
-         the tickers' random phase, which is why its confidence interval is given and why the after-the-tick \
-         column is shown too. The intervals of the ratio are bootstrap intervals of the ratio of medians (2 000 \
-         resamples); more samples (`--runs`) narrow them.\n",
+         interval, half of it on average: the *tick wait*). Then the replica's sync loop ships the LTX file: at once \
+         (a few ms for a local file) when it was waiting for news, else after its own `sync-interval` ticker fires, \
+         whose phase against the monitor's is set when the daemon starts (so it changes from one daemon start to \
+         the next: tens of ms here, up to a whole interval). `cargo litestream replicate` `exec`s the same \
+         litestream with the same file: after start-up nothing of cargo-litestream is left in the process, and \
+         what differs between A and B is the tickers' random phases. Hence the 95 % intervals (bootstrap, 2 000 \
+         resamples), a verdict that needs the whole interval within the bar, and the means beside the medians: for \
+         this mixture of a uniform wait and a few long ones the mean is the steadier estimate. More samples \
+         (`--runs`) narrow the intervals; samples come in small blocks per daemon start so that many ticker phases \
+         are drawn.\n",
     );
     Ok(Section {
         number: 5,
@@ -188,7 +197,7 @@ fn measure_setting(bench: &Bench, dir: &Path, setting: &Setting) -> Result<Outco
     let project = Project::new(dir, &metadata)?;
     let db = project.path("app.db");
     fixture::create_database(&db, 1000)?;
-    let lookup = Lookup::EnvVar(bench.litestream.clone());
+    let lookup = Lookup::Cache(bench.cache.clone());
 
     // A's config: what cargo-litestream generates, written once.
     let config_a = dir.join("litestream-a.yml");

@@ -66,7 +66,14 @@ impl Verdict {
                 "**over** by the median, not resolved (95 % CI reaches the bar)"
             }
         };
-        format!("| {number} | {} | {} | {} | {verdict} |", self.measurement, self.result, self.bar)
+        // A `|` inside a cell (even in backticks) would end the cell.
+        let cell = |text: &str| text.replace('|', "\\|");
+        format!(
+            "| {number} | {} | {} | {} | {verdict} |",
+            cell(&self.measurement),
+            cell(&self.result),
+            cell(&self.bar)
+        )
     }
 }
 
@@ -89,7 +96,7 @@ cargo xtask bench                       # everything, rewrites this file
 cargo xtask bench --only 2 --runs 30    # one measurement; only its section is replaced
 ```
 
-`--only 1,2,4,5` picks measurements, `--runs N` overrides each measurement's number of runs
+`--only 1,3` picks measurements, `--runs N` overrides each measurement's number of runs
 (samples per side for 5), `--warmup N` the warm-up runs, `--out FILE` writes elsewhere.
 Raw samples of the last run are in `target/bench/samples/`.
 ";
@@ -200,6 +207,9 @@ mod tests {
         assert!(second.contains("machine B") && !second.contains("machine A"));
         assert!(second.contains("| 1 | m1 | old | ≤ 1 | pass |"));
         assert!(second.contains("| 2 | m2 | new | ≤ 1 | pass |"));
+        let mut piped = section(3, "x");
+        piped.summary[0].measurement = "`a | b`".to_owned();
+        assert!(render(None, "m", &[piped]).contains("| 3 | `a \\| b` | x |"));
         assert_eq!(render(Some(&second), "machine B", &[]), second);
     }
 

@@ -19,13 +19,28 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         &dir.join("app"),
         "replica = \"s3://my-bucket/my-service\"\n\n[package.metadata.litestream.databases]\ndefault = \"data/app.db\"\n",
     )?;
-    let lookup = Lookup::EnvVar(bench.litestream.clone());
+    let lookup = Lookup::Cache(bench.cache.clone());
 
     // Same output on both sides, checked once, untimed.
     let direct = output(&mut bench.litestream(&project.dir, &["version"]))?;
     let ours = output(&mut bench.ours(&project.dir, &lookup, &["version"]))?;
     if direct != ours {
         return Err(format!("version differs: litestream printed {direct:?}, cargo-litestream {ours:?}"));
+    }
+    // And the lookup is the one claimed: `-v` names the binary and where it came from.
+    let verbose = bench
+        .ours(&project.dir, &lookup, &["-v", "version"])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let used = String::from_utf8_lossy(&verbose.stderr)
+        .lines()
+        .find(|l| l.trim_start().starts_with("Using"))
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_default();
+    let expected = format!("{} (from the verified cache)", bench.litestream.display());
+    if matches!(lookup, Lookup::Cache(_)) && !used.ends_with(&expected) {
+        return Err(format!("cargo-litestream did not take the warm cache: `-v` said {used:?}"));
     }
 
     let runs = bench.runs(40);
@@ -86,8 +101,8 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         "`litestream version` (A) against `cargo-litestream litestream version` (B), both run from a project \
          folder whose Cargo.toml has a `[package.metadata.litestream]` table (as a user runs it), with a \
          hermetic environment. cargo-litestream finds the binary through {}; both sides then execute the \
-         same file. {runs} pairs after {} warm-up pairs; stdout and stderr to /dev/null; the output was \
-         checked to be identical (`{direct}`).\n\n",
+         same file (`-v`: `{used}`). {runs} pairs after {} warm-up pairs; stdout and stderr to /dev/null; the \
+         output was checked to be identical (`{direct}`).\n\n",
         lookup.describe(),
         bench.warmup,
     );
@@ -123,8 +138,9 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         instr(instr_ours)
     ));
     body.push_str(&format!(
-        "**cargo-litestream's own cost**, with `/bin/true` in litestream's place (`CARGO_LITESTREAM_BIN=/bin/true`; \
-         A = `/bin/true version`, B = `cargo-litestream litestream version`, {runs} pairs): \
+        "**cargo-litestream's own cost**, with `/bin/true` in litestream's place (`CARGO_LITESTREAM_BIN=/bin/true`, \
+         so without the cache lookup, which 3 measures on its own; A = `/bin/true version`, B = `cargo-litestream \
+         litestream version`, {runs} pairs): \
          {} ms against {} ms, **{} ms added** (95 % CI {} – {}), **{} instructions added** \
          ({} against {}); peak RSS {} MiB.\n\n",
         num(measure::median(&tb)),
@@ -137,6 +153,23 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         instr(instr_true),
         num(measure::median(&measure::rss_mib(&overhead.b))),
     ));
+    let phases = [
+        ("the dynamic loader (relocations of cargo-litestream's symbols)", ":_dl_start ["),
+        ("building the command tree (every command's clap definition)", ":cargo_litestream_command::cli ["),
+        ("parsing the arguments (clap)", ":clap_builder::builder::command::Command::try_get_matches_from ["),
+        (
+            "reading Cargo.toml, finding litestream (warm cache)",
+            ":cargo_litestream_command::ctx::Ctx::litestream [",
+        ),
+    ];
+    match measure::callgrind_phases(&bench.ours(&project.dir, &lookup, &["version"]), Some("execvp"), &phases, scratch)
+    {
+        Some(table) => body.push_str(&format!(
+            "Where cargo-litestream's instructions go before it `exec`s litestream (callgrind up to `execvp`, \
+             inclusive counts, warm cache):\n\n{table}\n"
+        )),
+        None => body.push_str("(valgrind is not installed here: no breakdown by callgrind.)\n\n"),
+    }
     body.push_str(
         "What bounds it: B − A is cargo-litestream's process start (dynamic loading of a ~10 MB Rust binary), \
          building the clap command tree, reading Cargo.toml, the lookup and one `execve`; the rest of both sides \
