@@ -31,6 +31,13 @@ struct Sample {
     lag_ms: f64,
     /// Commit → the LTX header's timestamp (waiting for the monitor tick).
     tick_ms: f64,
+    /// Which daemon start of its side the sample was taken under.
+    block: usize,
+    /// The commit and the LTX header's stamp, as Unix milliseconds (for the raw samples).
+    committed_unix_ms: f64,
+    stamp_unix_ms: i64,
+    /// When that daemon was started, Unix milliseconds.
+    daemon_unix_ms: f64,
 }
 
 impl Sample {
@@ -67,7 +74,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             interval: None,
             period: Duration::from_secs(1),
             samples: bench.runs(100),
-            block: 4,
+            block: 10,
             settle: Duration::from_secs(1),
         },
         Setting {
@@ -75,7 +82,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             interval: Some("100ms"),
             period: Duration::from_millis(100),
             samples: bench.runs(500),
-            block: 25,
+            block: 10,
             settle: Duration::from_millis(500),
         },
     ];
@@ -83,13 +90,15 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         "A = `litestream replicate -config <file>`, where the file is what `cargo-litestream litestream config -o` \
          generates for the project (checked byte for byte against the one `cargo litestream replicate` writes \
          for itself); B = `cargo-litestream litestream replicate`. Same database, same file replica, one daemon \
-         at a time, a fresh daemon per block of samples, the sides alternating block by block. A sample: wait a \
-         uniformly random fraction of the interval, commit one row, then `readdir` the replica's level-0 folder \
+         at a time, a fresh daemon per block of samples, the sides alternating block by block. A sample: wait for \
+         its phase of the interval (counted from the daemon's start; a block's phases are spread evenly over the \
+         interval from a random offset, in a random order: uniformly distributed write times, stratified so \
+         each block covers the whole interval), commit one row, then `readdir` the replica's level-0 folder \
          every millisecond until a newer LTX file appears (Litestream renames it into place when complete); \
          the lag is commit → that moment. Each sample is then checked with a real `litestream restore` that \
          finds the row (untimed). The lag splits at the LTX header's timestamp, which Litestream stamps when its \
-         monitor tick turns the WAL into LTX: *tick wait* (the random phase, the same distribution on both \
-         sides) and *after the tick* (shipping the file: where the daemons could differ).\n\n\
+         monitor tick turns the WAL into LTX: *tick wait* (the write's phase: the same distribution on both \
+         sides) and *after the tick* (shipping the file).\n\n\
          | intervals | samples per side (daemon starts) | lag A, median (95 % CI) | lag B, median (95 % CI) | B / A (95 % CI) | mean A / B, B / A (95 % CI) | p90 A / B | tick wait, median A / B | after the tick, median A / B | after the tick ≤ 20 ms, A / B |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -107,10 +116,19 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         samples::write(
             bench,
             &format!("5-lag-{}", setting.interval.unwrap_or("1s")),
-            "side,sample,lag_ms,tick_wait_ms,after_tick_ms",
+            "side,sample,daemon_start,lag_ms,tick_wait_ms,after_tick_ms,daemon_unix_ms,committed_unix_ms,stamp_unix_ms",
             [("A", &outcome.a), ("B", &outcome.b)].into_iter().flat_map(|(side, samples)| {
                 samples.iter().enumerate().map(move |(i, s)| {
-                    format!("{side},{i},{:.3},{:.3},{:.3}", s.lag_ms, s.tick_ms, s.after_tick_ms())
+                    format!(
+                        "{side},{i},{},{:.3},{:.3},{:.3},{:.3},{:.3},{}",
+                        s.block,
+                        s.lag_ms,
+                        s.tick_ms,
+                        s.after_tick_ms(),
+                        s.daemon_unix_ms,
+                        s.committed_unix_ms,
+                        s.stamp_unix_ms
+                    )
                 })
             }),
         )?;
@@ -120,7 +138,18 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         let (la, lb) = (lag(&outcome.a), lag(&outcome.b));
         let (ma, mb) = (measure::median(&la), measure::median(&lb));
         let ratio = mb / ma;
-        let (rl, rh) = measure::ratio_of_medians_ci(&la, &lb);
+        let blocks = |samples: &[Sample]| {
+            let mut grouped: Vec<Vec<f64>> = Vec::new();
+            for (i, s) in samples.iter().enumerate() {
+                if i == 0 || s.block != samples[i - 1].block {
+                    grouped.push(Vec::new());
+                }
+                grouped.last_mut().expect("pushed above").push(s.lag_ms);
+            }
+            grouped
+        };
+        let (ba, bb) = (blocks(&outcome.a), blocks(&outcome.b));
+        let (rl, rh) = measure::ratio_ci_blocks(&ba, &bb, measure::median);
         let (aa, ab) = (after(&outcome.a), after(&outcome.b));
         let ci = |v: &[f64]| {
             let (l, h) = measure::median_ci(v);
@@ -128,7 +157,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         };
         let mean = measure::mean;
         let mean_ratio = mean(&lb) / mean(&la);
-        let (ml, mh) = measure::ratio_of_means_ci(&la, &lb);
+        let (ml, mh) = measure::ratio_ci_blocks(&ba, &bb, measure::mean);
         let quick = |v: &[f64]| 100.0 * v.iter().filter(|&&x| x <= 20.0).count() as f64 / v.len() as f64;
         body.push_str(&format!(
             "| {} | {} ({}) | {} ms ({}) | {} ms ({}) | **{ratio:.3}** ({rl:.3} – {rh:.3}) | {} / {} ms, {mean_ratio:.3} ({ml:.3} – {mh:.3}) | {} / {} ms | {} / {} ms | {} / {} ms | {:.0} % / {:.0} % |\n",
@@ -165,17 +194,27 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         });
     }
     body.push_str(
-        "\nWhat bounds it: Litestream's own intervals. A write waits for the next monitor tick (uniform over the \
-         interval, half of it on average: the *tick wait*). Then the replica's sync loop ships the LTX file: at once \
-         (a few ms for a local file) when it was waiting for news, else after its own `sync-interval` ticker fires, \
-         whose phase against the monitor's is set when the daemon starts (so it changes from one daemon start to \
-         the next: tens of ms here, up to a whole interval). `cargo litestream replicate` `exec`s the same \
-         litestream with the same file: after start-up nothing of cargo-litestream is left in the process, and \
-         what differs between A and B is the tickers' random phases. Hence the 95 % intervals (bootstrap, 2 000 \
-         resamples), a verdict that needs the whole interval within the bar, and the means beside the medians: for \
-         this mixture of a uniform wait and a few long ones the mean is the steadier estimate. More samples \
-         (`--runs`) narrow the intervals; samples come in small blocks per daemon start so that many ticker phases \
-         are drawn.\n",
+        "\nWhat bounds it: Litestream's own intervals. A write waits for the next monitor tick (the *tick wait*: \
+         half an interval on average). Then the replica's sync loop ships the LTX file, at once (a few ms for a \
+         local file) when it is listening; but after each sync the loop sits out its own `sync-interval` ticker \
+         before it listens again (upstream's `replica.go`, \"enforce a minimum time between synchronization\"), so \
+         a write that comes soon after the previous one waits for that ticker: a few ms when the ticker fires \
+         just after the monitor's (it starts when the database is initialised, at the first monitor tick), up to \
+         a whole interval otherwise. `cargo litestream replicate` `exec`s the same litestream with the same \
+         file: after start-up nothing of cargo-litestream is left in the process; its only trace is a start a \
+         few ms later, which shifts both tickers alike. What remains between A and B is the tickers' phases, \
+         drawn anew at each daemon start. Hence the 95 % intervals (a bootstrap that draws whole daemon starts, \
+         2 000 times, since samples under one start share its phases), a verdict that needs the whole interval \
+         within the bar, and the means beside the medians. More samples (`--runs`) narrow the intervals.\n\n\
+         A pitfall this harness met: Litestream initialises a database at the first monitor tick *or* at the \
+         first `sync` request, whichever comes first, and only then starts the sync ticker. Probing readiness \
+         with `sync -wait` during start-up therefore set the sync ticker's phase from the probe's timing, and \
+         B's later start shifted that timing: B's daemons drew the slow phase (the sync ticker ~50 ms after the \
+         monitor's, at 100 ms intervals) far more often than A's, and B's mean lag came out 6.6 % higher \
+         (interval 1.7–11.6 %). The harness now leaves each daemon alone for two intervals before probing; \
+         the sync ticker then follows the monitor's by a few ms on both sides. A supervisor that runs `cargo \
+         litestream sync -wait` right after starting replicate (as the README advises after quick restarts) \
+         sets that phase the same way, with or without cargo-litestream.\n",
     );
     Ok(Section {
         number: 5,
@@ -220,12 +259,14 @@ fn measure_setting(bench: &Bench, dir: &Path, setting: &Setting) -> Result<Outco
                 command
             };
             let side = if ours { "B" } else { "A" };
+            let daemon_unix_ms = unix_ms()?;
+            let origin = Instant::now();
             let mut daemon = Daemon::spawn(
                 &format!("replicate ({side})"),
                 command,
                 dir.join(format!("replicate-{side}.log")),
             )?;
-            let ready = wait_ready(bench, &project, &lookup, &mut daemon, setting.settle);
+            let ready = wait_ready(bench, &project, &lookup, &mut daemon, setting.period, setting.settle);
             if let Err(error) = ready {
                 return Err(format!("{error}\n{}", daemon.log_tail()));
             }
@@ -245,9 +286,15 @@ fn measure_setting(bench: &Bench, dir: &Path, setting: &Setting) -> Result<Outco
             conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
             let wanted =
                 setting.block.min(setting.samples - if ours { outcome.b.len() } else { outcome.a.len() });
-            for _ in 0..wanted {
+            for phase in phases(wanted, &mut rng) {
                 row += 1;
-                let sample = sample(&conn, &l0, row, setting.period, &mut rng)?;
+                // Wait for this sample's phase of the interval, counted from the daemon's start.
+                let period = setting.period.as_secs_f64();
+                let now = origin.elapsed().as_secs_f64() % period;
+                std::thread::sleep(Duration::from_secs_f64((phase * period - now).rem_euclid(period)));
+                let mut sample = sample(&conn, &l0, row)?;
+                sample.block = round;
+                sample.daemon_unix_ms = daemon_unix_ms;
                 check_restore(bench, &project, &config_a, &db, row)?;
                 if ours { outcome.b.push(sample) } else { outcome.a.push(sample) }
             }
@@ -259,15 +306,24 @@ fn measure_setting(bench: &Bench, dir: &Path, setting: &Setting) -> Result<Outco
     Ok(outcome)
 }
 
-/// The daemon answers on its socket and has shipped everything so far, then a short settling
-/// time so the start-up snapshot is not inside the first sample.
+/// The daemon has started on its own, answers on its socket and has shipped everything so far;
+/// then a short settling time so the start-up snapshot is not inside the first sample.
+///
+/// Nothing is asked of the daemon during its first two intervals. Litestream initialises a
+/// database (and only then starts the replica's sync ticker) at the first monitor tick, or
+/// earlier if a `sync` request comes first: probing readiness during start-up would set the
+/// sync ticker's phase from the probe's timing, and B's few milliseconds of start-up before its
+/// `exec` would shift that timing against A's (seen in early runs of this harness: B's daemons
+/// drew the slow phase far more often).
 fn wait_ready(
     bench: &Bench,
     project: &Project,
     lookup: &Lookup,
     daemon: &mut Daemon,
+    period: Duration,
     settle: Duration,
 ) -> Result<(), String> {
+    std::thread::sleep(period * 2 + Duration::from_millis(200));
     fixture::wait_until("replicate to answer sync -wait", Duration::from_secs(30), || {
         daemon.check_alive().is_ok()
             && measure::run(&mut bench.ours(
@@ -282,14 +338,20 @@ fn wait_ready(
     Ok(())
 }
 
-fn sample(
-    conn: &rusqlite::Connection,
-    l0: &Path,
-    row: i64,
-    period: Duration,
-    rng: &mut XorShift,
-) -> Result<Sample, String> {
-    std::thread::sleep(period.mul_f64(rng.unit()));
+/// The phases (fractions of the interval) at which one daemon start's `n` samples are written:
+/// evenly spread, from a random offset, in a random order. Each daemon start thus samples the
+/// tickers' phase uniformly (stratified sampling: the same distribution as uniformly random
+/// write times, with far less of their variance), on both sides alike.
+fn phases(n: usize, rng: &mut XorShift) -> Vec<f64> {
+    let offset = rng.unit();
+    let mut phases: Vec<f64> = (0..n).map(|i| (i as f64 + offset) / n as f64).collect();
+    for i in (1..n).rev() {
+        phases.swap(i, rng.below(i + 1));
+    }
+    phases
+}
+
+fn sample(conn: &rusqlite::Connection, l0: &Path, row: i64) -> Result<Sample, String> {
     let before = newest(l0)?.map_or(0, |(txid, _)| txid);
     conn.execute(
         "INSERT INTO notes(id, body, created) VALUES (?1, 'lag sample', unixepoch('subsec'))",
@@ -297,7 +359,7 @@ fn sample(
     )
     .map_err(|e| e.to_string())?;
     let committed = Instant::now();
-    let committed_wall = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?;
+    let committed_unix_ms = unix_ms()?;
     let deadline = committed + Duration::from_secs(30);
     let file = loop {
         if let Some((txid, file)) = newest(l0)?
@@ -312,8 +374,19 @@ fn sample(
     };
     let lag = committed.elapsed();
     let stamped = header_timestamp_ms(&file)?;
-    let tick_ms = stamped as f64 - committed_wall.as_secs_f64() * 1e3;
-    Ok(Sample { lag_ms: lag.as_secs_f64() * 1e3, tick_ms })
+    let tick_ms = stamped as f64 - committed_unix_ms;
+    Ok(Sample {
+        lag_ms: lag.as_secs_f64() * 1e3,
+        tick_ms,
+        block: 0,
+        committed_unix_ms,
+        stamp_unix_ms: stamped,
+        daemon_unix_ms: 0.0,
+    })
+}
+
+fn unix_ms() -> Result<f64, String> {
+    Ok(SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs_f64() * 1e3)
 }
 
 /// The replica's `…/ltx/0` folder (found once the first sync has created it).
