@@ -37,7 +37,7 @@ fn cli() -> Command {
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let project = ctx.project()?;
-    let options = Generate { no_expand_env: matches.get_flag("no-expand-env") };
+    let options = Generate { no_expand_env: matches.get_flag("no-expand-env"), ..Default::default() };
     if let Some(path) = matches.get_one::<PathBuf>("o") {
         let path = ctx.env.absolute(path);
         project.write_config(&path, &ctx.env, options)?;
