@@ -9,6 +9,7 @@ mod config;
 mod errors;
 mod exec;
 mod invocation;
+mod library;
 mod procs;
 mod s3;
 mod scaffolding;

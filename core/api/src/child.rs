@@ -8,7 +8,9 @@
 //!   that signal when the thread that started it ends, i.e. when this process dies, even by
 //!   `kill -9`. Linux ties `PR_SET_PDEATHSIG` to the *thread* that forked, which is why each
 //!   child is started by a thread that lives exactly as long as it does (a tokio blocking thread
-//!   that exits after 10 s idle would otherwise kill it);
+//!   that exits after 10 s idle would otherwise kill it). When the whole process dies, Linux
+//!   sends the signal once per re-parenting, i.e. possibly once for each of its threads as they
+//!   exit: the child may get it more than once;
 //! - **exit reported**: observers wait on the status ([`Child::wait_timeout`], [`ExitWatch`]) or
 //!   get a callback from the monitor thread.
 

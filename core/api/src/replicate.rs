@@ -8,9 +8,13 @@
 //!   the handle stops it (a handle cannot be leaked by accident into "replication keeps running
 //!   with nobody to stop it", short of `std::mem::forget`).
 //! - **No orphan.** On Linux litestream gets SIGTERM from the kernel when the application dies,
-//!   however it dies (`PR_SET_PDEATHSIG`, even after `kill -9`), and shuts down with its final
-//!   sync. It runs in a process group of its own, so a terminal's Ctrl-C reaches only the
-//!   application, which then stops replication *after* its own last writes.
+//!   however it dies (`PR_SET_PDEATHSIG`, even after `kill -9`), and exits. (The kernel may send
+//!   it more than once, as the dying application's threads exit one by one, and a second SIGTERM
+//!   makes litestream 0.5.17 skip its shutdown sync: what it had not shipped yet stays in the
+//!   database's WAL and is shipped by the next replication.) It runs in a process group of its
+//!   own, so a terminal's Ctrl-C reaches only the application, which then stops replication
+//!   *after* its own last writes. On macOS and other Unix systems there is no parent-death
+//!   signal: an application killed with SIGKILL leaves its litestream running.
 //! - **Nothing lost at the edges.** Litestream opens databases only on its first tick (one
 //!   second after start) and a SIGTERM before that replicates nothing; so the handle is returned
 //!   only once the control socket answers and a first `sync -wait` of every database succeeded,
