@@ -7,6 +7,7 @@ use cargo_litestream_cmd_config as _;
 use cargo_litestream_cmd_databases as _;
 use cargo_litestream_cmd_info as _;
 use cargo_litestream_cmd_init as _;
+use cargo_litestream_cmd_install as _;
 use cargo_litestream_cmd_list as _;
 use cargo_litestream_cmd_ltx as _;
 use cargo_litestream_cmd_register as _;
@@ -20,6 +21,7 @@ use cargo_litestream_cmd_sync as _;
 use cargo_litestream_cmd_unregister as _;
 use cargo_litestream_cmd_verify as _;
 use cargo_litestream_cmd_version as _;
+use cargo_litestream_cmd_vfs_install as _;
 use cargo_litestream_cmd_vfs_status as _;
 use cargo_litestream_cmd_wal as _;
 
@@ -45,6 +47,7 @@ mod tests {
                 "databases",
                 "info",
                 "init",
+                "install",
                 "list",
                 "ltx",
                 "register",
@@ -58,6 +61,7 @@ mod tests {
                 "unregister",
                 "verify",
                 "version",
+                "vfs-install",
                 "vfs-status",
                 "wal",
             ]

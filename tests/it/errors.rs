@@ -190,11 +190,19 @@ fn no_manifest_anywhere() {
 }
 
 #[test]
-fn missing_binaries_name_all_three_places() {
+fn missing_binaries_say_how_to_get_one() {
+    // No binary of the user's, an empty cache, nothing on PATH, and no network allowed.
     let mut project = Project::new(OK);
     project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
     project.env.push(("PATH".to_owned(), "/nonexistent".to_owned()));
-    project.run(["version"]).our_error(&["bin-path", "CARGO_LITESTREAM_BIN", "PATH"]);
+    project.run(["--offline", "version"]).our_error(&[
+        "not in the cache",
+        "--offline",
+        "cargo litestream install",
+        "CARGO_LITESTREAM_MIRROR",
+        "PATH",
+        "CARGO_LITESTREAM_BIN",
+    ]);
 
     let project = Project::new(OK).with_env("CARGO_LITESTREAM_BIN", "/nonexistent/litestream");
     project.run(["version"]).our_error(&["CARGO_LITESTREAM_BIN", "/nonexistent/litestream"]);

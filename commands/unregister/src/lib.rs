@@ -2,15 +2,13 @@
 
 use cargo_litestream_command::Lookup;
 use cargo_litestream_command::clap::{ArgMatches, Command};
-use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional};
+use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, SocketTimeout};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 
 const LITESTREAM: Passthrough = Passthrough {
     command: "unregister",
-    needs: Needs::Socket,
+    needs: Needs::Socket(SocketTimeout::ThirtySeconds),
     flags: &[
-        Flag::value("socket", "PATH", "Control socket of the running replicate (default: the project's)"),
-        Flag::value("timeout", "SECONDS", "Give up after this many seconds (default: 30)"),
         Flag::switch("json", "Print JSON"),
         Flag::switch("dry-run", "Print what would be unregistered without changing the daemon"),
     ],

@@ -29,20 +29,22 @@ const PROBE_GRACE: Duration = Duration::from_secs(10);
 const NULL_DEVICE: &str = if cfg!(windows) { "NUL" } else { "/dev/null" };
 
 fn cli() -> Command {
-    let seconds = |name: &'static str, default: &'static str, help: &'static str| {
+    // A threshold of 0 is allowed (every replica at least Lagging, or Stale): it lets a monitor's
+    // alerting be tried end to end. The timeout must leave time to open a replica.
+    let seconds = |name: &'static str, default: &'static str, min: u64, help: &'static str| {
         Arg::new(name)
             .long(name)
             .value_name("SECONDS")
-            .value_parser(value_parser!(u64).range(1..))
+            .value_parser(value_parser!(u64).range(min..))
             .default_value(default)
             .help(help)
     };
     Command::new("vfs-status")
         .arg(Arg::new("ALIAS").value_name("ALIAS").help("Only this VFS alias (default: all of them)"))
         .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print JSON"))
-        .arg(seconds("timeout", "10", "Give up opening a replica after this long (an empty replica never opens)"))
-        .arg(seconds("lagging-after", "60", "Lagging from this age on"))
-        .arg(seconds("stale-after", "300", "Stale from this age on"))
+        .arg(seconds("timeout", "10", 1, "Give up opening a replica after this long (an empty replica never opens)"))
+        .arg(seconds("lagging-after", "60", 0, "Lagging from this age on"))
+        .arg(seconds("stale-after", "300", 0, "Stale from this age on"))
         .arg(Arg::new("probe-child").long("probe-child").action(ArgAction::SetTrue).hide(true))
         .after_help(
             "Status: Healthy below --lagging-after, Lagging below --stale-after, else Stale; Unknown when the \

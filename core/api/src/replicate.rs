@@ -595,11 +595,19 @@ pub fn restore_if_missing(
     Ok(reports)
 }
 
-/// The litestream binary for `project`: `bin-path`, else `CARGO_LITESTREAM_BIN`, else
-/// `litestream` on `PATH`.
+/// The litestream binary for `project`, found as `cargo litestream` finds it: `bin-path`, else
+/// `CARGO_LITESTREAM_BIN` (the user's own, used as is), else the sha256-pinned managed binary:
+/// from the cache, adopted from a `litestream` on `PATH` whose hash equals the pin, or
+/// downloaded and verified (not with `CARGO_NET_OFFLINE=true`). Nothing unverified runs.
+///
+/// A deployed application is best given its binary explicitly (the one
+/// `cargo litestream install --to DIR` verified, via `bin-path` or `CARGO_LITESTREAM_BIN`), so
+/// that starting never depends on the network.
 pub fn locate_litestream(
     project: &Project,
     env: &Env,
 ) -> Result<Litestream, cargo_litestream_runner::RunnerError> {
-    Litestream::locate(Some(project), env)
+    let shell = cargo_litestream_shell::Shell::quiet();
+    let fetcher = cargo_litestream_fetch::Fetcher::new(env, &shell, env.flag("CARGO_NET_OFFLINE"));
+    Litestream::locate(Some(project), &fetcher)
 }

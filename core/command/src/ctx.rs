@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use cargo_litestream_config::{ConfigError, Env, Project};
+use cargo_litestream_fetch::Fetcher;
 use cargo_litestream_runner::Litestream;
 use cargo_litestream_shell::Shell;
 
@@ -48,10 +49,16 @@ impl Ctx {
         }
     }
 
-    /// The litestream binary to run.
+    /// Fetches verified release files into the cache (honouring `--offline`).
+    pub fn fetcher(&self) -> Fetcher<'_> {
+        Fetcher::new(&self.env, &self.shell, self.offline)
+    }
+
+    /// The litestream binary to run: the user's own (`bin-path`, `CARGO_LITESTREAM_BIN`), else
+    /// the verified one from the cache, adopted from `PATH`, or downloaded.
     pub fn litestream(&self) -> anyhow::Result<Litestream> {
         let project = self.project_if_any()?;
-        let litestream = Litestream::locate(project, &self.env)?;
+        let litestream = Litestream::locate(project, &self.fetcher())?;
         self.shell.verbose("Using", format!("{} (from {})", litestream.path.display(), litestream.source));
         Ok(litestream)
     }

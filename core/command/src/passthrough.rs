@@ -16,8 +16,16 @@ pub enum Needs {
     Nothing,
     /// The config file: gets `-config <generated>` unless a replica URL is given instead.
     Config,
-    /// The control socket of a running `replicate`: gets `-socket <project socket>`.
-    Socket,
+    /// The control socket of a running `replicate`: gets `-socket <project socket>`. Litestream's
+    /// `-timeout` default differs by command (`info`, `list`: 10 s; the others: 30 s).
+    Socket(SocketTimeout),
+}
+
+/// The default of Litestream's `-timeout` on a control-socket command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketTimeout {
+    TenSeconds,
+    ThirtySeconds,
 }
 
 /// How a flag's value is treated on its way to Litestream.
@@ -104,6 +112,16 @@ const CONFIG_FLAGS: [Flag; 2] = [
     Flag::switch("no-expand-env", "Do not expand $VAR references in the configuration"),
 ];
 
+/// The flags every control-socket command has (with its own `-timeout` default).
+const SOCKET_FLAGS_10: [Flag; 2] = [
+    Flag::value("socket", "PATH", "Control socket of the running replicate (default: the project's)"),
+    Flag::value("timeout", "SECONDS", "Give up after this many seconds (default: 10)"),
+];
+const SOCKET_FLAGS_30: [Flag; 2] = [
+    Flag::value("socket", "PATH", "Control socket of the running replicate (default: the project's)"),
+    Flag::value("timeout", "SECONDS", "Give up after this many seconds (default: 30)"),
+];
+
 /// A Litestream command passed through.
 pub struct Passthrough {
     /// Litestream's name for it.
@@ -133,9 +151,15 @@ impl Passthrough {
         command
     }
 
+    /// The command's own flags, then those its kind of command always has.
     fn all_flags(&self) -> impl Iterator<Item = &Flag> {
-        let config: &[Flag] = if self.needs == Needs::Config { &CONFIG_FLAGS } else { &[] };
-        self.flags.iter().chain(config)
+        let common: &[Flag] = match self.needs {
+            Needs::Nothing => &[],
+            Needs::Config => &CONFIG_FLAGS,
+            Needs::Socket(SocketTimeout::TenSeconds) => &SOCKET_FLAGS_10,
+            Needs::Socket(SocketTimeout::ThirtySeconds) => &SOCKET_FLAGS_30,
+        };
+        common.iter().chain(self.flags)
     }
 
     /// Builds litestream's argv and hands the process over to it.
@@ -196,7 +220,7 @@ impl Passthrough {
                 let path = ctx.write_litestream_config(no_expand_env)?;
                 args.extend(["-config".into(), path.into_os_string()]);
             }
-            Needs::Socket if !given("socket") => {
+            Needs::Socket(_) if !given("socket") => {
                 if let Some(project) = ctx.project_if_any()?
                     && project.socket_enabled()
                 {

@@ -1,5 +1,10 @@
 //! Finding the litestream binary and running it.
 //!
+//! Lookup order: `bin-path` in the configuration, `CARGO_LITESTREAM_BIN` (the user's own
+//! binary, used as is), then the verified managed binary of `cargo-litestream-release-cli`:
+//! the cache, a `litestream` on `PATH` whose sha256 equals the pin (adopted into the cache),
+//! or a download checked against the pin.
+//!
 //! Passthrough commands *exec* litestream on Unix: the process becomes litestream, so signals
 //! reach it directly, nothing is left orphaned when a supervisor sends SIGTERM, and the exit
 //! code is litestream's own. Elsewhere the child is waited for and its code returned.
@@ -11,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use cargo_litestream_config::{Env, Project};
+use cargo_litestream_fetch::{Fetcher, HOST_TARGET, Provenance};
+use cargo_litestream_release_cli::{ReleaseError, Request};
 use cargo_litestream_shell::Shell;
 
 /// Where the binary came from (for `doctor` and `-v` output).
@@ -20,8 +27,12 @@ pub enum BinarySource {
     ConfigBinPath,
     /// `CARGO_LITESTREAM_BIN`.
     EnvVar,
-    /// A `litestream` found on `PATH`.
-    PathLookup,
+    /// The verified managed binary, already in the cache.
+    Cache,
+    /// A `litestream` on `PATH` whose sha256 equals the pin, copied into the cache.
+    Adopted,
+    /// Downloaded (and verified) on this run.
+    Downloaded,
 }
 
 impl std::fmt::Display for BinarySource {
@@ -29,7 +40,9 @@ impl std::fmt::Display for BinarySource {
         f.write_str(match self {
             BinarySource::ConfigBinPath => "bin-path",
             BinarySource::EnvVar => "CARGO_LITESTREAM_BIN",
-            BinarySource::PathLookup => "PATH",
+            BinarySource::Cache => "the verified cache",
+            BinarySource::Adopted => "PATH, adopted into the verified cache",
+            BinarySource::Downloaded => "a verified download",
         })
     }
 }
@@ -42,10 +55,8 @@ pub enum RunnerError {
     #[error("CARGO_LITESTREAM_BIN=`{}` does not exist; fix or unset it", path.display())]
     EnvBinMissing { path: PathBuf },
 
-    #[error(
-        "no litestream binary found; set bin-path in [package.metadata.litestream], set CARGO_LITESTREAM_BIN, or put litestream on PATH"
-    )]
-    NotFound,
+    #[error(transparent)]
+    Managed(#[from] ReleaseError),
 
     #[error("could not run `{}`: {source}", path.display())]
     Spawn { path: PathBuf, source: std::io::Error },
@@ -59,9 +70,34 @@ pub struct Litestream {
 }
 
 impl Litestream {
-    /// Finds the binary: `bin-path` in the config, else `CARGO_LITESTREAM_BIN`, else
-    /// `litestream` on `PATH`.
-    pub fn locate(project: Option<&Project>, env: &Env) -> Result<Litestream, RunnerError> {
+    /// Finds the binary: the user's own (see [`Litestream::user_binary`]), else the verified
+    /// managed one (cache → pinned `litestream` on `PATH` → download).
+    pub fn locate(project: Option<&Project>, fetcher: &Fetcher<'_>) -> Result<Litestream, RunnerError> {
+        if let Some(litestream) = Litestream::user_binary(project, fetcher.env)? {
+            return Ok(litestream);
+        }
+        let version =
+            project.map_or(cargo_litestream_config::DEFAULT_LITESTREAM_VERSION, |p| p.version.as_str());
+        let config_pin =
+            project.and_then(|p| p.sha256.as_deref().map(|sha| (sha, p.manifest_path.as_path())));
+        let request = Request {
+            version,
+            target: HOST_TARGET,
+            config_pin,
+            allow_unpinned: false,
+            adopt_from_path: true,
+        };
+        let installed = cargo_litestream_release_cli::ensure(fetcher, &request)?;
+        let source = match installed.provenance {
+            Provenance::Cached => BinarySource::Cache,
+            Provenance::Adopted(_) => BinarySource::Adopted,
+            Provenance::Downloaded(_) => BinarySource::Downloaded,
+        };
+        Ok(Litestream { path: installed.path, source })
+    }
+
+    /// The user's own binary, used as is: `bin-path` in the config, else `CARGO_LITESTREAM_BIN`.
+    pub fn user_binary(project: Option<&Project>, env: &Env) -> Result<Option<Litestream>, RunnerError> {
         if let Some(project) = project
             && let Some(path) = &project.bin_path
         {
@@ -71,19 +107,16 @@ impl Litestream {
                     manifest: project.manifest_path.clone(),
                 });
             }
-            return Ok(Litestream { path: path.clone(), source: BinarySource::ConfigBinPath });
+            return Ok(Some(Litestream { path: path.clone(), source: BinarySource::ConfigBinPath }));
         }
         if let Some(path) = env.non_empty("CARGO_LITESTREAM_BIN") {
             let path = env.absolute(Path::new(path));
             if !path.is_file() {
                 return Err(RunnerError::EnvBinMissing { path });
             }
-            return Ok(Litestream { path, source: BinarySource::EnvVar });
+            return Ok(Some(Litestream { path, source: BinarySource::EnvVar }));
         }
-        match find_on_path(env, binary_name()) {
-            Some(path) => Ok(Litestream { path, source: BinarySource::PathLookup }),
-            None => Err(RunnerError::NotFound),
-        }
+        Ok(None)
     }
 
     /// A `Command` for this binary with its folder first on `PATH`: Litestream's MCP tools
@@ -162,10 +195,6 @@ pub fn exit_code(status: ExitStatus) -> u8 {
     1
 }
 
-fn binary_name() -> &'static str {
-    if cfg!(windows) { "litestream.exe" } else { "litestream" }
-}
-
 /// The first executable `name` on `PATH`.
 pub fn find_on_path(env: &Env, name: &str) -> Option<PathBuf> {
     let path = env.get_os("PATH")?;
@@ -228,8 +257,18 @@ mod tests {
         let bin = dir.path().join("litestream");
         std::fs::write(&bin, "").unwrap();
         let missing = Env::empty("/").with("CARGO_LITESTREAM_BIN", dir.path().join("nope"));
-        assert!(matches!(Litestream::locate(None, &missing), Err(RunnerError::EnvBinMissing { .. })));
-        let set = env.with("CARGO_LITESTREAM_BIN", &bin);
-        assert_eq!(Litestream::locate(None, &set).unwrap().source, BinarySource::EnvVar);
+        assert!(matches!(Litestream::user_binary(None, &missing), Err(RunnerError::EnvBinMissing { .. })));
+        let set = env.clone().with("CARGO_LITESTREAM_BIN", &bin);
+        let shell = Shell::quiet();
+        let fetcher = Fetcher::new(&set, &shell, true);
+        assert_eq!(Litestream::locate(None, &fetcher).unwrap().source, BinarySource::EnvVar);
+        // Neither: the managed binary, which offline and with an empty cache is an error
+        // saying how to fill the cache.
+        let cache = tempfile::tempdir().unwrap();
+        let none = env.with("CARGO_LITESTREAM_CACHE_DIR", cache.path()).with("PATH", "/nonexistent");
+        assert!(Litestream::user_binary(None, &none).unwrap().is_none());
+        let fetcher = Fetcher::new(&none, &shell, true);
+        let error = Litestream::locate(None, &fetcher).unwrap_err().to_string();
+        assert!(error.contains("--offline") && error.contains("CARGO_LITESTREAM_BIN"), "{error}");
     }
 }

@@ -51,7 +51,7 @@ pub const VFS_NAME: &str = "litestream";
 #[derive(Debug, thiserror::Error)]
 pub enum VfsError {
     #[error(
-        "no litestream VFS extension found; set `vfs-extension-path` in [package.metadata.litestream] or {EXTENSION_ENV} to the litestream-vfs 0.5.17 library (e.g. litestream_vfs/litestream-vfs.so from `pip install litestream-vfs==0.5.17`)"
+        "no litestream VFS extension found; run `cargo litestream vfs-install` (verified download), or set `vfs-extension-path` in [package.metadata.litestream] or {EXTENSION_ENV} to a litestream-vfs 0.5.17 library"
     )]
     NoExtension,
 
@@ -136,13 +136,11 @@ pub fn locate_extension(project: Option<&Project>, env: &Env) -> Result<Extensio
 }
 
 /// The extension `cargo litestream vfs-install` downloaded, verified against its pin and
-/// installed, if any.
-///
-/// This is the one place the download plugs in: `vfs-install` (bootstrap issue) is built
-/// separately and will expose the installed path; until it merges there is no managed copy, and
-/// only explicitly given files are loaded.
-fn installed_extension(_project: Option<&Project>, _env: &Env) -> Option<PathBuf> {
-    None
+/// installed in the cache, if any (for the project's Litestream version). Cache only: this never
+/// downloads, so opening a replica never waits on the network.
+fn installed_extension(project: Option<&Project>, env: &Env) -> Option<PathBuf> {
+    let version = project.map_or(cargo_litestream_config::DEFAULT_LITESTREAM_VERSION, |p| p.version.as_str());
+    cargo_litestream_release_vfs::installed_path(env, version).ok().flatten()
 }
 
 /// The extension this process loaded, if any.

@@ -1,0 +1,129 @@
+//! `cargo litestream install`: makes sure the verified litestream binary is in the cache and
+//! prints its path on stdout (`--to DIR` copies it there, e.g. into a Docker image layer).
+//!
+//! Every other command does the same on first use; this one exists for CI caches, container
+//! builds and air-gapped machines, and to re-hash a cached binary (`--verify`).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use cargo_litestream_command::anyhow::{self, Context as _};
+use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use cargo_litestream_config::DEFAULT_LITESTREAM_VERSION;
+use cargo_litestream_fetch::{HOST_TARGET, copy_to};
+
+fn cli() -> Command {
+    Command::new("install")
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .value_name("VERSION")
+                .help("Litestream version (default: `version` in the configuration, else 0.5.17)"),
+        )
+        .arg(
+            Arg::new("target")
+                .long("target")
+                .value_name("TRIPLE")
+                .help("Platform to fetch for, e.g. x86_64-unknown-linux-gnu (default: this machine's)"),
+        )
+        .arg(
+            Arg::new("to")
+                .long("to")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help("Also copy the verified file(s) into DIR and print those paths"),
+        )
+        .arg(
+            Arg::new("vfs")
+                .long("vfs")
+                .action(ArgAction::SetTrue)
+                .help("Also install the Litestream VFS extension (as `vfs-install` does)"),
+        )
+        .arg(
+            Arg::new("verify")
+                .long("verify")
+                .action(ArgAction::SetTrue)
+                .help("Re-hash cached files fully (normally only their size and receipt are checked)"),
+        )
+        .arg(Arg::new("allow-unpinned").long("allow-unpinned").action(ArgAction::SetTrue).help(
+            "Accept a version cargo-litestream has no pin for, checked only against upstream's checksums",
+        ))
+        .after_help(
+            "Prints the path of the verified binary on stdout (then the extension's, with --vfs).\n\
+             Sources, in order: the cache, a litestream on PATH whose sha256 equals the pin, a download \
+             (CARGO_LITESTREAM_MIRROR replaces GitHub; --offline forbids it).",
+        )
+}
+
+fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let project = ctx.project_if_any()?;
+    let version = matches
+        .get_one::<String>("version")
+        .map(String::as_str)
+        .or(project.map(|p| p.version.as_str()))
+        .unwrap_or(DEFAULT_LITESTREAM_VERSION);
+    let target = matches.get_one::<String>("target").map_or(HOST_TARGET, String::as_str);
+    let allow_unpinned = matches.get_flag("allow-unpinned");
+    // The project's own pin is for its version on this machine.
+    let config_pin = project
+        .filter(|p| {
+            p.version.trim_start_matches('v') == version.trim_start_matches('v') && target == HOST_TARGET
+        })
+        .and_then(|p| p.sha256.as_deref().map(|sha| (sha, p.manifest_path.as_path())));
+    let fetcher = ctx.fetcher().verify(matches.get_flag("verify"));
+
+    let request = cargo_litestream_release_cli::Request {
+        version,
+        target,
+        config_pin,
+        allow_unpinned,
+        adopt_from_path: true,
+    };
+    let binary = cargo_litestream_release_cli::ensure(&fetcher, &request)?;
+    let mut paths = vec![(binary.path, true)];
+    if matches.get_flag("vfs") {
+        let request = cargo_litestream_release_vfs::Request { version, target, allow_unpinned };
+        let extension = cargo_litestream_release_vfs::ensure(&fetcher, &request)?;
+        paths.push((extension.path, false));
+    }
+
+    if let Some(user) = user_binary(ctx) {
+        ctx.shell.note(format!("{user} is set: other commands run that binary, not the one installed here"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    for (path, executable) in paths {
+        let shown = match matches.get_one::<PathBuf>("to") {
+            Some(dir) => copy(ctx, &path, &ctx.env.absolute(dir), executable)?,
+            None => path,
+        };
+        writeln!(stdout, "{}", shown.display()).context("could not write to stdout")?;
+    }
+    stdout.flush().context("could not write to stdout")?;
+    Ok(0)
+}
+
+fn copy(ctx: &Ctx, path: &Path, dir: &Path, executable: bool) -> anyhow::Result<PathBuf> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let copied = copy_to(path, dir, &name, executable)?;
+    ctx.shell.status("Copied", format!("{} to {}", path.display(), copied.display()));
+    Ok(copied)
+}
+
+/// Which setting makes passthrough commands use the user's own binary, if any.
+fn user_binary(ctx: &Ctx) -> Option<&'static str> {
+    if ctx.project_if_any().ok().flatten().is_some_and(|p| p.bin_path.is_some()) {
+        Some("bin-path")
+    } else if ctx.env.non_empty("CARGO_LITESTREAM_BIN").is_some() {
+        Some("CARGO_LITESTREAM_BIN")
+    } else {
+        None
+    }
+}
+
+register_command!(CommandSpec {
+    name: "install",
+    about: "Install the verified litestream binary (sha256-pinned) into the cache and print its path",
+    cli,
+    run,
+});

@@ -1,0 +1,343 @@
+//! Where bytes come from: GitHub's release downloads, or a mirror (`CARGO_LITESTREAM_MIRROR`:
+//! http, https or `file://`), through `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY`
+//! says otherwise. Only the *source* changes with a mirror; what is accepted is decided by the
+//! pins, elsewhere.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cargo_litestream_config::Env;
+
+use crate::FetchError;
+
+/// Upstream's release downloads.
+pub const GITHUB_RELEASES: &str = "https://github.com/benbjohnson/litestream/releases/download";
+
+/// The base every asset URL is built on: `<base>/v<version>/<asset>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Base {
+    Http(String),
+    File(PathBuf),
+}
+
+impl Base {
+    /// `CARGO_LITESTREAM_MIRROR`, else GitHub.
+    pub fn from_env(env: &Env) -> Result<Base, FetchError> {
+        match env.non_empty("CARGO_LITESTREAM_MIRROR") {
+            Some(value) => Base::parse(value),
+            None => Ok(Base::Http(GITHUB_RELEASES.to_owned())),
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Base, FetchError> {
+        let bad = |reason: &str| FetchError::BadMirror { value: value.to_owned(), reason: reason.to_owned() };
+        let trimmed = value.trim_end_matches('/');
+        let lower = trimmed.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            if trimmed.split_once("://").is_none_or(|(_, rest)| rest.is_empty()) {
+                return Err(bad("it has no host"));
+            }
+            return Ok(Base::Http(trimmed.to_owned()));
+        }
+        if let Some(rest) = trimmed.strip_prefix("file://") {
+            let decoded = percent_encoding::percent_decode_str(rest)
+                .decode_utf8()
+                .map_err(|_| bad("it is not valid UTF-8 once decoded"))?;
+            // `file:///srv/mirror` (and `file://localhost/srv/mirror`).
+            let path = decoded.strip_prefix("localhost").unwrap_or(&decoded);
+            let path = PathBuf::from(windows_drive(path));
+            if !path.is_absolute() {
+                return Err(bad("a file:// mirror needs an absolute path: file:///srv/mirror"));
+            }
+            return Ok(Base::File(path));
+        }
+        Err(bad("it must start with https://, http:// or file://"))
+    }
+
+    /// Where `asset` of `version` is.
+    pub fn locate(&self, version: &str, asset: &str) -> Location {
+        match self {
+            Base::Http(url) => Location::Http(format!("{url}/v{version}/{asset}")),
+            Base::File(dir) => Location::File(dir.join(format!("v{version}")).join(asset)),
+        }
+    }
+
+    /// Whether fetching from here needs the network (`--offline` allows a `file://` mirror).
+    pub fn is_network(&self) -> bool {
+        matches!(self, Base::Http(_))
+    }
+}
+
+/// `/C:/mirror` → `C:/mirror` (a `file:///C:/mirror` URL on Windows).
+fn windows_drive(path: &str) -> &str {
+    let bytes = path.as_bytes();
+    if cfg!(windows) && bytes.len() > 2 && bytes[0] == b'/' && bytes[2] == b':' { &path[1..] } else { path }
+}
+
+/// One file at the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Http(String),
+    File(PathBuf),
+}
+
+impl Location {
+    /// The URL, for messages and receipts.
+    pub fn url(&self) -> String {
+        match self {
+            Location::Http(url) => url.clone(),
+            Location::File(path) => format!("file://{}", path.display()),
+        }
+    }
+
+    /// The file next to this one called `name` (the `.sha256` sidecar, `checksums.txt`).
+    pub fn sibling(&self, name: &str) -> Location {
+        match self {
+            Location::Http(url) => {
+                let dir = url.rsplit_once('/').map_or(url.as_str(), |(dir, _)| dir);
+                Location::Http(format!("{dir}/{name}"))
+            }
+            Location::File(path) => Location::File(path.with_file_name(name)),
+        }
+    }
+}
+
+/// An open body and its announced length.
+pub(crate) struct Opened {
+    pub reader: Box<dyn Read>,
+    pub length: Option<u64>,
+}
+
+/// Why one attempt failed, and whether another attempt may help.
+#[derive(Debug)]
+pub(crate) enum AttemptError {
+    /// 404/410 or a missing file: the asset does not exist there.
+    NotFound(String),
+    /// Worth retrying: 5xx, 408, 429, resets, timeouts, short bodies.
+    Transient(String),
+    /// Not worth retrying.
+    Fatal(String),
+}
+
+impl AttemptError {
+    pub(crate) fn io(error: &io::Error) -> AttemptError {
+        AttemptError::Transient(describe_io(error))
+    }
+}
+
+pub(crate) fn describe_io(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof => "the connection closed before the whole file arrived".to_owned(),
+        io::ErrorKind::ConnectionReset => "the connection was reset".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// The HTTP side: settings read once from the environment.
+pub(crate) struct Http {
+    env_proxy: ProxyEnv,
+    timeout: Duration,
+}
+
+#[derive(Default)]
+struct ProxyEnv {
+    https: Option<String>,
+    http: Option<String>,
+    all: Option<String>,
+    no_proxy: Option<String>,
+}
+
+impl Http {
+    pub(crate) fn new(env: &Env) -> Http {
+        let first = |keys: &[&str]| keys.iter().find_map(|k| env.non_empty(k)).map(str::to_owned);
+        Http {
+            env_proxy: ProxyEnv {
+                https: first(&["HTTPS_PROXY", "https_proxy"]),
+                http: first(&["HTTP_PROXY", "http_proxy"]),
+                all: first(&["ALL_PROXY", "all_proxy"]),
+                no_proxy: first(&["NO_PROXY", "no_proxy"]),
+            },
+            // cargo's `CARGO_HTTP_TIMEOUT` (seconds): for connecting and for each read.
+            timeout: Duration::from_secs(
+                env.get("CARGO_HTTP_TIMEOUT").and_then(|v| v.trim().parse().ok()).unwrap_or(30),
+            ),
+        }
+    }
+
+    /// The proxy for `url`, as curl would choose it.
+    pub(crate) fn proxy_for(&self, url: &str) -> Option<&str> {
+        let host = host_of(url)?;
+        if self.env_proxy.no_proxy.as_deref().is_some_and(|list| no_proxy_matches(list, &host)) {
+            return None;
+        }
+        let scheme_proxy =
+            if url.starts_with("https:") { &self.env_proxy.https } else { &self.env_proxy.http };
+        scheme_proxy.as_deref().or(self.env_proxy.all.as_deref())
+    }
+
+    fn agent(&self, url: &str) -> Result<ureq::Agent, AttemptError> {
+        let proxy = match self.proxy_for(url) {
+            None => None,
+            Some(value) => {
+                let value = if value.contains("://") { value.to_owned() } else { format!("http://{value}") };
+                Some(ureq::Proxy::new(&value).map_err(|e| {
+                    AttemptError::Fatal(format!("the proxy {} is not usable: {e}", redact_userinfo(&value)))
+                })?)
+            }
+        };
+        let config = ureq::Agent::config_builder()
+            .proxy(proxy)
+            .http_status_as_error(false)
+            .user_agent(concat!("cargo-litestream/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(self.timeout))
+            .timeout_per_read(Some(self.timeout))
+            .max_redirects(10)
+            .build();
+        Ok(ureq::Agent::new_with_config(config))
+    }
+
+    /// Opens `location` for reading (one attempt).
+    pub(crate) fn open(&self, location: &Location, limit: u64) -> Result<Opened, AttemptError> {
+        match location {
+            Location::File(path) => {
+                let file = File::open(path).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => AttemptError::NotFound("no such file".to_owned()),
+                    _ => AttemptError::Fatal(e.to_string()),
+                })?;
+                let length = file.metadata().ok().map(|m| m.len());
+                Ok(Opened { reader: Box::new(file), length })
+            }
+            Location::Http(url) => {
+                let response = self.agent(url)?.get(url).call().map_err(classify)?;
+                let status = response.status().as_u16();
+                match status {
+                    200 => {}
+                    404 | 410 => return Err(AttemptError::NotFound(format!("HTTP {status}"))),
+                    408 | 429 | 500..=599 => return Err(AttemptError::Transient(format!("HTTP {status}"))),
+                    _ => return Err(AttemptError::Fatal(format!("HTTP {status}"))),
+                }
+                let body = response.into_body();
+                let length = body.content_length();
+                let reader = body.into_with_config().limit(limit).reader();
+                Ok(Opened { reader: Box::new(reader), length })
+            }
+        }
+    }
+}
+
+fn classify(error: ureq::Error) -> AttemptError {
+    match error {
+        ureq::Error::HostNotFound => AttemptError::Fatal("the host name did not resolve".to_owned()),
+        ureq::Error::BadUri(uri) => AttemptError::Fatal(format!("bad URL {uri}")),
+        ureq::Error::InvalidProxyUrl => AttemptError::Fatal("the proxy URL is not valid".to_owned()),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
+            AttemptError::Fatal(format!("TLS failed: {error}"))
+        }
+        ureq::Error::ConnectProxyFailed(why) => AttemptError::Transient(format!("the proxy refused: {why}")),
+        ureq::Error::Io(e) => AttemptError::io(&e),
+        other => AttemptError::Transient(other.to_string()),
+    }
+}
+
+/// `user:secret@` never appears in a message.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://<redacted>@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The host of an http(s) URL, lower-cased, without user info, port or IPv6 brackets.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        host_port.split(':').next()?
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// curl's `NO_PROXY`: comma-separated; `*` matches all; `example.com` and `.example.com`
+/// match the domain and its subdomains; entries may carry a port, which is ignored.
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        let entry = entry.strip_prefix('[').map_or(entry, |e| e.split(']').next().unwrap_or(e));
+        let entry =
+            if entry.matches(':').count() == 1 { entry.split(':').next().unwrap_or(entry) } else { entry };
+        let entry = entry.trim_start_matches('.').to_ascii_lowercase();
+        host == entry || host.ends_with(&format!(".{entry}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors() {
+        assert_eq!(
+            Base::parse("https://m.example/rel/").unwrap(),
+            Base::Http("https://m.example/rel".into())
+        );
+        assert_eq!(Base::parse("http://127.0.0.1:8080").unwrap(), Base::Http("http://127.0.0.1:8080".into()));
+        if !cfg!(windows) {
+            assert_eq!(Base::parse("file:///srv/my%20mirror").unwrap(), Base::File("/srv/my mirror".into()));
+            assert_eq!(Base::parse("file://localhost/srv/m").unwrap(), Base::File("/srv/m".into()));
+        }
+        for bad in ["ftp://x", "file://relative/dir", "https://", "/srv/mirror"] {
+            let error = Base::parse(bad).unwrap_err().to_string();
+            assert!(error.contains("CARGO_LITESTREAM_MIRROR"), "{error}");
+        }
+        let base = Base::parse("http://h/d").unwrap();
+        let asset = base.locate("0.5.17", "litestream-0.5.17-linux-x86_64.tar.gz");
+        assert_eq!(asset.url(), "http://h/d/v0.5.17/litestream-0.5.17-linux-x86_64.tar.gz");
+        assert_eq!(asset.sibling("checksums.txt").url(), "http://h/d/v0.5.17/checksums.txt");
+    }
+
+    #[test]
+    fn github_is_the_default() {
+        let base = Base::from_env(&Env::empty("/")).unwrap();
+        assert_eq!(
+            base.locate("0.5.17", "a.tar.gz").url(),
+            "https://github.com/benbjohnson/litestream/releases/download/v0.5.17/a.tar.gz"
+        );
+    }
+
+    #[test]
+    fn proxies_as_curl_picks_them() {
+        let env = Env::empty("/")
+            .with("HTTPS_PROXY", "http://proxy:3128")
+            .with("http_proxy", "http://plain:3128")
+            .with("NO_PROXY", "localhost, .internal.example,10.0.0.1:8080");
+        let http = Http::new(&env);
+        assert_eq!(http.proxy_for("https://github.com/x"), Some("http://proxy:3128"));
+        assert_eq!(http.proxy_for("http://mirror.example/x"), Some("http://plain:3128"));
+        assert_eq!(http.proxy_for("http://localhost:8000/x"), None);
+        assert_eq!(http.proxy_for("https://a.internal.example/x"), None);
+        assert_eq!(http.proxy_for("https://internal.example/x"), None);
+        assert_eq!(http.proxy_for("https://notinternal.example/x"), Some("http://proxy:3128"));
+        assert_eq!(http.proxy_for("http://10.0.0.1/x"), None);
+        let all = Http::new(&Env::empty("/").with("ALL_PROXY", "socks5://s:1080").with("no_proxy", "*"));
+        assert_eq!(all.proxy_for("https://github.com/x"), None);
+        let all = Http::new(&Env::empty("/").with("ALL_PROXY", "socks5://s:1080"));
+        assert_eq!(all.proxy_for("https://github.com/x"), Some("socks5://s:1080"));
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("https://u:p@Example.COM:443/a").as_deref(), Some("example.com"));
+        assert_eq!(host_of("http://[::1]:80/").as_deref(), Some("::1"));
+        assert_eq!(redact_userinfo("http://user:pw@proxy:3128"), "http://<redacted>@proxy:3128");
+        assert_eq!(redact_userinfo("http://proxy:3128"), "http://proxy:3128");
+    }
+}
