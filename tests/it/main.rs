@@ -7,6 +7,7 @@ mod backends;
 mod bootstrap;
 mod commands;
 mod config;
+mod doctor;
 mod errors;
 mod exec;
 mod invocation;

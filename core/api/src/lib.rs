@@ -42,6 +42,7 @@
 
 pub mod child;
 pub mod control;
+pub mod doctor;
 pub mod embedded;
 mod process;
 pub mod replicate;
