@@ -147,6 +147,13 @@ fn own_config(
     let socket = PathBuf::from(
         socket.and_then(|s| s.get("path")).and_then(serde_json::Value::as_str).unwrap_or(DEFAULT_SOCKET),
     );
+    // Litestream does not create the socket's folder (without it, it runs without a socket): a
+    // file written by `config -o` at build time names a folder the runtime may not have yet.
+    if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+        create_private_dir(dir).with_context(|| {
+            format!("could not create {}, the folder of the control socket", dir.display())
+        })?;
+    }
     let mut lock_paths = Vec::new();
     for db in value.get("dbs").and_then(serde_json::Value::as_array).into_iter().flatten() {
         if let Some(path) = db.get("path").or_else(|| db.get("dir")).and_then(serde_json::Value::as_str) {
@@ -220,6 +227,14 @@ fn private_dir(env: &Env) -> anyhow::Result<tempfile::TempDir> {
         .prefix("cargo-litestream-")
         .tempdir_in(tmp)
         .with_context(|| format!("could not create a private folder in {tmp}"))
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// A database path as Litestream reads it from a config: `sqlite://` prefixes stripped, `~/`
