@@ -113,6 +113,13 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     if replica.is_none() {
         ctx.shell.note("no --replica given: backups go to S3 bucket $LITESTREAM_REPLICA_BUCKET; set `replica` to change that");
     }
+    if let Some(replica) = replica.filter(|r| cargo_litestream_config::redact_url_password(r) != *r) {
+        ctx.shell.warn(format!(
+            "the replica URL holds a password, now written into {}: replace it with a $VARIABLE reference ({})",
+            manifest_path.display(),
+            cargo_litestream_config::redact_url_password(replica)
+        ));
+    }
     ctx.shell.note("check the result with `cargo litestream config`");
     if let Some(json) = json {
         println!("{json:#}");
