@@ -135,3 +135,11 @@ fn binstall_metadata_names_the_documented_archives() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(readme.contains("cargo-litestream-<version>-<target>.tar.gz"), "README documents the naming");
 }
+
+#[test]
+fn init_warns_when_the_replica_url_holds_a_password() {
+    let project = Project::new("");
+    let run = project.run(["init", "--replica", "sftp://backup:hunter2@host/srv/backups"]).success();
+    assert!(run.stderr.contains("warning: the replica URL holds a password"), "{run}");
+    assert!(!run.stderr.contains("hunter2"), "the password is not printed\n{run}");
+}
