@@ -9,7 +9,7 @@ use std::process::{ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::procs;
-use crate::support::{Project, Run, litestream_bin, rows};
+use crate::support::{Project, rows};
 
 /// A project replicating `app.db` (alias `default`, table `t`) to `replica/`.
 fn project(extra: &str) -> Project {
@@ -118,30 +118,15 @@ fn exec_exits_with_the_command_exit_code() {
 }
 
 /// Litestream 0.5.17 on its own replicates nothing of a command that exits within its first
-/// second (#436); through cargo-litestream every row is restored.
+/// second (#436: it opens databases on its first tick and skips its shutdown sync before it);
+/// through cargo-litestream every row of a command that writes and exits at once is restored.
+/// (Not contrasted with litestream's own `-exec` here: that outcome depends on the command
+/// finishing within a second, a timing this suite does not assert.)
 #[test]
 fn exec_replicates_a_command_that_exits_at_once() {
     let project = project("");
-    let insert = "sqlite3 app.db 'INSERT INTO t VALUES (1), (2), (3)'";
-    let started = Instant::now();
-    project.run(["replicate", "-exec", insert]).success();
-    let took = started.elapsed();
-    assert_eq!(restored(&project), [1, 2, 3], "supervised run took {took:?}");
-
-    // The same with litestream's own -exec, for contrast: the rows never reach the replica.
-    let upstream = self::project("");
-    let config = upstream.p("litestream.yml");
-    upstream.run(["config", "-o", &config]).success();
-    let mut command = std::process::Command::new(litestream_bin());
-    upstream.hermetic(&mut command);
-    command.args(["replicate", "-config", &config, "-exec", insert]);
-    Run::of(&mut command).success();
-    let out = upstream.p("upstream.db");
-    let restore = upstream.run(["restore", "-o", &out, "default"]);
-    assert!(
-        restore.code != Some(0) || rows(Path::new(&out)) != [1, 2, 3],
-        "litestream 0.5.17's own -exec was expected to lose a quick command's rows (#436)\n{restore}"
-    );
+    project.run(["replicate", "-exec", "sqlite3 app.db 'INSERT INTO t VALUES (1), (2), (3)'"]).success();
+    assert_eq!(restored(&project), [1, 2, 3]);
 }
 
 /// SIGTERM to `cargo litestream replicate -exec` reaches the command (which writes a last row

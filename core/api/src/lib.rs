@@ -37,7 +37,7 @@
 //!
 //! Everything takes the project's [`Project`](cargo_litestream_config::Project) ([`manifest!`]
 //! or `Project::load`), the environment as an [`Env`](cargo_litestream_config::Env) snapshot,
-//! and, where litestream runs, a located [`Litestream`](cargo_litestream_runner::Litestream)
+//! and, where litestream runs, a located [`Litestream`]
 //! binary ([`locate_litestream`]).
 
 pub mod child;
