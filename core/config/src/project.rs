@@ -161,6 +161,17 @@ impl Project {
     /// Loads the configuration from an already parsed manifest (e.g. one about to be written).
     pub fn from_manifest(manifest: Manifest, env: &Env) -> Result<Project, ConfigError> {
         let root = manifest::workspace_root(&manifest)?;
+        Project::from_manifests(manifest, root, env)
+    }
+
+    /// Loads the configuration from a manifest and its workspace root, both already read (or
+    /// `None`: a package on its own). Nothing else is read from disk but `.env` for
+    /// `DATABASE_URL`: for a manifest embedded in a binary at build time.
+    pub fn from_manifests(
+        manifest: Manifest,
+        root: Option<Manifest>,
+        env: &Env,
+    ) -> Result<Project, ConfigError> {
         let root_dir = root.as_ref().map_or(manifest.dir(), Manifest::dir).to_path_buf();
 
         let (source, value) = if let Some(value) = manifest.package_metadata() {
