@@ -5,6 +5,7 @@
 use cargo_litestream_cmd_completions as _;
 use cargo_litestream_cmd_config as _;
 use cargo_litestream_cmd_databases as _;
+use cargo_litestream_cmd_doctor as _;
 use cargo_litestream_cmd_info as _;
 use cargo_litestream_cmd_init as _;
 use cargo_litestream_cmd_install as _;
@@ -45,6 +46,7 @@ mod tests {
                 "completions",
                 "config",
                 "databases",
+                "doctor",
                 "info",
                 "init",
                 "install",

@@ -73,6 +73,9 @@ pub fn cargo() -> Command {
 fn test(extra: &[String]) -> Result<(), String> {
     let tools = provision::run()?;
     eprintln!("     Testing the workspace (components from {})", tools.dir.display());
+    // The recipe tests run example binaries (the axum service): `cargo test` builds a package's
+    // binaries only for that package's own integration tests, so build them all first.
+    exec(cargo().args(["build", "--workspace", "--bins"]))?;
     exec(
         cargo()
             .args(["test", "--workspace", "--all-targets"])

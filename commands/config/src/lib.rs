@@ -1,7 +1,8 @@
 //! `cargo litestream config`: the Litestream YAML generated from Cargo.toml.
 //!
 //! Printed with secrets redacted (`--show-secrets` shows them); `-o FILE` writes the real
-//! thing (mode 0600), e.g. for a container image that runs litestream directly.
+//! thing (mode 0600), e.g. for a container image that runs litestream directly; `--json` prints
+//! the same tree as JSON, for tools.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use cargo_litestream_command::anyhow::{self, Context as _};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
-use cargo_litestream_config::Generate;
+use cargo_litestream_config::{Generate, TomlValue, redact_secrets};
 
 fn cli() -> Command {
     Command::new("config")
@@ -28,6 +29,13 @@ fn cli() -> Command {
                 .help("Print secrets instead of <redacted>"),
         )
         .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("o")
+                .help("Print the configuration as JSON (secrets redacted unless --show-secrets)"),
+        )
+        .arg(
             Arg::new("no-expand-env")
                 .long("no-expand-env")
                 .action(ArgAction::SetTrue)
@@ -37,7 +45,7 @@ fn cli() -> Command {
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let project = ctx.project()?;
-    let options = Generate { no_expand_env: matches.get_flag("no-expand-env") };
+    let options = Generate { no_expand_env: matches.get_flag("no-expand-env"), ..Default::default() };
     if let Some(path) = matches.get_one::<PathBuf>("o") {
         let path = ctx.env.absolute(path);
         project.write_config(&path, &ctx.env, options)?;
@@ -45,9 +53,20 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let redact = !matches.get_flag("show-secrets");
-    let yaml = project.config_yaml(&ctx.env, options, redact)?;
+    let text = if matches.get_flag("json") {
+        let mut config = TomlValue::Table(project.litestream_config(&ctx.env, options)?);
+        if redact {
+            redact_secrets(&mut config);
+        }
+        let mut json =
+            serde_json::to_string_pretty(&config).context("could not write the configuration as JSON")?;
+        json.push('\n');
+        json
+    } else {
+        project.config_yaml(&ctx.env, options, redact)?
+    };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(yaml.as_bytes()).and_then(|()| stdout.flush()).context("could not write to stdout")?;
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).context("could not write to stdout")?;
     Ok(0)
 }
 

@@ -36,6 +36,9 @@ fn cli() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Print the table that would be added; change nothing"),
         )
+        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help(
+            "Print what was found and added as JSON: manifest, table, replica, databases, snippet, written",
+        ))
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -64,8 +67,24 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         &found,
     );
 
+    let json = matches.get_flag("json").then(|| {
+        serde_json::json!({
+            "manifest": manifest_path,
+            "table": table,
+            "replica": replica,
+            "database_url": default.as_ref().map(|(url, source, path)| serde_json::json!({
+                "url": url, "source": source.to_string(), "path": path,
+            })),
+            "databases": found.iter().map(|(alias, path)| serde_json::json!({"alias": alias, "path": path})).collect::<Vec<_>>(),
+            "snippet": snippet,
+            "written": !matches.get_flag("dry-run"),
+        })
+    });
     if matches.get_flag("dry-run") {
-        print!("{snippet}");
+        match &json {
+            Some(json) => println!("{json:#}"),
+            None => print!("{snippet}"),
+        }
         std::io::stdout().flush().context("could not write to stdout")?;
         return Ok(0);
     }
@@ -94,7 +113,18 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     if replica.is_none() {
         ctx.shell.note("no --replica given: backups go to S3 bucket $LITESTREAM_REPLICA_BUCKET; set `replica` to change that");
     }
+    if let Some(replica) = replica.filter(|r| cargo_litestream_config::redact_url_password(r) != *r) {
+        ctx.shell.warn(format!(
+            "the replica URL holds a password, now written into {}: replace it with a $VARIABLE reference ({})",
+            manifest_path.display(),
+            cargo_litestream_config::redact_url_password(replica)
+        ));
+    }
     ctx.shell.note("check the result with `cargo litestream config`");
+    if let Some(json) = json {
+        println!("{json:#}");
+        std::io::stdout().flush().context("could not write to stdout")?;
+    }
     Ok(0)
 }
 

@@ -46,6 +46,9 @@ fn cli() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Re-hash cached files fully (normally only their size and receipt are checked)"),
         )
+        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help(
+            "Print what was installed as JSON (path, sha256, what it was verified by, where it came from)",
+        ))
         .arg(Arg::new("allow-unpinned").long("allow-unpinned").action(ArgAction::SetTrue).help(
             "Accept a version cargo-litestream has no pin for, checked only against upstream's checksums",
         ))
@@ -81,23 +84,41 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         adopt_from_path: true,
     };
     let binary = cargo_litestream_release_cli::ensure(&fetcher, &request)?;
-    let mut paths = vec![(binary.path, true)];
+    let mut installed = vec![binary];
     if matches.get_flag("vfs") {
         let request = cargo_litestream_release_vfs::Request { version, target, allow_unpinned };
-        let extension = cargo_litestream_release_vfs::ensure(&fetcher, &request)?;
-        paths.push((extension.path, false));
+        installed.push(cargo_litestream_release_vfs::ensure(&fetcher, &request)?);
     }
 
     if let Some(user) = user_binary(ctx) {
         ctx.shell.note(format!("{user} is set: other commands run that binary, not the one installed here"));
     }
     let mut stdout = std::io::stdout().lock();
-    for (path, executable) in paths {
+    let mut report = Vec::new();
+    for (index, file) in installed.iter().enumerate() {
         let shown = match matches.get_one::<PathBuf>("to") {
-            Some(dir) => copy(ctx, &path, &ctx.env.absolute(dir), executable)?,
-            None => path,
+            Some(dir) => copy(ctx, &file.path, &ctx.env.absolute(dir), index == 0)?,
+            None => file.path.clone(),
         };
-        writeln!(stdout, "{}", shown.display()).context("could not write to stdout")?;
+        if matches.get_flag("json") {
+            report.push(serde_json::json!({
+                "artifact": file.receipt.artifact,
+                "version": file.receipt.version,
+                "target": file.receipt.target,
+                "path": shown,
+                "cache_path": file.path,
+                "sha256": file.receipt.sha256,
+                "size": file.receipt.size,
+                "verified_by": file.receipt.verified_by,
+                "source": cargo_litestream_config::redact_url_password(&file.receipt.source),
+            }));
+        } else {
+            writeln!(stdout, "{}", shown.display()).context("could not write to stdout")?;
+        }
+    }
+    if matches.get_flag("json") {
+        serde_json::to_writer_pretty(&mut stdout, &report).context("could not write to stdout")?;
+        writeln!(stdout).context("could not write to stdout")?;
     }
     stdout.flush().context("could not write to stdout")?;
     Ok(0)

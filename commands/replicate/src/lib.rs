@@ -8,6 +8,17 @@
 //! neither notices nor keeps its control socket (gotchas 7 and 24). Each database is locked
 //! (`runner::lock`, a lock that litestream keeps across `exec` and the kernel drops when it
 //! dies), and a control socket that still answers means a daemon started some other way.
+//!
+//! With `-exec CMD` (or the configuration's `exec`) on Unix, litestream is not exec'd: this
+//! process supervises litestream and CMD (see [`supervise`]), so CMD's exit code is the exit
+//! code and a CMD that exits within litestream's first second still gets its writes replicated.
+
+#[cfg_attr(not(unix), allow(dead_code))]
+mod plan;
+#[cfg(unix)]
+mod supervise;
+#[cfg_attr(not(unix), allow(dead_code))]
+mod words;
 
 use std::path::PathBuf;
 
@@ -23,7 +34,11 @@ const LITESTREAM: Passthrough = Passthrough {
     command: "replicate",
     needs: Needs::Config,
     flags: &[
-        Flag::value("exec", "CMD", "Run CMD (e.g. your server) while replicating; stop when it exits"),
+        Flag::value(
+            "exec",
+            "CMD",
+            "Run CMD (e.g. your server) while replicating; exit with CMD's exit code once its last writes are replicated",
+        ),
         Flag::value("log-level", "LEVEL", "Log level: trace, debug, info, warn, error"),
         Flag::switch("restore-if-db-not-exists", "Restore each missing database from its replica first"),
         Flag::switch("once", "Sync every database once, then exit"),
@@ -47,6 +62,10 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    #[cfg(unix)]
+    if let Some(plan) = plan::plan(matches, ctx)? {
+        return supervise::run(plan, ctx);
+    }
     let args = LITESTREAM.litestream_args(matches, ctx)?;
     // Held until this process ends; on Unix litestream inherits it through `exec`.
     let _lock = ReplicateLock::acquire(databases(matches, ctx)?.iter().map(PathBuf::as_path))?;

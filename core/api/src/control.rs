@@ -69,6 +69,23 @@ struct ErrorReply {
     error: String,
 }
 
+/// `GET /info`: the daemon itself.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Info {
+    pub version: String,
+    pub pid: u32,
+    #[serde(default)]
+    pub uptime_seconds: f64,
+    #[serde(default)]
+    pub database_count: usize,
+}
+
+/// Who answers on the socket.
+pub fn info(socket: &Path, timeout: Duration) -> Result<Info, ControlError> {
+    let body = request(socket, "GET", "/info", None, timeout)?;
+    parse(socket, &body)
+}
+
 /// The databases the daemon holds.
 pub fn list(socket: &Path, timeout: Duration) -> Result<Vec<Listed>, ControlError> {
     let body = request(socket, "GET", "/list", None, timeout)?;

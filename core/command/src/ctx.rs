@@ -77,7 +77,11 @@ impl Ctx {
         let project = self.project()?;
         let path = project.config_path();
         project
-            .write_config(&path, &self.env, cargo_litestream_config::Generate { no_expand_env })
+            .write_config(
+                &path,
+                &self.env,
+                cargo_litestream_config::Generate { no_expand_env, ..Default::default() },
+            )
             .with_context(|| {
                 format!("could not write the Litestream config for {}", project.manifest_path.display())
             })?;

@@ -26,6 +26,9 @@ pub struct Generate {
     /// generate for the default S3 replica are filled in (bucket) or left out (credentials,
     /// which Litestream copies from `LITESTREAM_*` itself) instead.
     pub no_expand_env: bool,
+    /// Leave the top-level `exec` out: for a litestream that a supervisor (`replicate -exec`,
+    /// `spawn_replicate`) starts, which runs the command itself.
+    pub omit_exec: bool,
 }
 
 /// Longest socket path the OS accepts (`sun_path` minus its terminating NUL). Beyond it
@@ -64,9 +67,24 @@ impl Project {
         self.state_dir.join("litestream.yml")
     }
 
+    /// Where a supervisor writes the config of the litestream it starts (without `exec`): a file
+    /// of its own, so a command rewriting [`Project::config_path`] meanwhile cannot put `exec`
+    /// back before litestream reads it.
+    pub fn supervised_config_path(&self) -> PathBuf {
+        self.state_dir.join("litestream-supervised.yml")
+    }
+
+    /// The top-level `exec` command, if the configuration has one.
+    pub fn exec(&self) -> Option<&str> {
+        self.globals.get("exec").and_then(toml::Value::as_str).filter(|s| !s.trim().is_empty())
+    }
+
     /// The configuration tree Litestream gets, in a stable order.
     pub fn litestream_config(&self, env: &Env, options: Generate) -> Result<toml::Table, ConfigError> {
         let mut config = self.globals.clone();
+        if options.omit_exec {
+            config.remove("exec");
+        }
 
         let logging = table_entry(&mut config, "logging");
         logging.entry("stderr").or_insert(toml::Value::Boolean(true));

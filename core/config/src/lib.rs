@@ -29,7 +29,7 @@ pub use project::{
     looks_like_alias,
 };
 pub use replica::url_scheme;
-pub use schema::SECRET_KEYS;
+pub use schema::{SECRET_KEYS, parse_go_duration};
 
 /// An ordered table of configuration values.
 pub use toml::Table as TomlTable;

@@ -160,12 +160,28 @@ impl Project {
     }
 
     /// Loads the configuration from an already parsed manifest (e.g. one about to be written).
-    pub fn from_manifest(mut manifest: Manifest, env: &Env) -> Result<Project, ConfigError> {
+    pub fn from_manifest(manifest: Manifest, env: &Env) -> Result<Project, ConfigError> {
         // A manifest that is its own workspace root is neither read again nor copied.
-        let other_root =
-            if manifest.is_workspace_root() { None } else { manifest::workspace_root(&manifest)? };
+        let root = if manifest.is_workspace_root() { None } else { manifest::workspace_root(&manifest)? };
+        Project::from_manifests(manifest, root, env)
+    }
+
+    /// Loads the configuration from a manifest and its workspace root, both already read (or
+    /// `None`: a package on its own, or a manifest that is its own workspace root). Nothing else
+    /// is read from disk but `.env` for `DATABASE_URL`: for a manifest embedded in a binary at
+    /// build time.
+    pub fn from_manifests(
+        mut manifest: Manifest,
+        root: Option<Manifest>,
+        env: &Env,
+    ) -> Result<Project, ConfigError> {
+        // Moved out, not cloned: a table of 10 000 databases is not copied.
         let package_value = manifest.take_package_metadata();
-        let root = if manifest.is_workspace_root() { Some(&manifest) } else { other_root.as_ref() };
+        let root = match &root {
+            Some(root) => Some(root),
+            None if manifest.is_workspace_root() => Some(&manifest),
+            None => None,
+        };
         let root_dir = root.map_or(manifest.dir(), Manifest::dir).to_path_buf();
 
         let (source, value) = if let Some(value) = package_value {

@@ -422,6 +422,41 @@ pub(crate) fn is_go_duration(text: &str) -> bool {
     true
 }
 
+/// A Go duration as a [`std::time::Duration`] (`"1m30s"`, `"500ms"`, `"0"`); `None` for text
+/// that is not one, or a negative one.
+pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    if !is_go_duration(text) || text.starts_with('-') {
+        return None;
+    }
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    let mut seconds = 0f64;
+    if rest == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, factor) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("μs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .into_iter()
+        .filter(|(unit, _)| rest.starts_with(unit))
+        .max_by_key(|(unit, _)| unit.len())?;
+        seconds += number * factor;
+        rest = &rest[unit.len()..];
+    }
+    std::time::Duration::try_from_secs_f64(seconds).ok()
+}
+
 /// go-humanize `ParseBytes`: a number, optional space, an optional SI or IEC unit.
 fn is_byte_size(text: &str) -> bool {
     let text = text.trim();
@@ -470,6 +505,18 @@ pub(crate) fn kind_of(keys: &[Key], name: &str) -> Option<Kind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations_parse() {
+        use std::time::Duration;
+        assert_eq!(parse_go_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("-1s"), None);
+        assert_eq!(parse_go_duration("1d"), None);
+    }
 
     #[test]
     fn go_durations() {

@@ -14,9 +14,19 @@
 //! - they are not inherited by children, so the app started by `-exec` (which inherits the
 //!   descriptor) does not keep the lock alive after litestream is gone (a `flock` would).
 //!
-//! The lock file is left in place (empty) after the daemon ends: removing it would race with a
-//! starting daemon. Elsewhere litestream runs as a child and `File::try_lock` is held by this
-//! process while it waits.
+//! When litestream runs as a *child* (`replicate -exec`, supervised; `spawn_replicate` in an
+//! application), [`ReplicateLock::acquire_shared`] takes an open-file-description lock
+//! (`F_OFD_SETLK`, Linux) instead: it belongs to the open file, not to a process, so the parent
+//! and the litestream child that inherits the descriptor (see [`ReplicateLock::inheritable_fds`])
+//! hold it together, and it is released only when both have exited. A parent killed with
+//! `kill -9` therefore does not release the lock while its litestream is still finishing its final
+//! sync. OFD locks and record locks conflict with each other, so both kinds of replicator see
+//! each other. Elsewhere (macOS, BSD) the parent alone holds a record lock.
+//!
+//! The holder writes its PID into the file, because `F_GETLK` cannot name the holder of an OFD
+//! lock (it reports -1). The lock file is left in place after the daemon ends: removing it would
+//! race with a starting daemon. On non-Unix platforms litestream runs as a child and
+//! `File::try_lock` is held by this process while it waits.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -35,11 +45,14 @@ pub enum LockError {
     Io { lock: PathBuf, source: std::io::Error },
 }
 
-/// Locks held for the life of this process (and, on Unix, of the litestream it becomes).
+/// Locks held for the life of this process (and, on Unix, of the litestream it becomes or, with
+/// [`ReplicateLock::acquire_shared`] on Linux, of the litestream child it starts).
 #[derive(Debug)]
 pub struct ReplicateLock {
-    // Never read: holding the open files is the point.
-    _files: Vec<File>,
+    // Holding the open files is the point.
+    files: Vec<File>,
+    /// Open-file-description locks that a child can share (Linux, `acquire_shared`).
+    shared: bool,
 }
 
 /// The lock file of a database (or of a `dir`-mode folder): `<dir>/.<name>-litestream.lock`,
@@ -55,7 +68,25 @@ impl ReplicateLock {
     /// Locks every database, or fails naming the first one another replicator holds.
     /// Databases whose folder does not exist yet are skipped (there is nothing there to
     /// replicate, and creating folders here would be a surprise).
+    ///
+    /// The locks are record locks kept across `exec`: for a process about to *become* litestream.
     pub fn acquire<'a>(databases: impl IntoIterator<Item = &'a Path>) -> Result<ReplicateLock, LockError> {
+        ReplicateLock::take(databases, sys::Kind::KeptAcrossExec)
+    }
+
+    /// Locks every database for a process that runs litestream as a child: on Linux the child
+    /// shares the locks (pass [`ReplicateLock::inheritable_fds`] to it), so they stay held
+    /// until both have exited; elsewhere this process alone holds them.
+    pub fn acquire_shared<'a>(
+        databases: impl IntoIterator<Item = &'a Path>,
+    ) -> Result<ReplicateLock, LockError> {
+        ReplicateLock::take(databases, sys::Kind::Shared)
+    }
+
+    fn take<'a>(
+        databases: impl IntoIterator<Item = &'a Path>,
+        kind: sys::Kind,
+    ) -> Result<ReplicateLock, LockError> {
         let mut files = Vec::new();
         for database in databases {
             if database.parent().is_some_and(|dir| !dir.is_dir()) {
@@ -63,17 +94,61 @@ impl ReplicateLock {
             }
             let lock = lock_path(database);
             let file = open(&lock).map_err(|source| LockError::Io { lock: lock.clone(), source })?;
-            match sys::try_lock(&file) {
+            match sys::try_lock(&file, kind) {
                 Ok(true) => files.push(file),
                 Ok(false) => {
-                    let pid = sys::holder(&file).ok().flatten();
+                    let pid = holder(&file);
                     return Err(LockError::Held { database: database.to_path_buf(), lock, pid });
                 }
                 Err(source) => return Err(LockError::Io { lock, source }),
             }
         }
-        Ok(ReplicateLock { _files: files })
+        let lock = ReplicateLock { files, shared: kind == sys::Kind::Shared && sys::OFD };
+        lock.record_holder(std::process::id());
+        Ok(lock)
     }
+
+    /// Writes `pid` into every lock file, so a refused second replicator can name the process
+    /// replicating (the litestream child, once it runs). Best effort: the lock is what counts.
+    pub fn record_holder(&self, pid: u32) {
+        use std::io::{Seek, Write};
+        for mut file in self.files.iter() {
+            let _ = file.set_len(0);
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = writeln!(file, "{pid}");
+        }
+    }
+
+    /// The descriptors a litestream child must keep open (clear their close-on-exec flag in the
+    /// child) to share the locks: empty when the locks cannot be shared (not Linux, or taken
+    /// with [`ReplicateLock::acquire`]).
+    #[cfg(unix)]
+    pub fn inheritable_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        if self.shared { self.files.iter().map(AsRawFd::as_raw_fd).collect() } else { Vec::new() }
+    }
+
+    /// How many databases are locked.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Who holds the lock on `file`: the PID from `F_GETLK`, or for an OFD lock (which `F_GETLK`
+/// reports as -1) the PID its holder wrote into the file; 0 when neither can say.
+fn holder(file: &File) -> Option<i32> {
+    let pid = sys::holder(file).ok().flatten()?;
+    if pid > 0 {
+        return Some(pid);
+    }
+    let mut text = String::new();
+    use std::io::Read;
+    let recorded = (&*file).read_to_string(&mut text).ok().and_then(|_| text.trim().parse::<i32>().ok());
+    Some(recorded.filter(|p| *p > 0).unwrap_or(0))
 }
 
 /// The process replicating `database` under this lock, if one is: `Some(pid)` (0 when the
@@ -85,7 +160,7 @@ impl ReplicateLock {
 pub fn replicating(database: &Path) -> Option<i32> {
     let lock = lock_path(database);
     let file = File::open(&lock).ok()?;
-    sys::holder(&file).ok().flatten()
+    holder(&file)
 }
 
 /// A process with the SQLite database at `database` open in WAL mode, if one is: `Some(pid)`.
@@ -115,15 +190,29 @@ mod sys {
     use std::fs::File;
     use std::os::fd::AsRawFd;
 
+    /// Which lock to take.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Kind {
+        /// A record lock on a descriptor kept across `exec`.
+        KeptAcrossExec,
+        /// An OFD lock (Linux) a child can share; a record lock elsewhere.
+        Shared,
+    }
+
+    /// Whether `Kind::Shared` takes an OFD lock.
+    pub const OFD: bool = cfg!(target_os = "linux");
+
     enum Op {
         /// F_SETLK a write lock on the whole file, then clear FD_CLOEXEC.
         LockAndKeepAcrossExec,
+        /// F_OFD_SETLK (Linux) or F_SETLK a write lock on the whole file; FD_CLOEXEC stays set.
+        LockShared,
         /// F_GETLK: who would stop us from taking a write lock on `len` bytes at `start`
         /// (`len` 0: to the end of the file).
         Query { start: i64, len: i64 },
     }
 
-    /// The one place with `unsafe` in this crate: three `fcntl(2)` calls on a descriptor this
+    /// The one place with `unsafe` in this crate: `fcntl(2)` calls on a descriptor this
     /// function borrows for the duration of the call.
     #[allow(unsafe_code)] // fcntl has no safe std wrapper; record locks are what survive exec
     fn fcntl(file: &File, op: Op) -> std::io::Result<libc::flock> {
@@ -142,6 +231,15 @@ mod sys {
                 lock.l_len = len as _;
             }
             match op {
+                Op::LockShared => {
+                    #[cfg(target_os = "linux")]
+                    let command = libc::F_OFD_SETLK; // l_pid must be 0 (it is, zeroed above)
+                    #[cfg(not(target_os = "linux"))]
+                    let command = libc::F_SETLK;
+                    if libc::fcntl(fd, command, &lock) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Op::LockAndKeepAcrossExec => {
                     if libc::fcntl(fd, libc::F_SETLK, &lock) == -1 {
                         return Err(std::io::Error::last_os_error());
@@ -162,8 +260,12 @@ mod sys {
     }
 
     /// `Ok(false)` when another process holds the lock.
-    pub fn try_lock(file: &File) -> std::io::Result<bool> {
-        match fcntl(file, Op::LockAndKeepAcrossExec) {
+    pub fn try_lock(file: &File, kind: Kind) -> std::io::Result<bool> {
+        let op = match kind {
+            Kind::KeptAcrossExec => Op::LockAndKeepAcrossExec,
+            Kind::Shared => Op::LockShared,
+        };
+        match fcntl(file, op) {
             Ok(_) => Ok(true),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EAGAIN)) => Ok(false),
             Err(e) => Err(e),
@@ -184,7 +286,15 @@ mod sys {
 mod sys {
     use std::fs::File;
 
-    pub fn try_lock(file: &File) -> std::io::Result<bool> {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Kind {
+        KeptAcrossExec,
+        Shared,
+    }
+
+    pub const OFD: bool = false;
+
+    pub fn try_lock(file: &File, _kind: Kind) -> std::io::Result<bool> {
         match file.try_lock() {
             Ok(()) => Ok(true),
             Err(std::fs::TryLockError::WouldBlock) => Ok(false),
@@ -241,10 +351,31 @@ mod tests {
         let lock = ReplicateLock::acquire([db.as_path()]).unwrap();
         use std::os::fd::AsRawFd;
         let fdinfo =
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", lock._files[0].as_raw_fd())).unwrap();
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", lock.files[0].as_raw_fd())).unwrap();
         let flags = fdinfo.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         let flags = u32::from_str_radix(flags, 8).unwrap();
         assert_eq!(flags & 0o2_000_000, 0, "close-on-exec is cleared: {fdinfo}");
         assert!(lock_path(&db).is_file());
+    }
+
+    /// The shared (OFD) lock and the record lock exclude each other, even within one process,
+    /// and a refusal names the PID recorded in the file (F_GETLK reports -1 for OFD locks).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn shared_and_exec_locks_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("app.db");
+        let shared = ReplicateLock::acquire_shared([db.as_path()]).unwrap();
+        assert_eq!(shared.inheritable_fds().len(), 1);
+        shared.record_holder(4242);
+        match ReplicateLock::acquire([db.as_path()]) {
+            Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(4242)),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(replicating(&db), Some(4242));
+        drop(shared);
+        assert_eq!(replicating(&db), None);
+        let exec = ReplicateLock::acquire([db.as_path()]).unwrap();
+        assert!(exec.inheritable_fds().is_empty(), "record locks are not shared with children");
     }
 }

@@ -334,33 +334,53 @@ fn with(path: &Path, suffix: &str) -> std::path::PathBuf {
     text.into()
 }
 
-/// The app started by `replicate -exec` inherits the lock's descriptor, but not the lock: when
-/// litestream is killed and the app lives on, a new `replicate` is not refused (a `flock`
-/// would stay held by the app).
+/// `replicate -exec` supervises litestream and the app as its children: litestream shares the
+/// lock (its descriptor), the app never gets the descriptor at all (a `flock` it inherited would
+/// stay held by a surviving app). When litestream is killed, the app is stopped, the lock is
+/// released, and a new `replicate` starts.
 #[cfg(target_os = "linux")]
 #[test]
-fn the_lock_dies_with_litestream_even_when_its_exec_child_lives_on() {
+fn the_lock_dies_with_litestream_and_the_exec_command_never_holds_it() {
     let project = Project::new(
         "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
     );
     seed(&project, "app.db", 1);
     let mut daemon = project.replicate(["-exec", "sleep 120"]);
-    let litestream = daemon.pid();
-    let app = children_of(litestream);
-    assert_eq!(app.len(), 1, "one -exec child: {app:?}");
-    let app = Orphan(app[0]);
-    assert_eq!(daemon.stop_with(libc::SIGKILL), Some(128 + libc::SIGKILL));
+    // The command starts once the first sync is done, just after the socket answers.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let children = loop {
+        let children = children_of(daemon.pid());
+        if children.len() == 2 || Instant::now() > deadline {
+            break children;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(children.len(), 2, "litestream and the -exec command: {children:?}\n{}", daemon.log());
+    let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let (litestream, app): (Vec<u32>, Vec<u32>) =
+        children.iter().partition(|pid| comm(**pid).trim() == "litestream");
+    let (litestream, app) = (litestream[0], app[0]);
     let lock = std::fs::canonicalize(project.path()).unwrap().join(".app.db-litestream.lock");
-    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{}/fd", app.0))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .collect();
-    assert!(fds.contains(&lock), "the app holds the lock file open: {fds:?}");
+    let holds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|target| target == lock)
+    };
+    assert!(holds(litestream), "litestream shares the lock");
+    assert!(!holds(app), "the app has no descriptor of the lock file");
+    // SAFETY: kill(2) on the litestream child of the daemon this test started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(litestream as libc::pid_t, libc::SIGKILL);
+    }
+    // Signal 0 sends nothing: the daemon exits by itself, with litestream's status.
+    assert_eq!(daemon.stop_with(0), Some(128 + libc::SIGKILL), "{}", daemon.log());
+    assert!(daemon.log().contains("litestream exited while the command was running"), "{}", daemon.log());
     let mut again = project.replicate::<_, &str>([]);
     assert_eq!(again.stop(), Some(0));
     println!(
-        "replicate -exec: litestream killed, its app (pid {}) kept the descriptor, a new replicate started",
-        app.0
+        "replicate -exec: litestream killed, its app (pid {app}, no lock descriptor) stopped, a new replicate started"
     );
 }
 
@@ -378,19 +398,4 @@ fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     found
-}
-
-/// A process this test caused to exist but does not parent (an orphaned `-exec` child):
-/// killed when the test ends, however it ends.
-struct Orphan(u32);
-
-impl Drop for Orphan {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the pid of the `sleep 120` this test had litestream start, which
-        // is still running when the test ends (its pid cannot have been reused).
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(self.0 as libc::pid_t, libc::SIGKILL);
-        }
-    }
 }

@@ -13,7 +13,7 @@
 //! written by hand. Waiting is on the control socket (`sync -wait`), never on a sleep.
 
 mod faults;
-mod harness;
+pub(crate) mod harness;
 mod round_trip;
 mod servers;
 mod workload;

@@ -1,0 +1,353 @@
+//! What a supervised `replicate -exec CMD` runs: the configuration litestream gets (never
+//! with `exec`: the supervisor runs CMD itself), its control socket, the databases to lock.
+//!
+//! Three sources, as for plain `replicate`: the project's table (the usual case), the user's
+//! own `-config FILE` (read here for its socket, databases and `exec`), and single-database mode
+//! (`DB_PATH REPLICA_URL`, given a private configuration with a control socket).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cargo_litestream_api::replicate::{database_locations, shutdown_sync_timeout};
+use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_command::clap::ArgMatches;
+use cargo_litestream_command::clap::parser::ValueSource;
+use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
+use cargo_litestream_config::{Env, Generate, TomlTable, TomlValue, parse_go_duration, yaml};
+
+/// Litestream's default socket path, used when a `-config` file enables the socket without one.
+const DEFAULT_SOCKET: &str = "/var/run/litestream.sock";
+
+/// A supervised run.
+#[derive(Debug)]
+pub struct Plan {
+    /// The command line to run (split later).
+    pub command: String,
+    /// litestream's arguments: `replicate -config <file without exec> …`.
+    pub litestream_args: Vec<OsString>,
+    pub socket: PathBuf,
+    pub lock_paths: Vec<PathBuf>,
+    /// The bound on the final `sync -wait` (the configuration's `shutdown-sync-timeout`).
+    pub sync_timeout: Duration,
+    /// Refuse to start when the socket already answers (a daemon started some other way).
+    pub check_live_socket: bool,
+    /// Private files of this run, removed when it ends.
+    pub _temp: Option<tempfile::TempDir>,
+}
+
+/// The plan for `replicate` with these arguments, or `None` when no command is to be run
+/// (no `-exec` and no `exec` key) or `-once` is given (Litestream refuses `-once` with `-exec`
+/// itself): then litestream is exec'd as usual.
+pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
+    if matches.get_flag("once") {
+        return Ok(None);
+    }
+    let flag = matches.get_one::<String>("exec").filter(|_| given(matches, "exec")).cloned();
+    let no_expand_env = matches.get_flag("no-expand-env");
+    let mut extra: Vec<OsString> = Vec::new();
+    if no_expand_env {
+        extra.push("-no-expand-env".into());
+    }
+    if let Some(level) = matches.get_one::<String>("log-level").filter(|_| given(matches, "log-level")) {
+        extra.extend(["-log-level".into(), level.into()]);
+    }
+    if matches.get_flag("restore-if-db-not-exists") {
+        extra.push("-restore-if-db-not-exists".into());
+    }
+    let args = |config: &Path| -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["replicate".into(), "-config".into(), config.into()];
+        args.extend(extra.iter().cloned());
+        args
+    };
+
+    if let Some(db) = matches.get_one::<String>("DB_PATH") {
+        let Some(command) = flag else { return Ok(None) };
+        if given(matches, "config") {
+            return Ok(None); // Litestream's own error: a replica URL and -config together
+        }
+        let url = matches.get_one::<String>("REPLICA_URL").cloned().unwrap_or_default();
+        let path = match ctx.project_if_any()? {
+            Some(project) => project.resolve_database_arg(db, &ctx.env, Lookup::Any)?,
+            None => DatabaseArg::Path { path: ctx.env.absolute(Path::new(db)), alias: None },
+        };
+        let DatabaseArg::Path { path, .. } = path else {
+            bail!("DB_PATH takes a database, not a replica URL");
+        };
+        let temp = private_dir(&ctx.env)?;
+        let socket = temp.path().join("litestream.sock");
+        let config = single_database_config(&path, &url, &socket);
+        let file = temp.path().join("litestream.yml");
+        write_yaml(&file, &config)?;
+        return Ok(Some(Plan {
+            command,
+            litestream_args: args(&file),
+            socket,
+            lock_paths: vec![path],
+            sync_timeout: Duration::from_secs(30),
+            check_live_socket: false,
+            _temp: Some(temp),
+        }));
+    }
+
+    if given(matches, "config") {
+        let file =
+            ctx.env.absolute(Path::new(matches.get_one::<String>("config").map_or("", String::as_str)));
+        return own_config(&file, flag, no_expand_env, &ctx.env, &args);
+    }
+
+    let project = ctx.project()?;
+    let Some(command) = flag.or_else(|| project.exec().map(str::to_owned)) else { return Ok(None) };
+    if !project.socket_enabled() {
+        bail!(
+            "replicate -exec needs the control socket, which {} disables (socket.enabled = false): cargo-litestream waits through it for the first sync before starting the command and for the last one after it; remove that setting",
+            project.manifest_path.display()
+        );
+    }
+    let config = project.supervised_config_path();
+    project.write_config(&config, &ctx.env, Generate { no_expand_env, omit_exec: true }).with_context(
+        || format!("could not write the Litestream config for {}", project.manifest_path.display()),
+    )?;
+    ctx.shell.verbose("Generated", config.display());
+    Ok(Some(Plan {
+        command,
+        litestream_args: args(&config),
+        socket: project.socket_path(&ctx.env),
+        lock_paths: database_locations(project),
+        sync_timeout: shutdown_sync_timeout(project),
+        check_live_socket: true,
+        _temp: None,
+    }))
+}
+
+/// The user's own YAML: its socket must be enabled; its `exec` (when the flag gives none) is
+/// the command, and a copy without it is what litestream reads.
+fn own_config(
+    file: &Path,
+    flag: Option<String>,
+    no_expand_env: bool,
+    env: &Env,
+    args: &dyn Fn(&Path) -> Vec<OsString>,
+) -> anyhow::Result<Option<Plan>> {
+    let raw = std::fs::read_to_string(file)
+        .with_context(|| format!("could not read the Litestream config {}", file.display()))?;
+    let text = if no_expand_env { raw.clone() } else { go_expand(&raw, env) };
+    let value =
+        yaml::parse(&text).map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))?;
+    let exec_key = value.get("exec").and_then(serde_json::Value::as_str).filter(|s| !s.trim().is_empty());
+    let Some(command) = flag.or_else(|| exec_key.map(str::to_owned)) else { return Ok(None) };
+
+    let socket = value.get("socket");
+    if socket.and_then(|s| s.get("enabled")).and_then(serde_json::Value::as_bool) != Some(true) {
+        bail!(
+            "replicate -exec with -config {} needs the control socket: add `socket: {{enabled: true, path: /run/litestream/litestream.sock}}` to it (cargo-litestream waits through it for the first sync before starting the command and for the last one after it)",
+            file.display()
+        );
+    }
+    let socket = PathBuf::from(
+        socket.and_then(|s| s.get("path")).and_then(serde_json::Value::as_str).unwrap_or(DEFAULT_SOCKET),
+    );
+    // Litestream does not create the socket's folder (without it, it runs without a socket): a
+    // file written by `config -o` at build time names a folder the runtime may not have yet.
+    if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+        create_private_dir(dir).with_context(|| {
+            format!("could not create {}, the folder of the control socket", dir.display())
+        })?;
+    }
+    let mut lock_paths = Vec::new();
+    for db in value.get("dbs").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        if let Some(path) = db.get("path").or_else(|| db.get("dir")).and_then(serde_json::Value::as_str) {
+            lock_paths.push(litestream_path(path, env));
+        }
+    }
+    let sync_timeout = value
+        .get("shutdown-sync-timeout")
+        .and_then(serde_json::Value::as_str)
+        .and_then(parse_go_duration)
+        .unwrap_or(Duration::from_secs(30));
+
+    // Litestream runs a configured `exec` itself: give it a copy without (the unexpanded text,
+    // so it still expands `$VAR`s itself), private and removed after the run.
+    let (config, temp) = if value.get("exec").is_some() {
+        let mut unexpanded = yaml::parse(&raw).map_err(|e| {
+            anyhow::anyhow!("{} is not valid YAML before $VAR expansion: {e}", file.display())
+        })?;
+        if let Some(map) = unexpanded.as_object_mut() {
+            map.remove("exec");
+        }
+        let temp = private_dir(env)?;
+        let copy = temp.path().join("litestream.yml");
+        write_yaml(&copy, &json_to_toml(&unexpanded).unwrap_or(TomlValue::Table(Default::default())))?;
+        (copy, Some(temp))
+    } else {
+        (file.to_path_buf(), None)
+    };
+    Ok(Some(Plan {
+        command,
+        litestream_args: args(&config),
+        socket,
+        lock_paths,
+        sync_timeout,
+        check_live_socket: true,
+        _temp: temp,
+    }))
+}
+
+fn single_database_config(db: &Path, url: &str, socket: &Path) -> TomlValue {
+    let mut replica = TomlTable::new();
+    replica.insert("url".into(), url.into());
+    let mut entry = TomlTable::new();
+    entry.insert("path".into(), db.to_string_lossy().into_owned().into());
+    entry.insert("replica".into(), replica.into());
+    let mut config = TomlTable::new();
+    config.insert("logging".into(), TomlTable::from_iter([("stderr".to_owned(), true.into())]).into());
+    config.insert(
+        "socket".into(),
+        TomlTable::from_iter([
+            ("enabled".to_owned(), true.into()),
+            ("path".to_owned(), socket.to_string_lossy().into_owned().into()),
+        ])
+        .into(),
+    );
+    config.insert("dbs".into(), vec![TomlValue::Table(entry)].into());
+    TomlValue::Table(config)
+}
+
+fn write_yaml(path: &Path, value: &TomlValue) -> anyhow::Result<()> {
+    let text = yaml::to_string(value).map_err(anyhow::Error::msg)?;
+    cargo_litestream_config::write_private(path, text.as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))
+}
+
+/// A private (0700) folder for this run's files, under a short temp path (socket paths are
+/// limited to 107 bytes).
+fn private_dir(env: &Env) -> anyhow::Result<tempfile::TempDir> {
+    let tmp = env.non_empty("TMPDIR").filter(|t| t.len() < 60).unwrap_or("/tmp");
+    tempfile::Builder::new()
+        .prefix("cargo-litestream-")
+        .tempdir_in(tmp)
+        .with_context(|| format!("could not create a private folder in {tmp}"))
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A database path as Litestream reads it from a config: `sqlite://` prefixes stripped, `~/`
+/// expanded, relative to the working directory.
+fn litestream_path(text: &str, env: &Env) -> PathBuf {
+    let text = text.strip_prefix("sqlite3://").or_else(|| text.strip_prefix("sqlite://")).unwrap_or(text);
+    if let (Some(rest), Some(home)) = (text.strip_prefix("~/"), env.non_empty("HOME")) {
+        return Path::new(home).join(rest);
+    }
+    env.absolute(Path::new(text))
+}
+
+/// Go's `os.Expand` over the whole text, as Litestream expands its config file: `$NAME`,
+/// `${NAME}`, the one-character specials (`$1`, `$*`, …); unset variables become empty; a `$`
+/// not followed by a name stays; `${}` and an unclosed `${` are dropped.
+pub fn go_expand(text: &str, env: &Env) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut j) = (0, 0);
+    while j < bytes.len() {
+        if bytes[j] == b'$' && j + 1 < bytes.len() {
+            out.push_str(&text[i..j]);
+            let (name, width) = shell_name(&text[j + 1..]);
+            match name {
+                None if width > 0 => {} // bad syntax: eaten
+                None => out.push('$'),
+                Some(name) => out.push_str(env.get(name).unwrap_or("")),
+            }
+            j += width;
+            i = j + 1;
+        }
+        j += 1;
+    }
+    out.push_str(&text[i.min(text.len())..]);
+    out
+}
+
+fn shell_name(s: &str) -> (Option<&str>, usize) {
+    let bytes = s.as_bytes();
+    let special = |b: u8| matches!(b, b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-') || b.is_ascii_digit();
+    if bytes[0] == b'{' {
+        if bytes.len() > 2 && special(bytes[1]) && bytes[2] == b'}' {
+            return (Some(&s[1..2]), 3);
+        }
+        for (i, &b) in bytes.iter().enumerate().skip(1) {
+            if b == b'}' {
+                if i == 1 {
+                    return (None, 2);
+                }
+                return (Some(&s[1..i]), i + 1);
+            }
+        }
+        return (None, 1);
+    }
+    if special(bytes[0]) {
+        return (Some(&s[0..1]), 1);
+    }
+    let end = bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).unwrap_or(bytes.len());
+    if end == 0 { (None, 0) } else { (Some(&s[..end]), end) }
+}
+
+/// YAML read as JSON, back to the tree the YAML writer takes (nulls dropped: to Litestream a
+/// key set to null and an absent key are the same).
+fn json_to_toml(value: &serde_json::Value) -> Option<TomlValue> {
+    Some(match value {
+        serde_json::Value::Null => return None,
+        serde_json::Value::Bool(b) => TomlValue::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => TomlValue::Integer(i),
+            None => TomlValue::Float(n.as_f64().unwrap_or_default()),
+        },
+        serde_json::Value::String(s) => TomlValue::String(s.clone()),
+        serde_json::Value::Array(items) => TomlValue::Array(items.iter().filter_map(json_to_toml).collect()),
+        serde_json::Value::Object(map) => TomlValue::Table(
+            map.iter().filter_map(|(k, v)| json_to_toml(v).map(|v| (k.clone(), v))).collect(),
+        ),
+    })
+}
+
+fn given(matches: &ArgMatches, name: &str) -> bool {
+    matches.value_source(name) == Some(ValueSource::CommandLine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expansion_follows_go() {
+        let env = Env::empty("/").with("A", "x").with("B_2", "y");
+        assert_eq!(go_expand("$A/${B_2}/$C/end", &env), "x/y//end");
+        assert_eq!(go_expand("cost: 5$ and $", &env), "cost: 5$ and $");
+        assert_eq!(go_expand("${}z ${A", &env), "z A");
+        assert_eq!(go_expand("a$$b", &env), "ab");
+        assert_eq!(go_expand("päth $A ünï", &env), "päth x ünï");
+    }
+
+    #[test]
+    fn paths_as_litestream_reads_them() {
+        let env = Env::empty("/srv/app").with("HOME", "/home/u");
+        assert_eq!(litestream_path("data/app.db", &env), PathBuf::from("/srv/app/data/app.db"));
+        assert_eq!(litestream_path("~/app.db", &env), PathBuf::from("/home/u/app.db"));
+        assert_eq!(litestream_path("sqlite:///abs/app.db", &env), PathBuf::from("/abs/app.db"));
+    }
+
+    #[test]
+    fn yaml_round_trip_drops_nulls() {
+        let value = yaml::parse("a: 1\nb: null\nc: [x, ~]\nd: {e: true, f: 1.5}\n").unwrap();
+        let toml = json_to_toml(&value).unwrap();
+        let text = yaml::to_string(&toml).unwrap();
+        assert_eq!(
+            yaml::parse(&text).unwrap(),
+            serde_json::json!({"a": 1, "c": ["x"], "d": {"e": true, "f": 1.5}})
+        );
+    }
+}

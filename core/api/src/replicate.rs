@@ -1,0 +1,613 @@
+//! Replication from inside an application: [`restore_if_missing`] before the app opens its
+//! database, [`spawn_replicate`] for the daemon's lifetime.
+//!
+//! What litestream-ruby's Puma plugin and the Elixir supervisor do, without their defects:
+//!
+//! - **No lost PID.** The [`ReplicateHandle`] owns the litestream child through a monitor thread
+//!   that records its exit before reaping it; stopping signals only a live child, and dropping
+//!   the handle stops it (a handle cannot be leaked by accident into "replication keeps running
+//!   with nobody to stop it", short of `std::mem::forget`).
+//! - **No orphan.** On Linux litestream gets SIGTERM from the kernel when the application dies,
+//!   however it dies (`PR_SET_PDEATHSIG`, even after `kill -9`), and exits. (The kernel may send
+//!   it more than once, as the dying application's threads exit one by one, and a second SIGTERM
+//!   makes litestream 0.5.17 skip its shutdown sync: what it had not shipped yet stays in the
+//!   database's WAL and is shipped by the next replication.) It runs in a process group of its
+//!   own, so a terminal's Ctrl-C reaches only the application, which then stops replication
+//!   *after* its own last writes. On macOS and other Unix systems there is no parent-death
+//!   signal: an application killed with SIGKILL leaves its litestream running.
+//! - **Nothing lost at the edges.** Litestream opens databases only on its first tick (one
+//!   second after start) and a SIGTERM before that replicates nothing; so the handle is returned
+//!   only once the control socket answers and a first `sync -wait` of every database succeeded,
+//!   and stopping runs a final `sync -wait` before the SIGTERM.
+//! - **One replicator per database.** The same lock as `cargo litestream replicate`, shared with
+//!   the litestream child (Linux: an open-file-description lock), so the CLI refuses to start a
+//!   second replicator next to the application's and vice versa.
+//!
+//! Needs the control socket (on by default in the generated configuration) and a Unix system.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cargo_litestream_config::{ConfigError, Env, Generate, Location, Project, parse_go_duration};
+use cargo_litestream_runner::Litestream;
+use cargo_litestream_runner::lock::{LockError, ReplicateLock, replicating};
+use serde::Serialize;
+
+use crate::child::{Child, ChildOptions, ExitWatch, signal};
+use crate::control::{self, ControlError};
+use crate::process::{BoundedError, last_error_line, output_within};
+
+/// What can go wrong starting, running or stopping replication.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicateError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error(
+        "the control socket is disabled (socket.enabled = false in {manifest}); replication started from an application needs it to know when its writes reached the replica: remove that setting"
+    )]
+    SocketDisabled { manifest: PathBuf },
+
+    #[error(transparent)]
+    Locked(#[from] LockError),
+
+    #[error(
+        "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first",
+        socket.display()
+    )]
+    DaemonRunning { socket: PathBuf },
+
+    #[error("could not start `{}`: {source}", program.display())]
+    Spawn { program: PathBuf, source: std::io::Error },
+
+    #[error("litestream exited while starting ({status}); its error is on stderr")]
+    ExitedAtStart { status: ExitStatus },
+
+    #[error(
+        "litestream's control socket {} did not answer within {} s; check the socket path (at most 107 bytes on Linux) and litestream's log",
+        socket.display(),
+        timeout.as_secs()
+    )]
+    NotReady { socket: PathBuf, timeout: Duration },
+
+    #[error("the first sync did not complete: {message}")]
+    FirstSync { message: String },
+
+    #[error("{message}")]
+    Sync { message: String },
+
+    #[error("could not restore {}: {message}", database.display())]
+    Restore { database: PathBuf, message: String },
+}
+
+/// Where litestream's log goes.
+#[derive(Clone, Debug, Default)]
+pub enum LogOutput {
+    /// The application's own stderr (the generated config logs to stderr).
+    #[default]
+    Inherit,
+    /// Discarded.
+    Null,
+    /// Appended to this file.
+    File(PathBuf),
+}
+
+/// How to run replication.
+#[derive(Clone, Debug)]
+pub struct ReplicateOptions {
+    /// How long to wait for the control socket and the first sync of every database.
+    pub startup_timeout: Duration,
+    /// Fail (and stop litestream) when the first sync does not complete within
+    /// `startup_timeout`, e.g. the replica is unreachable. With `false` the handle is returned
+    /// anyway and [`ReplicateHandle::first_sync`] holds the error: replication catches up once
+    /// the replica is reachable.
+    pub require_first_sync: bool,
+    /// The bound on the final `sync -wait` when stopping. Default: the configuration's
+    /// `shutdown-sync-timeout`, else 30 s (Litestream's default).
+    pub sync_timeout: Option<Duration>,
+    /// How long litestream may take to exit after SIGTERM before it is killed (SIGKILL).
+    /// Default: `sync_timeout` + 10 s.
+    pub stop_grace: Option<Duration>,
+    /// `-log-level`.
+    pub log_level: Option<String>,
+    pub log: LogOutput,
+}
+
+impl Default for ReplicateOptions {
+    fn default() -> ReplicateOptions {
+        ReplicateOptions {
+            startup_timeout: Duration::from_secs(30),
+            require_first_sync: true,
+            sync_timeout: None,
+            stop_grace: None,
+            log_level: None,
+            log: LogOutput::Inherit,
+        }
+    }
+}
+
+/// One database synced to its replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Synced {
+    pub path: PathBuf,
+    /// The database's TXID.
+    pub txid: u64,
+    /// The replica's TXID after the sync (equal to `txid` when the replica has everything).
+    pub replica_txid: u64,
+}
+
+/// How a replication run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicateExit {
+    pub status: ExitStatus,
+    /// `true` when the handle stopped it; `false` when litestream died on its own (a crash,
+    /// a `kill`, a configuration error): replication is down.
+    pub requested: bool,
+}
+
+/// Observes the litestream of a [`ReplicateHandle`] from another thread or task.
+#[derive(Clone, Debug)]
+pub struct ReplicateWatch {
+    exit: ExitWatch,
+    stopping: Arc<AtomicBool>,
+}
+
+impl ReplicateWatch {
+    /// Blocks until litestream has exited. Run it on a thread (or `spawn_blocking`) to learn
+    /// that replication died: [`ReplicateExit::requested`] is `false` then.
+    pub fn wait(&self) -> ReplicateExit {
+        let status = self.exit.wait();
+        ReplicateExit { status, requested: self.stopping.load(Ordering::SeqCst) }
+    }
+
+    /// [`ReplicateWatch::wait`], bounded.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<ReplicateExit> {
+        let status = self.exit.wait_timeout(timeout)?;
+        Some(ReplicateExit { status, requested: self.stopping.load(Ordering::SeqCst) })
+    }
+
+    /// The exit, if litestream has exited.
+    pub fn exited(&self) -> Option<ReplicateExit> {
+        self.wait_timeout(Duration::ZERO)
+    }
+}
+
+/// What stopping found.
+#[derive(Debug)]
+pub struct Stopped {
+    pub status: ExitStatus,
+    /// The final `sync -wait` of every database before the SIGTERM (an error when litestream
+    /// had already died, or the replica could not be reached in time).
+    pub final_sync: Result<Vec<Synced>, String>,
+    /// Litestream did not exit within the grace period and was killed (its last writes may
+    /// not have been replicated).
+    pub killed: bool,
+    /// Litestream had died before the stop was requested.
+    pub died_before: bool,
+}
+
+/// A running `litestream replicate` for a project. Stop it with [`ReplicateHandle::stop`];
+/// dropping it stops it too (blocking, bounded by the sync timeout and the grace period).
+#[derive(Debug)]
+pub struct ReplicateHandle {
+    child: Child,
+    socket: PathBuf,
+    stopping: Arc<AtomicBool>,
+    sync_timeout: Duration,
+    stop_grace: Duration,
+    first_sync: Result<Vec<Synced>, String>,
+    /// Released after litestream has exited (dropped last).
+    _lock: ReplicateLock,
+    stopped: bool,
+}
+
+/// Starts `litestream replicate` for every database of `project` and returns once it is ready:
+/// its control socket answers and every existing database has been synced once.
+///
+/// ```no_run
+/// use cargo_litestream_api::{ReplicateOptions, locate_litestream, restore_if_missing, spawn_replicate};
+/// use cargo_litestream_api::config::Env;
+///
+/// let env = Env::capture()?;
+/// let project = cargo_litestream_api::manifest!().load(&env)?;
+/// let litestream = locate_litestream(&project, &env)?;
+/// restore_if_missing(&project, &env, &litestream, &Default::default())?;
+/// // … open the application's pool here …
+/// let replication = spawn_replicate(&project, &env, &litestream, &ReplicateOptions::default())?;
+/// // … serve …
+/// let stopped = replication.stop()?; // final sync, SIGTERM, bounded wait
+/// assert!(stopped.final_sync.is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn spawn_replicate(
+    project: &Project,
+    env: &Env,
+    litestream: &Litestream,
+    options: &ReplicateOptions,
+) -> Result<ReplicateHandle, ReplicateError> {
+    if !project.socket_enabled() {
+        return Err(ReplicateError::SocketDisabled { manifest: project.manifest_path.clone() });
+    }
+    let socket = project.socket_path(env);
+    let lock = ReplicateLock::acquire_shared(database_locations(project).iter().map(PathBuf::as_path))?;
+    if socket_answers(&socket) {
+        return Err(ReplicateError::DaemonRunning { socket });
+    }
+    let config = project.supervised_config_path();
+    project.write_config(&config, env, Generate { omit_exec: true, ..Generate::default() })?;
+
+    let mut command = litestream.command(env);
+    command.arg("replicate").arg("-config").arg(&config);
+    if let Some(level) = &options.log_level {
+        command.arg("-log-level").arg(level);
+    }
+    command.stdin(Stdio::null());
+    match &options.log {
+        LogOutput::Inherit => {}
+        LogOutput::Null => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        LogOutput::File(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| ReplicateError::Spawn { program: path.clone(), source })?;
+            let copy =
+                file.try_clone().map_err(|source| ReplicateError::Spawn { program: path.clone(), source })?;
+            command.stdout(copy).stderr(file);
+        }
+    }
+    let child = start_litestream(command, &lock, litestream)?;
+
+    let sync_timeout = options.sync_timeout.unwrap_or_else(|| shutdown_sync_timeout(project));
+    let mut handle = ReplicateHandle {
+        child,
+        socket,
+        stopping: Arc::new(AtomicBool::new(false)),
+        sync_timeout,
+        stop_grace: options.stop_grace.unwrap_or(sync_timeout + Duration::from_secs(10)),
+        first_sync: Err("not attempted".to_owned()),
+        _lock: lock,
+        stopped: false,
+    };
+    let deadline = Instant::now() + options.startup_timeout;
+    if let Err(error) = wait_ready(&handle.socket, &handle.child.watch(), options.startup_timeout) {
+        handle.stopping.store(true, Ordering::SeqCst);
+        handle.child.stop(signal::SIGTERM, handle.stop_grace);
+        handle.stopped = true;
+        return Err(error);
+    }
+    handle.first_sync = sync_all(&handle.socket, deadline.saturating_duration_since(Instant::now()))
+        .map_err(|e| e.to_string());
+    if options.require_first_sync
+        && let Err(message) = &handle.first_sync
+    {
+        let message = message.clone();
+        handle.stopping.store(true, Ordering::SeqCst);
+        handle.child.stop(signal::SIGTERM, handle.stop_grace);
+        handle.stopped = true;
+        return Err(ReplicateError::FirstSync { message });
+    }
+    Ok(handle)
+}
+
+/// Starts litestream as a child that shares the replicate lock, lives in its own process
+/// group, and gets SIGTERM when this process dies (Linux).
+pub fn start_litestream(
+    command: std::process::Command,
+    lock: &ReplicateLock,
+    litestream: &Litestream,
+) -> Result<Child, ReplicateError> {
+    let options = ChildOptions {
+        own_process_group: true,
+        parent_death_signal: Some(signal::SIGTERM),
+        keep_fds: inheritable_fds(lock),
+    };
+    let child = Child::spawn(command, options, None)
+        .map_err(|source| ReplicateError::Spawn { program: litestream.path.clone(), source })?;
+    lock.record_holder(child.pid());
+    Ok(child)
+}
+
+#[cfg(unix)]
+fn inheritable_fds(lock: &ReplicateLock) -> Vec<i32> {
+    lock.inheritable_fds()
+}
+
+#[cfg(not(unix))]
+fn inheritable_fds(_: &ReplicateLock) -> Vec<i32> {
+    Vec::new()
+}
+
+impl ReplicateHandle {
+    /// Litestream's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
+    /// The control socket it answers on (`cargo litestream info`, `sync`, `verify` use it).
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The first sync's result (always `Ok` when `require_first_sync` was set).
+    pub fn first_sync(&self) -> &Result<Vec<Synced>, String> {
+        &self.first_sync
+    }
+
+    /// Syncs every database now and waits until the replica has it (`sync -wait`).
+    pub fn sync(&self, timeout: Duration) -> Result<Vec<Synced>, ReplicateError> {
+        sync_all(&self.socket, timeout).map_err(|e| ReplicateError::Sync { message: e.to_string() })
+    }
+
+    /// A watcher that reports when litestream exits, usable from another thread.
+    pub fn watch(&self) -> ReplicateWatch {
+        ReplicateWatch { exit: self.child.watch(), stopping: Arc::clone(&self.stopping) }
+    }
+
+    /// `Some` once litestream has exited; `requested` is `false` when it died on its own.
+    pub fn exited(&self) -> Option<ReplicateExit> {
+        self.watch().exited()
+    }
+
+    /// Stops replication gracefully: a final `sync -wait` of every database (bounded), SIGTERM,
+    /// litestream's own shutdown sync, then SIGKILL if it has not exited within the grace period.
+    pub fn stop(mut self) -> Result<Stopped, ReplicateError> {
+        Ok(self.shutdown())
+    }
+
+    fn shutdown(&mut self) -> Stopped {
+        self.stopped = true;
+        let died_before = self.child.try_status().is_some();
+        self.stopping.store(true, Ordering::SeqCst);
+        let final_sync = if died_before {
+            Err("litestream was not running".to_owned())
+        } else {
+            sync_all(&self.socket, self.sync_timeout).map_err(|e| e.to_string())
+        };
+        let (status, killed) = self.child.stop(signal::SIGTERM, self.stop_grace);
+        Stopped { status, final_sync, killed, died_before }
+    }
+}
+
+impl Drop for ReplicateHandle {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.shutdown();
+        }
+    }
+}
+
+/// Why a sync of every database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncAllError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("{}", failures.join("; "))]
+    Failed { failures: Vec<String> },
+}
+
+/// `sync -wait` of every database the daemon on `socket` replicates and that exists, bounded by
+/// `timeout` in all. A database without a file yet (the application has not created it) or
+/// without data has nothing to replicate and is skipped.
+pub fn sync_all(socket: &Path, timeout: Duration) -> Result<Vec<Synced>, SyncAllError> {
+    let deadline = Instant::now() + timeout;
+    let remaining = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let listed = control::list(socket, remaining())?;
+    let mut synced = Vec::new();
+    let mut failures = Vec::new();
+    for db in listed {
+        if db.status == "stopped" || !db.path.is_file() {
+            continue;
+        }
+        match control::sync_wait(socket, &db.path, remaining()) {
+            Ok(reply) => {
+                synced.push(Synced { path: db.path, txid: reply.txid, replica_txid: reply.replica_txid })
+            }
+            // An empty file (created, nothing written yet): nothing to replicate.
+            Err(ControlError::Refused { message, .. }) if message.contains("no position") => {}
+            Err(error) => failures.push(format!("{}: {error}", db.path.display())),
+        }
+    }
+    if failures.is_empty() { Ok(synced) } else { Err(SyncAllError::Failed { failures }) }
+}
+
+/// Waits until the control socket answers, giving up when litestream exits or the deadline
+/// passes. Litestream opens every database (and restores missing ones when asked to) before it
+/// starts the control server, so an answer means it is ready.
+pub fn wait_ready(socket: &Path, litestream: &ExitWatch, timeout: Duration) -> Result<(), ReplicateError> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(status) = litestream.try_status() {
+            return Err(ReplicateError::ExitedAtStart { status });
+        }
+        if control::list(socket, Duration::from_secs(5)).is_ok() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ReplicateError::NotReady { socket: socket.to_path_buf(), timeout });
+        }
+        // Nothing to wait on but the socket itself: a short, growing pause (at most 100 ms);
+        // an exit ends the wait at once.
+        if litestream.wait_timeout(pause.min(deadline - now)).is_some() {
+            continue;
+        }
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Whether something accepts connections on `socket` (a live daemon; a killed one leaves a file
+/// that refuses).
+pub fn socket_answers(socket: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        socket.exists() && std::os::unix::net::UnixStream::connect(socket).is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = socket;
+        false
+    }
+}
+
+/// The files and folders of every configured database (what the replicate lock covers).
+pub fn database_locations(project: &Project) -> Vec<PathBuf> {
+    project
+        .databases
+        .iter()
+        .map(|db| match &db.location {
+            Location::File(path) | Location::Dir(path) => path.clone(),
+        })
+        .collect()
+}
+
+/// The configuration's `shutdown-sync-timeout`, else Litestream's default of 30 s.
+pub fn shutdown_sync_timeout(project: &Project) -> Duration {
+    project
+        .globals
+        .get("shutdown-sync-timeout")
+        .and_then(|v| v.as_str())
+        .and_then(parse_go_duration)
+        .unwrap_or(Duration::from_secs(30))
+}
+
+/// How to restore.
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    /// The bound on each restore (a large database from a slow replica takes a while).
+    pub timeout: Duration,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> RestoreOptions {
+        RestoreOptions { timeout: Duration::from_secs(600) }
+    }
+}
+
+/// What [`restore_if_missing`] did for one database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum RestoreAction {
+    /// The file was absent and has been restored from the replica's latest backup.
+    Restored,
+    /// The file exists: left untouched.
+    Present,
+    /// The file was absent and the replica holds no backup: nothing was created (the app
+    /// starts with a fresh database).
+    NoBackup,
+    /// Not a single file (`dir` mode): not handled here; use `-restore-if-db-not-exists`.
+    Skipped { reason: String },
+}
+
+/// One database's outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RestoreReport {
+    /// The alias, else the path.
+    pub database: String,
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub action: RestoreAction,
+}
+
+/// Restores every configured database whose file is absent from its replica, when the replica
+/// has a backup. Present files are never touched; a replica without a backup restores nothing
+/// and is no error. Call it before the application opens its pool.
+///
+/// Refuses (an error, nothing changed) a database that is absent while a replicator holds its
+/// lock, and one whose `-wal`/`-shm` files are left over without the database (Litestream will
+/// not restore over them, and deleting them is the user's call).
+pub fn restore_if_missing(
+    project: &Project,
+    env: &Env,
+    litestream: &Litestream,
+    options: &RestoreOptions,
+) -> Result<Vec<RestoreReport>, ReplicateError> {
+    let mut reports = Vec::new();
+    let mut config: Option<PathBuf> = None;
+    for db in &project.databases {
+        let Location::File(path) = &db.location else {
+            reports.push(RestoreReport {
+                database: db.name(),
+                path: match &db.location {
+                    Location::File(p) | Location::Dir(p) => p.clone(),
+                },
+                action: RestoreAction::Skipped {
+                    reason: "a `dir` entry: restore its databases with `replicate -restore-if-db-not-exists`"
+                        .to_owned(),
+                },
+            });
+            continue;
+        };
+        let report = |action| RestoreReport { database: db.name(), path: path.clone(), action };
+        if path.symlink_metadata().is_ok() {
+            reports.push(report(RestoreAction::Present));
+            continue;
+        }
+        if let Some(pid) = replicating(path) {
+            let by = if pid > 0 { format!(" by process {pid}") } else { String::new() };
+            return Err(ReplicateError::Restore {
+                database: path.clone(),
+                message: format!(
+                    "it is being replicated{by}; a restore now would confuse that replicator: stop it first"
+                ),
+            });
+        }
+        let config_path = match &config {
+            Some(path) => path.clone(),
+            None => {
+                let path = project.config_path();
+                project.write_config(&path, env, Generate::default())?;
+                config = Some(path.clone());
+                path
+            }
+        };
+        let mut command = litestream.command(env);
+        command
+            .arg("restore")
+            .arg("-config")
+            .arg(&config_path)
+            .arg("-if-db-not-exists")
+            .arg("-if-replica-exists")
+            .arg(path);
+        let failed = |message: String| ReplicateError::Restore { database: path.clone(), message };
+        let done = match output_within(&mut command, None, options.timeout) {
+            Ok(done) => done,
+            Err(BoundedError::TimedOut(after)) => {
+                return Err(failed(format!(
+                    "the restore did not finish within {} s (raise RestoreOptions::timeout for a large database)",
+                    after.as_secs()
+                )));
+            }
+            Err(error) => return Err(failed(error.to_string())),
+        };
+        if !done.status.success() {
+            return Err(failed(last_error_line(&done.stderr)));
+        }
+        let action = if path.is_file() { RestoreAction::Restored } else { RestoreAction::NoBackup };
+        reports.push(report(action));
+    }
+    Ok(reports)
+}
+
+/// The litestream binary for `project`, found as `cargo litestream` finds it: `bin-path`, else
+/// `CARGO_LITESTREAM_BIN` (the user's own, used as is), else the sha256-pinned managed binary:
+/// from the cache, adopted from a `litestream` on `PATH` whose hash equals the pin, or
+/// downloaded and verified (not with `CARGO_NET_OFFLINE=true`). Nothing unverified runs.
+///
+/// A deployed application is best given its binary explicitly (the one
+/// `cargo litestream install --to DIR` verified, via `bin-path` or `CARGO_LITESTREAM_BIN`), so
+/// that starting never depends on the network.
+pub fn locate_litestream(
+    project: &Project,
+    env: &Env,
+) -> Result<Litestream, cargo_litestream_runner::RunnerError> {
+    let shell = cargo_litestream_shell::Shell::quiet();
+    let fetcher = cargo_litestream_fetch::Fetcher::new(env, &shell, env.flag("CARGO_NET_OFFLINE"));
+    Litestream::locate(Some(project), &fetcher)
+}
