@@ -112,7 +112,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         };
         body.push_str(&format!(
             "| {} | {} | {} | {} ms ({} – {}) | {} / {} ms | {} MiB | {} | {marginal} |\n",
-            size.n,
+            thousands(size.n),
             bytes(manifest_bytes as usize),
             bytes(size.yaml_bytes),
             num(measure::median(&ms)),
@@ -154,7 +154,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     match measure::callgrind_phases(&config_command(bench, &many.dir, &lookup), None, &phases, &dir) {
         Some(table) => body.push_str(&format!(
             "Where the instructions of {} databases go (callgrind, inclusive counts of the release build):\n\n{table}\n",
-            many.n
+            thousands(many.n)
         )),
         None => body.push_str("(valgrind is not installed here: no breakdown by callgrind.)\n\n"),
     }
@@ -223,6 +223,11 @@ fn growth(sizes: &[Size]) -> Option<(f64, &'static str)> {
     }
     let time = |s: &Size| Some(measure::median(&measure::ms(&s.runs)));
     Some((per_db(b, c, &time)? / per_db(a, b, &time)?, "median time"))
+}
+
+/// `10 000`.
+pub fn thousands(n: usize) -> String {
+    count(n as u64)
 }
 
 fn manifest(n: usize) -> String {

@@ -151,8 +151,8 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         let (ba, bb) = (blocks(&outcome.a), blocks(&outcome.b));
         let (rl, rh) = measure::ratio_ci_blocks(&ba, &bb, measure::median);
         let (aa, ab) = (after(&outcome.a), after(&outcome.b));
-        let ci = |v: &[f64]| {
-            let (l, h) = measure::median_ci(v);
+        let ci = |blocks: &[Vec<f64>]| {
+            let (l, h) = measure::ci_blocks(blocks, measure::median);
             format!("{} – {}", num(l), num(h))
         };
         let mean = measure::mean;
@@ -165,9 +165,9 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             outcome.a.len(),
             outcome.starts,
             num(ma),
-            ci(&la),
+            ci(&ba),
             num(mb),
-            ci(&lb),
+            ci(&bb),
             num(mean(&la)),
             num(mean(&lb)),
             num(measure::quantile(&la, 0.9)),

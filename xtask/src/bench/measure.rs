@@ -269,18 +269,29 @@ pub fn ratio_ci_blocks(a: &[Vec<f64>], b: &[Vec<f64>], statistic: fn(&[f64]) -> 
         return (f64::NAN, f64::NAN);
     }
     let mut rng = XorShift::seeded();
-    let resample = |blocks: &[Vec<f64>], rng: &mut XorShift| {
-        let drawn: Vec<f64> =
-            (0..blocks.len()).flat_map(|_| blocks[rng.below(blocks.len())].iter().copied()).collect();
-        statistic(&drawn)
-    };
     let ratios: Vec<f64> = (0..2000)
         .map(|_| {
-            let sa = resample(a, &mut rng);
-            resample(b, &mut rng) / sa
+            let sa = resample_blocks(a, statistic, &mut rng);
+            resample_blocks(b, statistic, &mut rng) / sa
         })
         .collect();
     (quantile(&ratios, 0.025), quantile(&ratios, 0.975))
+}
+
+/// The same bootstrap for one side's `statistic`.
+pub fn ci_blocks(blocks: &[Vec<f64>], statistic: fn(&[f64]) -> f64) -> (f64, f64) {
+    if blocks.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut rng = XorShift::seeded();
+    let values: Vec<f64> = (0..2000).map(|_| resample_blocks(blocks, statistic, &mut rng)).collect();
+    (quantile(&values, 0.025), quantile(&values, 0.975))
+}
+
+fn resample_blocks(blocks: &[Vec<f64>], statistic: fn(&[f64]) -> f64, rng: &mut XorShift) -> f64 {
+    let drawn: Vec<f64> =
+        (0..blocks.len()).flat_map(|_| blocks[rng.below(blocks.len())].iter().copied()).collect();
+    statistic(&drawn)
 }
 
 /// A small PRNG for resampling and random delays (statistics, not secrets).

@@ -46,13 +46,14 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
 
     let mut body = format!(
         "`cargo-litestream litestream verify default` while `cargo-litestream litestream replicate` runs (default \
-         intervals: `monitor-interval` and `sync-interval` 1 s), on a database of {ROWS} rows ({} MiB); {runs} runs \
+         intervals: `monitor-interval` and `sync-interval` 1 s), on a database of {} rows ({} MiB); {runs} runs \
          after {} warm-up runs, each checked to exit 0 (in sync). verify's own steps: ask the daemon over the \
          control socket, insert the sentinel row, `sync -wait` over the socket, `litestream restore` into a \
          temporary folder, look the row up, delete it. The restore alone (`litestream restore -config <generated> \
          -o <new file> <db>`, the command verify runs) was timed in the same alternation.\n\n\
          | replica | verify, median (95 % CI) | min / p90 | of which the restore process (median) | the rest | peak RSS (largest process) |\n\
          |---|---|---|---|---|---|\n",
+        super::config::thousands(ROWS),
         num(file.db_bytes as f64 / f64::from(1 << 20)),
         bench.warmup
     );
