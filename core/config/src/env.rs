@@ -71,6 +71,9 @@ impl Env {
 /// Litestream keys its state on the path it is given.
 pub fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
+    if is_normal(path) {
+        return path.to_path_buf();
+    }
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -86,9 +89,60 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether [`normalize`] would return `path` as it is (the usual case, checked without
+/// rebuilding it component by component): no `.` or `..` component, no doubled or trailing
+/// separator. Unix spelling only; elsewhere every path takes the long way.
+fn is_normal(path: &Path) -> bool {
+    if !cfg!(unix) {
+        return false;
+    }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let relative = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    relative.is_empty()
+        || relative.split(|&b| b == b'/').all(|part| !part.is_empty() && part != b"." && part != b"..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_check_agrees_with_the_long_way() {
+        // Every path of up to four parts from these, absolute and relative.
+        let parts = ["a", "bc", ".", "..", "", ".d", "e.", "..f"];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> =
+                paths.iter().flat_map(|p| parts.iter().map(move |part| format!("{p}/{part}"))).collect();
+            paths.extend(longer);
+        }
+        let mut checked = 0;
+        for path in paths.iter().flat_map(|p| [p.clone(), p.trim_start_matches('/').to_owned()]) {
+            let path = Path::new(&path);
+            let long_way: PathBuf = {
+                use std::path::Component;
+                let mut out = PathBuf::new();
+                for component in path.components() {
+                    match component {
+                        Component::CurDir => {}
+                        Component::ParentDir => {
+                            if !out.pop() {
+                                out.push("..");
+                            }
+                        }
+                        other => out.push(other.as_os_str()),
+                    }
+                }
+                out
+            };
+            assert_eq!(normalize(path), long_way, "{}", path.display());
+            if is_normal(path) {
+                assert_eq!(path.as_os_str(), long_way.as_os_str(), "{}", path.display());
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "the quick path was taken {checked} times");
+    }
 
     #[test]
     fn normalize_removes_dots() {

