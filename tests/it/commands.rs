@@ -319,6 +319,43 @@ fn a_user_config_file_is_used_as_given() {
     assert_eq!(rows(std::path::Path::new(&out)), [5]);
 }
 
+/// The replicate lock covers a `dir`-mode folder, and the databases a user's own `-config` file
+/// names (with its `$VAR`s expanded as Litestream expands them): each second replicator is
+/// refused while the first runs, and runs once it has stopped.
+#[test]
+fn the_replicate_lock_covers_dir_mode_and_user_config_files() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{ dir = \"data\", pattern = \"*.db\" }, { path = \"app.db\" }]\n",
+    );
+    let folder = project.path().to_str().unwrap().to_owned();
+    let project = project.with_env("APPDIR", &folder);
+    std::fs::create_dir(project.path().join("data")).unwrap();
+    for db in ["app.db", "data/one.db"] {
+        project.sqlite(db).execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);").unwrap();
+    }
+    let replica = |name: &str| format!("    replica:\n      type: file\n      path: {}\n", project.p(name));
+    let dir_yaml = format!("dbs:\n  - dir: data\n    pattern: \"*.db\"\n{}", replica("own-dir"));
+    project.write("dir.yml", &dir_yaml);
+    project.write("app.yml", &format!("dbs:\n  - path: ${{APPDIR}}/app.db\n{}", replica("own-app")));
+
+    let mut daemon = project.replicate::<_, &str>([]);
+    let pid = daemon.pid().to_string();
+    project.run(["sync", "-wait", "app.db"]).success();
+    for args in [
+        &["replicate", "-once"][..],
+        &["replicate", "-once", "-config", "dir.yml"],
+        &["replicate", "-once", "-config", "app.yml"],
+    ] {
+        project.run(args).our_error(&["already being replicated", &format!("by process {pid}")]);
+    }
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+    assert!(!project.path().join("own-dir").exists() && !project.path().join("own-app").exists());
+
+    project.run(["replicate", "-once", "-config", "dir.yml"]).success();
+    project.run(["replicate", "-once", "-config", "app.yml"]).success();
+    assert!(project.path().join("own-dir").is_dir() && project.path().join("own-app").is_dir());
+}
+
 /// `2026-11-22T00:04:59Z` → `2026-11-22T00:05:00Z` (UTC, second precision, as `ltx -json` prints).
 fn rfc3339_plus_one_second(stamp: &str) -> String {
     let n = |range: std::ops::Range<usize>| stamp[range].parse::<i64>().unwrap();

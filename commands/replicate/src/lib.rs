@@ -74,8 +74,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
 }
 
-/// The databases this run replicates: the one of single-database mode, else every database
-/// of the project. With the user's own `-config` they are not known here: nothing is locked.
+/// The databases this run replicates: the one of single-database mode, those the user's own
+/// `-config` file names, else every database of the project.
 fn databases(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<PathBuf>> {
     if let Some(text) = matches.get_one::<String>("DB_PATH") {
         let arg = match ctx.project_if_any()? {
@@ -88,11 +88,15 @@ fn databases(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<PathBuf>> {
         });
     }
     if given(matches, "config") {
-        ctx.shell.verbose(
-            "Skipping",
-            "the replicate lock: -config names databases cargo-litestream does not read",
-        );
-        return Ok(Vec::new());
+        let file = ctx
+            .env
+            .absolute(std::path::Path::new(matches.get_one::<String>("config").map_or("", String::as_str)));
+        // A file that cannot be read or parsed is litestream's to report, in its own words.
+        return Ok(plan::own_config_databases(&file, matches.get_flag("no-expand-env"), &ctx.env)
+            .unwrap_or_else(|e| {
+                ctx.shell.verbose("Skipping", format!("the replicate lock: {e:#}"));
+                Vec::new()
+            }));
     }
     let project = ctx.project()?;
     Ok(project

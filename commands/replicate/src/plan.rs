@@ -154,12 +154,7 @@ fn own_config(
             format!("could not create {}, the folder of the control socket", dir.display())
         })?;
     }
-    let mut lock_paths = Vec::new();
-    for db in value.get("dbs").and_then(serde_json::Value::as_array).into_iter().flatten() {
-        if let Some(path) = db.get("path").or_else(|| db.get("dir")).and_then(serde_json::Value::as_str) {
-            lock_paths.push(litestream_path(path, env));
-        }
-    }
+    let lock_paths = config_databases(&value, env);
     let sync_timeout = value
         .get("shutdown-sync-timeout")
         .and_then(serde_json::Value::as_str)
@@ -191,6 +186,24 @@ fn own_config(
         check_live_socket: true,
         _temp: temp,
     }))
+}
+
+/// The databases (and `dir`-mode folders) a Litestream config file names, as Litestream will
+/// resolve them: what `replicate -config FILE` must lock.
+pub fn own_config_databases(file: &Path, no_expand_env: bool, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
+    let raw = std::fs::read_to_string(file)
+        .with_context(|| format!("could not read the Litestream config {}", file.display()))?;
+    let text = if no_expand_env { raw } else { go_expand(&raw, env) };
+    let value =
+        yaml::parse(&text).map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))?;
+    Ok(config_databases(&value, env))
+}
+
+fn config_databases(config: &serde_json::Value, env: &Env) -> Vec<PathBuf> {
+    let dbs = config.get("dbs").and_then(serde_json::Value::as_array).into_iter().flatten();
+    dbs.filter_map(|db| db.get("path").or_else(|| db.get("dir")).and_then(serde_json::Value::as_str))
+        .map(|path| litestream_path(path, env))
+        .collect()
 }
 
 fn single_database_config(db: &Path, url: &str, socket: &Path) -> TomlValue {
