@@ -354,6 +354,37 @@ fn the_replicate_lock_covers_dir_mode_and_user_config_files() {
     project.run(["replicate", "-once", "-config", "dir.yml"]).success();
     project.run(["replicate", "-once", "-config", "app.yml"]).success();
     assert!(project.path().join("own-dir").is_dir() && project.path().join("own-app").is_dir());
+
+    // A database of the folder replicated on its own, and the folder: each refuses the other.
+    // Neither run has a control socket: each is waited for through its lock file, which names
+    // the holder once the lock is taken.
+    let url = format!("file://{}", project.p("single"));
+    let mut single = Project::spawn(project.cmd(["replicate", "data/one.db", &url]));
+    let pid = wait_for_holder(&project.path().join("data/.one.db-litestream.lock"), single.pid());
+    let dir_run = project.run(["replicate", "-once", "-config", "dir.yml"]);
+    dir_run.our_error(&["already being replicated", &format!("by process {pid}"), ".one.db-litestream.lock"]);
+    // Stopped at once, litestream may not have its signal handler yet (exit 143): not the point.
+    single.stop();
+
+    let mut folder = Project::spawn(project.cmd(["replicate", "-config", "dir.yml"]));
+    let pid = wait_for_holder(&project.path().join(".data-litestream.lock"), folder.pid());
+    let single_run = project.run(["replicate", "-once", "data/one.db", &url]);
+    single_run.our_error(&[
+        "already being replicated",
+        &format!("by process {pid}"),
+        ".data-litestream.lock",
+    ]);
+    folder.stop();
+}
+
+/// Waits (bounded) until the lock file names `pid`, the replicator that took it.
+fn wait_for_holder(lock: &std::path::Path, pid: u32) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(lock).map(|s| s.trim().to_owned()).ok() != Some(pid.to_string()) {
+        assert!(std::time::Instant::now() < deadline, "{} never named process {pid}", lock.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    pid
 }
 
 /// `2026-11-22T00:04:59Z` → `2026-11-22T00:05:00Z` (UTC, second precision, as `ltx -json` prints).

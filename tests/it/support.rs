@@ -136,13 +136,19 @@ impl Project {
 
     /// Starts `command` (a replicate daemon, e.g. litestream run directly) and waits until the
     /// project's control socket answers.
-    pub fn daemon(&self, mut command: Command) -> Daemon {
+    pub fn daemon(&self, command: Command) -> Daemon {
+        let mut daemon = Project::spawn(command);
+        daemon.wait_ready(self);
+        daemon
+    }
+
+    /// Starts `command` in the background without waiting for anything (a replicator with no
+    /// control socket: wait on what it does instead).
+    pub fn spawn(mut command: Command) -> Daemon {
         let log = tempfile::NamedTempFile::new().unwrap();
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().unwrap());
         let child = command.spawn().expect("start replicate");
-        let mut daemon = Daemon { child: Some(child), log };
-        daemon.wait_ready(self);
-        daemon
+        Daemon { child: Some(child), log }
     }
 
     /// Opens the SQLite database at `rel` (created if missing) in WAL mode.

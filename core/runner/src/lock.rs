@@ -88,6 +88,7 @@ impl ReplicateLock {
         kind: sys::Kind,
     ) -> Result<ReplicateLock, LockError> {
         let mut files = Vec::new();
+        let mut taken = Vec::new();
         for database in databases {
             if database.parent().is_some_and(|dir| !dir.is_dir()) {
                 continue;
@@ -95,12 +96,22 @@ impl ReplicateLock {
             let lock = lock_path(database);
             let file = open(&lock).map_err(|source| LockError::Io { lock: lock.clone(), source })?;
             match sys::try_lock(&file, kind) {
-                Ok(true) => files.push(file),
+                Ok(true) => {
+                    files.push(file);
+                    taken.push((database.to_path_buf(), lock));
+                }
                 Ok(false) => {
                     let pid = holder(&file);
                     return Err(LockError::Held { database: database.to_path_buf(), lock, pid });
                 }
                 Err(source) => return Err(LockError::Io { lock, source }),
+            }
+        }
+        // Only now, with our own locks held, look at the neighbours': of two replicators
+        // starting at once, at least one sees the other.
+        for (database, _) in &taken {
+            if let Some((lock, pid)) = neighbour_holder(database, &taken) {
+                return Err(LockError::Held { database: database.clone(), lock, pid: Some(pid) });
             }
         }
         let lock = ReplicateLock { files, shared: kind == sys::Kind::Shared && sys::OFD };
@@ -159,8 +170,65 @@ fn holder(file: &File) -> Option<i32> {
 /// the process's record locks on it.
 pub fn replicating(database: &Path) -> Option<i32> {
     let lock = lock_path(database);
-    let file = File::open(&lock).ok()?;
-    holder(&file)
+    let own = File::open(&lock).ok().and_then(|file| holder(&file));
+    own.or_else(|| neighbour_holder(database, &[]).map(|(_, pid)| pid))
+}
+
+/// A replicator of a folder holding `database`, or of a database inside the folder `database`:
+/// `dir`-mode folders and single databases have lock files of their own, so each looks for the
+/// other's. Lock files in `ours` are skipped: opening and closing a file this process holds a
+/// record lock on would drop that lock.
+fn neighbour_holder(database: &Path, ours: &[(PathBuf, PathBuf)]) -> Option<(PathBuf, i32)> {
+    let ours = |lock: &Path| ours.iter().any(|(_, held)| held == lock);
+    let held = |lock: PathBuf| -> Option<(PathBuf, i32)> {
+        if ours(&lock) {
+            return None;
+        }
+        let pid = holder(&File::open(&lock).ok()?)?;
+        Some((lock, pid))
+    };
+    let real = std::fs::canonicalize(database).unwrap_or_else(|_| database.to_path_buf());
+    // A folder replicated in `dir` mode above it (its lock: `.<folder>-litestream.lock`).
+    if let Some(found) =
+        real.ancestors().skip(1).filter(|a| a.parent().is_some()).find_map(|a| held(lock_path(a)))
+    {
+        return Some(found);
+    }
+    // A database replicated on its own below it, when it is a `dir`-mode folder.
+    if real.is_dir() {
+        return walk_lock_files(&real, MAX_LOCK_SCAN).into_iter().find_map(held);
+    }
+    None
+}
+
+/// At most this many entries are looked at below a `dir`-mode folder.
+const MAX_LOCK_SCAN: usize = 100_000;
+
+/// The `.*-litestream.lock` files below `dir` (not following symlinks).
+fn walk_lock_files(dir: &Path, mut budget: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            if budget == 0 {
+                return found;
+            }
+            budget -= 1;
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                // Litestream's own state (`.<db>-litestream/`) holds LTX files, never locks.
+                if !(name.starts_with('.') && name.ends_with("-litestream")) {
+                    pending.push(entry.path());
+                }
+            } else if kind.is_file() && name.starts_with('.') && name.ends_with("-litestream.lock") {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
 }
 
 /// A process with the SQLite database at `database` open in WAL mode, if one is: `Some(pid)`.
@@ -377,5 +445,48 @@ mod tests {
         assert_eq!(replicating(&db), None);
         let exec = ReplicateLock::acquire([db.as_path()]).unwrap();
         assert!(exec.inheritable_fds().is_empty(), "record locks are not shared with children");
+    }
+
+    /// A `dir`-mode folder's lock and the lock of a database inside it see each other, both
+    /// ways, at any depth; Litestream's own state folders are not searched.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn folder_and_database_locks_see_each_other() {
+        let root = tempfile::tempdir().unwrap();
+        let folder = root.path().join("data");
+        std::fs::create_dir_all(folder.join("nested")).unwrap();
+        let db = folder.join("nested/one.db");
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap();
+
+        let dir_lock = ReplicateLock::acquire_shared([folder.as_path()]).unwrap();
+        dir_lock.record_holder(4242);
+        match ReplicateLock::acquire([db.as_path()]) {
+            Err(LockError::Held { pid, lock, .. }) => {
+                assert_eq!(pid, Some(4242));
+                assert_eq!(lock, real(root.path()).join(".data-litestream.lock"));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(replicating(&db), Some(4242), "restore -force sees the folder's replicator");
+        drop(dir_lock);
+
+        let db_lock = ReplicateLock::acquire_shared([db.as_path()]).unwrap();
+        db_lock.record_holder(4343);
+        match ReplicateLock::acquire([folder.as_path()]) {
+            Err(LockError::Held { pid, lock, .. }) => {
+                assert_eq!(pid, Some(4343));
+                assert_eq!(lock, real(&folder).join("nested/.one.db-litestream.lock"));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        drop(db_lock);
+        // Both kinds together in one run (a config naming the folder and a file in it) is
+        // litestream's business: its own locks are not a conflict.
+        ReplicateLock::acquire([folder.as_path(), db.as_path()]).unwrap();
+
+        assert_eq!(walk_lock_files(&folder, MAX_LOCK_SCAN).len(), 1);
+        std::fs::create_dir(folder.join(".one.db-litestream")).unwrap();
+        std::fs::write(folder.join(".one.db-litestream/.x-litestream.lock"), "").unwrap();
+        assert_eq!(walk_lock_files(&folder, MAX_LOCK_SCAN).len(), 1, "state folders are skipped");
     }
 }
