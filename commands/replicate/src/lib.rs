@@ -10,8 +10,9 @@
 //! dies), and a control socket that still answers means a daemon started some other way.
 //!
 //! With `-exec CMD` (or the configuration's `exec`) on Unix, litestream is not exec'd: this
-//! process supervises litestream and CMD (see [`supervise`]), so CMD's exit code is the exit
-//! code and a CMD that exits within litestream's first second still gets its writes replicated.
+//! process supervises litestream and CMD (see the `supervise` module), so CMD's exit code is
+//! the exit code and a CMD that exits within litestream's first second still gets its writes
+//! replicated.
 
 #[cfg_attr(not(unix), allow(dead_code))]
 mod plan;

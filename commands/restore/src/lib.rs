@@ -5,8 +5,9 @@
 //! `-timestamp "2024-12-20 14:00:00"` becomes RFC 3339 (taken as UTC), `-index N` becomes the
 //! 16-hex-digit `-txid`, and `-generation`/`-replica` explain that 0.5 has neither.
 //!
-//! `-force` onto an existing database is done safely here (see [`force`]): Litestream 0.5.17
-//! deletes the old database and its sidecars *before* it restores, so a failed restore loses it.
+//! `-force` onto an existing database is done safely here (see the `force` module): Litestream
+//! 0.5.17 deletes the old database and its sidecars *before* it restores, so a failed restore
+//! loses it.
 
 mod force;
 

@@ -1,6 +1,6 @@
 //! `cargo litestream verify`: a real backup round trip for each database (or the one named).
 //!
-//! A thin CLI over [`cargo_litestream_api::verify`]. Exit codes: 0 in sync, 1 out of sync,
+//! A thin CLI over [`cargo_litestream_api::verify()`]. Exit codes: 0 in sync, 1 out of sync,
 //! 3 inconclusive (no replicate running, replica unreachable, timed out, or an error before the
 //! check could be made); with several databases the worst wins (out of sync, then inconclusive).
 
