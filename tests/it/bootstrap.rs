@@ -603,6 +603,47 @@ fn an_http_proxy_is_used_and_no_proxy_bypasses_it() {
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 1);
 }
 
+/// An HTTPS mirror whose certificate a private CA signed (a company mirror, or a proxy that
+/// re-signs TLS): refused with the compiled-in Mozilla roots, with a hint; trusted through the
+/// CA's PEM bundle in `CARGO_HTTP_CAINFO` (cargo's variable) or `SSL_CERT_FILE`; a bundle that
+/// cannot be read or holds no certificate is named (and is not read for a plain-HTTP mirror).
+/// The pin is checked all the same.
+#[test]
+fn an_https_mirror_with_a_private_ca_is_trusted_through_its_bundle() {
+    let https = mirror::HttpsMirror::start(&[(&cli_route("0.5.17"), &mirror::cli_archive())]);
+    let project = |extra: &[(&str, &str)]| {
+        let mut project = zero_install(&Mirror::start()).with_env("CARGO_LITESTREAM_MIRROR", &https.url());
+        for (key, value) in extra {
+            project = project.with_env(key, value);
+        }
+        project
+    };
+    let ca = https.ca_bundle.to_str().unwrap();
+
+    let untrusted = project(&[]);
+    let refused = untrusted.run(["install"]).our_error(&["TLS failed", "UnknownIssuer", "CARGO_HTTP_CAINFO"]);
+    assert!(!refused.stderr.contains("retrying"), "a certificate failure is not retried\n{refused}");
+    assert_nothing_installed(&untrusted);
+
+    for variable in ["CARGO_HTTP_CAINFO", "SSL_CERT_FILE"] {
+        let trusted = project(&[(variable, ca)]);
+        let run = trusted.run(["install"]).success();
+        assert_eq!(run.stdout.trim(), installed_binary(&trusted).to_str().unwrap(), "{variable}\n{run}");
+        assert_eq!(mirror::sha256_file(&installed_binary(&trusted)), pin());
+    }
+
+    let missing = project(&[("CARGO_HTTP_CAINFO", "no-such-ca.pem")]);
+    missing.run(["install"]).our_error(&["cannot read the CA bundle", "no-such-ca.pem", "CARGO_HTTP_CAINFO"]);
+    let empty = project(&[("SSL_CERT_FILE", "Cargo.toml")]);
+    empty.run(["install"]).our_error(&["Cargo.toml (from SSL_CERT_FILE) holds no PEM certificate"]);
+    assert_eq!(https.requests(), 2, "two downloads; a refused handshake or a bad bundle reaches no GET");
+
+    // The bundle is for HTTPS only: a plain-HTTP mirror does not even read it.
+    let plain = Mirror::start();
+    serve_cli(&plain);
+    zero_install(&plain).with_env("CARGO_HTTP_CAINFO", "no-such-ca.pem").run(["install"]).success();
+}
+
 #[test]
 fn a_bad_mirror_setting_is_refused() {
     let mirror = Mirror::start();

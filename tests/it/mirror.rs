@@ -264,6 +264,95 @@ fn respond(mut stream: TcpStream, reply: Reply) {
 // --- Fixtures: upstream-shaped archives around the real payloads -------------------------------
 
 /// The provisioned PyPI `litestream-vfs` extension (`litestream_vfs/litestream-vfs.so`).
+/// An HTTPS mirror with a certificate for 127.0.0.1 signed by a private CA made for this test:
+/// Python's `http.server` behind `ssl`, serving a folder of upstream-shaped archives.
+pub struct HttpsMirror {
+    child: std::process::Child,
+    port: u16,
+    /// The CA's certificate, PEM: what a user puts in CARGO_HTTP_CAINFO.
+    pub ca_bundle: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+const HTTPS_SERVER: &str = r#"
+import functools, http.server, ssl, sys
+cert, key, root = sys.argv[1:4]
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"#;
+
+impl HttpsMirror {
+    pub fn start(files: &[(&str, &[u8])]) -> HttpsMirror {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        for (path, body) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "cargo-litestream test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &issuer)
+            .unwrap();
+        let ca_bundle = dir.path().join("ca.pem");
+        std::fs::write(&ca_bundle, ca.pem()).unwrap();
+        std::fs::write(dir.path().join("server.pem"), server.pem()).unwrap();
+        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
+
+        let log = dir.path().join("server.log");
+        let mut child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(HTTPS_SERVER)
+            .args([dir.path().join("server.pem"), dir.path().join("server.key"), root])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 runs the HTTPS mirror");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("the HTTPS mirror did not start: {}", std::fs::read_to_string(&log).unwrap_or_default())
+        });
+        HttpsMirror { child, port, ca_bundle, log, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests got as far as HTTP (past the TLS handshake) and were answered.
+    pub fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"GET "))
+            .count()
+    }
+}
+
+impl Drop for HttpsMirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn vfs_library() -> PathBuf {
     let lib = crate::support::tools_dir().join("venv/lib");
     let found = std::fs::read_dir(&lib)

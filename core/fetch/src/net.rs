@@ -139,6 +139,46 @@ pub(crate) fn describe_io(error: &io::Error) -> String {
 pub(crate) struct Http {
     env_proxy: ProxyEnv,
     timeout: Duration,
+    ca_bundle: Option<CaBundle>,
+}
+
+/// A PEM file of CA certificates trusted *instead of* the Mozilla roots compiled in: for a
+/// mirror behind a private CA, or a proxy that re-signs TLS. Cargo's `CARGO_HTTP_CAINFO`, else
+/// OpenSSL's `SSL_CERT_FILE` (which curl, git and pip honour too).
+struct CaBundle {
+    variable: &'static str,
+    path: PathBuf,
+    /// Read once, on the first HTTPS request.
+    roots: std::sync::OnceLock<Result<ureq::tls::RootCerts, String>>,
+}
+
+impl CaBundle {
+    fn from_env(env: &Env) -> Option<CaBundle> {
+        let (variable, path) = ["CARGO_HTTP_CAINFO", "SSL_CERT_FILE"]
+            .into_iter()
+            .find_map(|variable| env.non_empty(variable).map(|path| (variable, path)))?;
+        Some(CaBundle { variable, path: env.absolute(std::path::Path::new(path)), roots: Default::default() })
+    }
+
+    fn roots(&self) -> Result<ureq::tls::RootCerts, AttemptError> {
+        let roots = self.roots.get_or_init(|| {
+            let described = || format!("the CA bundle {} (from {})", self.path.display(), self.variable);
+            let pem = std::fs::read(&self.path).map_err(|e| format!("cannot read {}: {e}", described()))?;
+            let mut certificates = Vec::new();
+            for item in ureq::tls::parse_pem(&pem) {
+                match item {
+                    Ok(ureq::tls::PemItem::Certificate(certificate)) => certificates.push(certificate),
+                    Ok(_) => {} // keys and the like: not roots
+                    Err(e) => return Err(format!("{} is not valid PEM: {e}", described())),
+                }
+            }
+            if certificates.is_empty() {
+                return Err(format!("{} holds no PEM certificate", described()));
+            }
+            Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certificates)))
+        });
+        roots.clone().map_err(AttemptError::Fatal)
+    }
 }
 
 #[derive(Default)]
@@ -163,6 +203,7 @@ impl Http {
             timeout: Duration::from_secs(
                 env.get("CARGO_HTTP_TIMEOUT").and_then(|v| v.trim().parse().ok()).unwrap_or(30),
             ),
+            ca_bundle: CaBundle::from_env(env),
         }
     }
 
@@ -187,8 +228,14 @@ impl Http {
                 })?)
             }
         };
+        let mut tls = ureq::tls::TlsConfig::builder();
+        // Read only for HTTPS: a bad bundle must not break a plain-HTTP mirror.
+        if let Some(bundle) = self.ca_bundle.as_ref().filter(|_| url.starts_with("https:")) {
+            tls = tls.root_certs(bundle.roots()?);
+        }
         let config = ureq::Agent::config_builder()
             .proxy(proxy)
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .user_agent(concat!("cargo-litestream/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(self.timeout))
@@ -227,15 +274,21 @@ impl Http {
     }
 }
 
+const TLS_HINT: &str = " (a mirror or proxy with a private CA: point CARGO_HTTP_CAINFO at its PEM bundle)";
+
 fn classify(error: ureq::Error) -> AttemptError {
     match error {
         ureq::Error::HostNotFound => AttemptError::Fatal("the host name did not resolve".to_owned()),
         ureq::Error::BadUri(uri) => AttemptError::Fatal(format!("bad URL {uri}")),
         ureq::Error::InvalidProxyUrl => AttemptError::Fatal("the proxy URL is not valid".to_owned()),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
-            AttemptError::Fatal(format!("TLS failed: {error}"))
+            AttemptError::Fatal(format!("TLS failed: {error}{TLS_HINT}"))
         }
         ureq::Error::ConnectProxyFailed(why) => AttemptError::Transient(format!("the proxy refused: {why}")),
+        // A certificate the roots do not vouch for fails the same way on every attempt.
+        ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            AttemptError::Fatal(format!("TLS failed: {e}{TLS_HINT}"))
+        }
         ureq::Error::Io(e) => AttemptError::io(&e),
         other => AttemptError::Transient(other.to_string()),
     }
