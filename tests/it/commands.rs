@@ -190,6 +190,77 @@ fn restore_conditions_and_litestream_exit_codes() {
     assert_eq!(run.json()["integrity_check"], "quick");
 }
 
+/// A database deleted by hand leaves its `-wal`/`-shm` behind. Litestream 0.5.17 restores
+/// beside them and the first open applies that old WAL over the restored file, undoing the
+/// restore or corrupting it (shown below with litestream itself). `restore`, `replicate
+/// -restore-if-db-not-exists` and the library refuse, changing nothing; `-force` replaces them.
+#[test]
+fn leftover_sidecars_of_a_deleted_database_never_undo_a_restore() {
+    let project = project();
+    let db = project.path().join("app.db");
+    let sidecar = |suffix: &str| project.path().join(format!("app.db{suffix}"));
+    let conn = project.sqlite("app.db");
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    insert(&project, &[4, 5]);
+    std::fs::copy(sidecar("-wal"), project.path().join("old-wal")).unwrap();
+    std::fs::copy(sidecar("-shm"), project.path().join("old-shm")).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").unwrap();
+    insert(&project, &[6, 7, 8]);
+    drop(conn);
+    project.run(["replicate", "-once"]).success();
+    let leave_only_the_old_sidecars = || {
+        for path in [db.clone(), sidecar("-wal"), sidecar("-shm")] {
+            let _ = std::fs::remove_file(path);
+        }
+        std::fs::copy(project.path().join("old-wal"), sidecar("-wal")).unwrap();
+        std::fs::copy(project.path().join("old-shm"), sidecar("-shm")).unwrap();
+    };
+
+    // What litestream itself does: the restore "succeeds", the stale WAL wins.
+    leave_only_the_old_sidecars();
+    let mut direct = std::process::Command::new(crate::support::litestream_bin());
+    direct.args([
+        "restore",
+        "-config",
+        &project.p("target/litestream/app/litestream.yml"),
+        "-if-db-not-exists",
+    ]);
+    project.hermetic(direct.arg(&db));
+    assert!(direct.status().unwrap().success());
+    let read = |db: &std::path::Path| -> rusqlite::Result<Vec<i64>> {
+        let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut rows = conn.prepare("SELECT x FROM t ORDER BY x")?;
+        rows.query_map([], |row| row.get(0))?.collect()
+    };
+    let undone = read(&db);
+    println!("litestream restore beside an old WAL, then opened: {undone:?}");
+    assert!(
+        undone.as_ref().map_or(true, |rows| *rows != [1, 2, 3, 4, 5, 6, 7, 8]),
+        "litestream 0.5.17 no longer lets an old WAL undo a restore? {undone:?}"
+    );
+
+    leave_only_the_old_sidecars();
+    let refusal = ["app.db-wal and ", "app.db-shm are left from an earlier database", "move them away"];
+    project.run(["restore", "default"]).our_error(&refusal).stderr_has("-force");
+    project.run(["restore", "-if-db-not-exists", "default"]).our_error(&refusal);
+    project.run(["replicate", "-once", "-restore-if-db-not-exists"]).our_error(&refusal);
+    let env = cargo_litestream_config::Env::empty(project.path())
+        .with("CARGO_LITESTREAM_BIN", crate::support::litestream_bin());
+    let config =
+        cargo_litestream_config::Project::load(Some(&project.path().join("Cargo.toml")), &env).unwrap();
+    let litestream = cargo_litestream_api::locate_litestream(&config, &env).unwrap();
+    let restored = cargo_litestream_api::restore_if_missing(&config, &env, &litestream, &Default::default());
+    let error = restored.unwrap_err().to_string();
+    assert!(error.contains("are left from an earlier database"), "{error}");
+    assert!(!db.exists() && sidecar("-wal").exists() && sidecar("-shm").exists(), "nothing was changed");
+    project.run(["restore", "-dry-run", "default"]).success().stdout_has("Restore plan:");
+
+    // -force (with or without -if-db-not-exists) replaces them.
+    project.run(["restore", "-if-db-not-exists", "-force", "default"]).success();
+    assert!(!sidecar("-wal").exists() && !sidecar("-shm").exists());
+    assert_eq!(rows(&db), [1, 2, 3, 4, 5, 6, 7, 8]);
+}
+
 #[test]
 fn litestream_sees_flags_first_in_its_own_order() {
     let project = project();

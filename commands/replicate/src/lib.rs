@@ -63,6 +63,9 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    if matches.get_flag("restore-if-db-not-exists") {
+        refuse_orphaned_sidecars(&databases(matches, ctx)?)?;
+    }
     #[cfg(unix)]
     if let Some(plan) = plan::plan(matches, ctx)? {
         return supervise::run(plan, ctx);
@@ -107,6 +110,22 @@ fn databases(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<PathBuf>> {
             Location::File(path) | Location::Dir(path) => path.clone(),
         })
         .collect())
+}
+
+/// `-restore-if-db-not-exists` restores a missing database beside whatever `-wal`/`-shm` it
+/// left, and the first open applies that old WAL over the restored file: refused, nothing run.
+fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> anyhow::Result<()> {
+    for database in databases {
+        let stale = cargo_litestream_config::orphaned_sidecars(database);
+        if !stale.is_empty() {
+            bail!(cargo_litestream_config::orphaned_sidecars_message(
+                database,
+                &stale,
+                " (or restore it first with `cargo litestream restore -force`)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A project socket that accepts a connection belongs to a live daemon (one not started by

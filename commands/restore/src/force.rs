@@ -29,7 +29,7 @@ use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::passthrough::Passthrough;
 use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
 
-const SIDECARS: [&str; 3] = ["-wal", "-shm", "-journal"];
+use cargo_litestream_config::SQLITE_SIDECARS as SIDECARS;
 
 /// `-force` that would replace something: not with `-dry-run` or `-f` (follow mode never
 /// removes), nor `-if-db-not-exists` (which never replaces).
@@ -37,6 +37,27 @@ pub fn applies(matches: &ArgMatches) -> bool {
     let on =
         |name: &str| matches.value_source(name) == Some(ValueSource::CommandLine) && matches.get_flag(name);
     on("force") && !on("dry-run") && !on("f") && !on("if-db-not-exists")
+}
+
+/// A restore to a path whose database is gone but whose `-wal`, `-shm` or `-journal` remain
+/// (the database deleted by hand, or lost without its sidecars): Litestream 0.5.17 restores
+/// beside them and leaves them there, and the first open of the restored file applies that old
+/// WAL over it, silently undoing the restore (checked with the binary: a replica of 600 rows
+/// opened as the stale WAL's 100, `integrity_check` ok). Returns the output and its leftovers.
+/// `-dry-run` writes nothing and is never stopped.
+pub fn leftovers(
+    litestream_cmd: &Passthrough,
+    matches: &ArgMatches,
+    ctx: &Ctx,
+) -> anyhow::Result<Option<(PathBuf, Vec<PathBuf>)>> {
+    if matches.value_source("dry-run") == Some(ValueSource::CommandLine) && matches.get_flag("dry-run") {
+        return Ok(None);
+    }
+    let args = litestream_cmd.litestream_args(matches, ctx)?;
+    let Some(output) = output_path(&args, matches, ctx)? else { return Ok(None) };
+    // An existing database follows Litestream's own rules: refused without -force, or skipped.
+    let stale = cargo_litestream_config::orphaned_sidecars(&output);
+    Ok((!stale.is_empty()).then_some((output, stale)))
 }
 
 pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {

@@ -11,6 +11,7 @@
 
 mod force;
 
+use cargo_litestream_command::anyhow::bail;
 use cargo_litestream_command::clap::{ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
 use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
@@ -104,6 +105,17 @@ fn cli() -> Command {
 fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
     if force::applies(matches) {
         return force::run(&LITESTREAM, matches, ctx);
+    }
+    if let Some((output, stale)) = force::leftovers(&LITESTREAM, matches, ctx)? {
+        // `-if-db-not-exists -force`: the database is absent, so -force can only mean these.
+        if matches.get_flag("force") {
+            return force::run(&LITESTREAM, matches, ctx);
+        }
+        bail!(cargo_litestream_config::orphaned_sidecars_message(
+            &output,
+            &stale,
+            ", or pass -force to replace them"
+        ));
     }
     LITESTREAM.run(matches, ctx)
 }

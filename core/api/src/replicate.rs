@@ -520,8 +520,9 @@ pub struct RestoreReport {
 /// and is no error. Call it before the application opens its pool.
 ///
 /// Refuses (an error, nothing changed) a database that is absent while a replicator holds its
-/// lock, and one whose `-wal`/`-shm` files are left over without the database (Litestream will
-/// not restore over them, and deleting them is the user's call).
+/// lock, and one whose `-wal`/`-shm`/`-journal` files are left over without the database
+/// (Litestream 0.5.17 would restore beside them, and the first open would apply that old WAL
+/// over the restored file; deleting them is the user's call).
 pub fn restore_if_missing(
     project: &Project,
     env: &Env,
@@ -548,6 +549,13 @@ pub fn restore_if_missing(
         if path.symlink_metadata().is_ok() {
             reports.push(report(RestoreAction::Present));
             continue;
+        }
+        let stale = cargo_litestream_config::orphaned_sidecars(path);
+        if !stale.is_empty() {
+            return Err(ReplicateError::Restore {
+                database: path.clone(),
+                message: cargo_litestream_config::orphaned_sidecars_message(path, &stale, ""),
+            });
         }
         if let Some(pid) = replicating(path) {
             let by = if pid > 0 { format!(" by process {pid}") } else { String::new() };
