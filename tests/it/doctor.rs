@@ -69,6 +69,7 @@ replica = { type = "s3", bucket = "$DOCTOR_BUCKET", path = "dbs" }
 notsqlite = "notes.db"
 journal = "journal.db"
 missing = "missing.db"
+deleted = "deleted.db"
 "#,
     )
     .with_env("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
@@ -76,8 +77,11 @@ missing = "missing.db"
     let journal = rusqlite::Connection::open(project.path().join("journal.db")).unwrap();
     journal.execute_batch("PRAGMA journal_mode = DELETE; CREATE TABLE t(x);").unwrap();
     drop(journal);
+    project.write("deleted.db-wal", "the WAL of a database deleted by hand");
 
     let run = project.run(["doctor", "--timeout", "5"]).code(1);
+    let deleted = line(&run, "FAIL", "database deleted");
+    assert!(deleted.contains("deleted.db-wal of an earlier one remain") && deleted.contains("move them away"));
     assert!(line(&run, "FAIL", "database notsqlite").contains("is not a SQLite database"));
     assert!(line(&run, "FAIL", "database journal").contains("PRAGMA journal_mode = WAL"));
     assert!(line(&run, "warn", "database missing").contains("restore"));

@@ -166,11 +166,25 @@ fn database(db: &cargo_litestream_config::Database) -> Vec<Check> {
     let mut checks = Vec::new();
     let header = match read_header(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            checks.push(
-                Check::new("database", &name, Status::Warn, format!("{} does not exist yet", path.display())).fix(
-                    "nothing is replicated until the application creates it; on a new machine restore it first (`cargo litestream restore -if-replica-exists …`, or `restore_if_missing()` in the app)",
-                ),
-            );
+            let stale = cargo_litestream_config::orphaned_sidecars(path);
+            if stale.is_empty() {
+                checks.push(
+                    Check::new("database", &name, Status::Warn, format!("{} does not exist yet", path.display())).fix(
+                        "nothing is replicated until the application creates it; on a new machine restore it first (`cargo litestream restore -if-replica-exists …`, or `restore_if_missing()` in the app)",
+                    ),
+                );
+            } else {
+                let names: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
+                checks.push(
+                    Check::new(
+                        "database",
+                        &name,
+                        Status::Fail,
+                        format!("{} does not exist, but {} of an earlier one remain", path.display(), names.join(" and ")),
+                    )
+                    .fix("move them away before restoring (SQLite would apply the old WAL to the restored file), or restore with `cargo litestream restore -force`"),
+                );
+            }
             if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
                 checks.push(filesystem_check(&name, dir));
             }
