@@ -81,7 +81,9 @@ deleted = "deleted.db"
 
     let run = project.run(["doctor", "--timeout", "5"]).code(1);
     let deleted = line(&run, "FAIL", "database deleted");
-    assert!(deleted.contains("deleted.db-wal of an earlier one remain") && deleted.contains("move them away"));
+    assert!(
+        deleted.contains("deleted.db-wal of an earlier one remain") && deleted.contains("move them away")
+    );
     assert!(line(&run, "FAIL", "database notsqlite").contains("is not a SQLite database"));
     assert!(line(&run, "FAIL", "database journal").contains("PRAGMA journal_mode = WAL"));
     assert!(line(&run, "warn", "database missing").contains("restore"));
