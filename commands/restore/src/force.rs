@@ -42,8 +42,8 @@ pub fn applies(matches: &ArgMatches) -> bool {
 /// A restore to a path whose database is gone but whose `-wal`, `-shm` or `-journal` remain
 /// (the database deleted by hand, or lost without its sidecars): Litestream 0.5.17 restores
 /// beside them and leaves them there, and the first open of the restored file applies that old
-/// WAL over it, silently undoing the restore (checked with the binary: a replica of 600 rows
-/// opened as the stale WAL's 100, `integrity_check` ok). Returns the output and its leftovers.
+/// WAL over it (checked with the binary: a replica of 600 rows opened as the stale WAL's 100,
+/// or as "database disk image is malformed"). Returns the output and its leftovers.
 /// `-dry-run` writes nothing and is never stopped.
 pub fn leftovers(
     litestream_cmd: &Passthrough,
