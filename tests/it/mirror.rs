@@ -265,30 +265,29 @@ fn respond(mut stream: TcpStream, reply: Reply) {
 
 /// The provisioned PyPI `litestream-vfs` extension (`litestream_vfs/litestream-vfs.so`).
 /// An HTTPS mirror with a certificate for 127.0.0.1 signed by a private CA made for this test:
-/// Python's `http.server` behind `ssl`, serving a folder of upstream-shaped archives.
+/// Python's `http.server` behind `ssl`, serving a folder of upstream-shaped archives, run and
+/// stopped by the backends' server harness.
 pub struct HttpsMirror {
-    child: std::process::Child,
-    port: u16,
+    server: crate::backends::harness::Server,
     /// The CA's certificate, PEM: what a user puts in CARGO_HTTP_CAINFO.
     pub ca_bundle: PathBuf,
-    log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 const HTTPS_SERVER: &str = r#"
 import functools, http.server, ssl, sys
-cert, key, root = sys.argv[1:4]
+cert, key, root, port = sys.argv[1:5]
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
 server.socket = context.wrap_socket(server.socket, server_side=True)
-print(server.server_port, flush=True)
 server.serve_forever()
 "#;
 
 impl HttpsMirror {
     pub fn start(files: &[(&str, &[u8])]) -> HttpsMirror {
+        use crate::backends::harness::{Server, Spec, free_port, tool};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         for (path, body) in files {
@@ -313,43 +312,23 @@ impl HttpsMirror {
         std::fs::write(dir.path().join("server.pem"), server.pem()).unwrap();
         std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
 
-        let log = dir.path().join("server.log");
-        let mut child = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(HTTPS_SERVER)
-            .args([dir.path().join("server.pem"), dir.path().join("server.key"), root])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("python3 runs the HTTPS mirror");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
-            .unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| {
-            panic!("the HTTPS mirror did not start: {}", std::fs::read_to_string(&log).unwrap_or_default())
-        });
-        HttpsMirror { child, port, ca_bundle, log, _dir: dir }
+        let port = free_port();
+        let spec = Spec::new("https-mirror", tool("venv/bin/python")).arg("-c").arg(HTTPS_SERVER).args([
+            dir.path().join("server.pem").into_os_string(),
+            dir.path().join("server.key").into_os_string(),
+            root.into_os_string(),
+            port.to_string().into(),
+        ]);
+        HttpsMirror { server: Server::start(spec, port), ca_bundle, _dir: dir }
     }
 
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!("https://{}", self.server.addr())
     }
 
     /// How many requests got as far as HTTP (past the TLS handshake) and were answered.
     pub fn requests(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"GET "))
-            .count()
-    }
-}
-
-impl Drop for HttpsMirror {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.log().lines().filter(|l| l.contains("\"GET ")).count()
     }
 }
 
