@@ -63,16 +63,21 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
-    if matches.get_flag("restore-if-db-not-exists") {
-        refuse_orphaned_sidecars(&databases(matches, ctx)?)?;
-    }
+    let restore_first = matches.get_flag("restore-if-db-not-exists");
     #[cfg(unix)]
     if let Some(plan) = plan::plan(matches, ctx)? {
+        if restore_first {
+            refuse_orphaned_sidecars(&plan.lock_paths)?;
+        }
         return supervise::run(plan, ctx);
     }
     let args = LITESTREAM.litestream_args(matches, ctx)?;
+    let databases = databases(matches, ctx)?;
+    if restore_first {
+        refuse_orphaned_sidecars(&databases)?;
+    }
     // Held until this process ends; on Unix litestream inherits it through `exec`.
-    let _lock = ReplicateLock::acquire(databases(matches, ctx)?.iter().map(PathBuf::as_path))?;
+    let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path))?;
     refuse_live_socket(matches, ctx)?;
     let litestream = ctx.litestream()?;
     Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
@@ -121,7 +126,7 @@ fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> anyhow::Result<()> {
             bail!(cargo_litestream_config::orphaned_sidecars_message(
                 database,
                 &stale,
-                " (or restore it first with `cargo litestream restore -force`)"
+                ", or restore it first with `cargo litestream restore -force`"
             ));
         }
     }

@@ -29,7 +29,7 @@ use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::passthrough::Passthrough;
 use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
 
-use cargo_litestream_config::SQLITE_SIDECARS as SIDECARS;
+use cargo_litestream_config::{SQLITE_SIDECARS as SIDECARS, sidecar};
 
 /// `-force` that would replace something: not with `-dry-run` or `-f` (follow mode never
 /// removes), nor `-if-db-not-exists` (which never replaces).
@@ -67,7 +67,7 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
         return litestream_cmd.run(matches, ctx);
     };
     let existing: Vec<PathBuf> = std::iter::once(output.clone())
-        .chain(SIDECARS.iter().map(|s| with_suffix(&output, s)))
+        .chain(SIDECARS.iter().map(|s| sidecar(&output, s)))
         .filter(|p| p.symlink_metadata().is_ok())
         .collect();
     let dir = output.parent().unwrap_or(Path::new("/"));
@@ -118,7 +118,7 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
         }
         return Ok(code);
     }
-    if let Some(extra) = SIDECARS.iter().map(|s| with_suffix(&restored, s)).find(|p| p.exists()) {
+    if let Some(extra) = SIDECARS.iter().map(|s| sidecar(&restored, s)).find(|p| p.exists()) {
         bail!(
             "the restored database came with {}, which cargo-litestream does not expect from Litestream 0.5.17; {} was left as it was",
             extra.display(),
@@ -183,20 +183,16 @@ fn swap(restored: &Path, output: &Path, staging: &Path) -> anyhow::Result<()> {
         }
     };
     for suffix in SIDECARS {
-        let sidecar = with_suffix(output, suffix);
-        if sidecar.symlink_metadata().is_err() {
+        let old = sidecar(output, suffix);
+        if old.symlink_metadata().is_err() {
             continue;
         }
         let aside = staging.join(format!("old{suffix}"));
-        if let Err(error) = std::fs::rename(&sidecar, &aside) {
+        if let Err(error) = std::fs::rename(&old, &aside) {
             undo(&moved);
-            bail!(
-                "cannot move {} aside ({error}); {} was left as it was",
-                sidecar.display(),
-                output.display()
-            );
+            bail!("cannot move {} aside ({error}); {} was left as it was", old.display(), output.display());
         }
-        moved.push((sidecar, aside));
+        moved.push((old, aside));
     }
     if let Err(error) = std::fs::rename(restored, output) {
         undo(&moved);
@@ -210,12 +206,6 @@ fn swap(restored: &Path, output: &Path, staging: &Path) -> anyhow::Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut text = path.as_os_str().to_owned();
-    text.push(suffix);
-    PathBuf::from(text)
 }
 
 /// Litestream's stdout, with `db_path` of the `-json` summary set to the real output.
@@ -258,12 +248,12 @@ mod tests {
         std::fs::create_dir(&staging).unwrap();
         let restored = staging.join("app.db");
         std::fs::write(&output, "old").unwrap();
-        std::fs::write(with_suffix(&output, "-wal"), "old wal").unwrap();
-        std::fs::write(with_suffix(&output, "-shm"), "old shm").unwrap();
+        std::fs::write(sidecar(&output, "-wal"), "old wal").unwrap();
+        std::fs::write(sidecar(&output, "-shm"), "old shm").unwrap();
         std::fs::write(&restored, "new").unwrap();
         swap(&restored, &output, &staging).unwrap();
         assert_eq!(std::fs::read_to_string(&output).unwrap(), "new");
-        assert!(!with_suffix(&output, "-wal").exists() && !with_suffix(&output, "-shm").exists());
+        assert!(!sidecar(&output, "-wal").exists() && !sidecar(&output, "-shm").exists());
         assert_eq!(std::fs::read_to_string(staging.join("old-wal")).unwrap(), "old wal");
     }
 
@@ -274,10 +264,10 @@ mod tests {
         let staging = dir.path().join("stage");
         std::fs::create_dir(&staging).unwrap();
         std::fs::write(&output, "old").unwrap();
-        std::fs::write(with_suffix(&output, "-wal"), "old wal").unwrap();
+        std::fs::write(sidecar(&output, "-wal"), "old wal").unwrap();
         let missing = staging.join("never-restored.db");
         assert!(swap(&missing, &output, &staging).is_err());
         assert_eq!(std::fs::read_to_string(&output).unwrap(), "old");
-        assert_eq!(std::fs::read_to_string(with_suffix(&output, "-wal")).unwrap(), "old wal");
+        assert_eq!(std::fs::read_to_string(sidecar(&output, "-wal")).unwrap(), "old wal");
     }
 }

@@ -29,13 +29,16 @@ pub fn orphaned_sidecars(database: &Path) -> Vec<PathBuf> {
     }
     SQLITE_SIDECARS
         .iter()
-        .map(|suffix| {
-            let mut path = database.as_os_str().to_owned();
-            path.push(suffix);
-            PathBuf::from(path)
-        })
+        .map(|suffix| sidecar(database, suffix))
         .filter(|p| p.symlink_metadata().is_ok())
         .collect()
+}
+
+/// `database` with `suffix` appended to its file name: `app.db` + `-wal` → `app.db-wal`.
+pub fn sidecar(database: &Path, suffix: &str) -> PathBuf {
+    let mut path = database.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
 }
 
 /// The one-line refusal for [`orphaned_sidecars`], with what to do (`force_hint`: how this

@@ -21,7 +21,7 @@ pub use args::{DatabaseArg, Lookup};
 pub use database_url::{UrlSource, find as find_database_url, sqlite_path};
 pub use env::{Env, normalize};
 pub use error::ConfigError;
-pub use fsutil::{SQLITE_SIDECARS, orphaned_sidecars, orphaned_sidecars_message, write_private};
+pub use fsutil::{SQLITE_SIDECARS, orphaned_sidecars, orphaned_sidecars_message, sidecar, write_private};
 pub use generate::{Generate, is_env_reference, redact_secrets, redact_url_password};
 pub use manifest::{Manifest, locate as locate_manifest, target_dir};
 pub use project::{

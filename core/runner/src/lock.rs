@@ -239,9 +239,7 @@ fn walk_lock_files(dir: &Path, mut budget: usize) -> Vec<PathBuf> {
 /// Other journal modes hold no lock between transactions and are not seen. Never call it in a
 /// process that has the database open (closing the `-shm` descriptor drops its locks).
 pub fn sqlite_user(database: &Path) -> Option<i32> {
-    let mut shm = database.as_os_str().to_owned();
-    shm.push("-shm");
-    let file = File::open(PathBuf::from(shm)).ok()?;
+    let file = File::open(cargo_litestream_config::sidecar(database, "-shm")).ok()?;
     sys::holder_of(&file, 128, 1).ok().flatten()
 }
 
