@@ -70,10 +70,12 @@ impl Env {
 /// (`/srv/app/./db/../app.db` → `/srv/app/app.db`). Symlinks are left alone on purpose:
 /// Litestream keys its state on the path it is given.
 pub fn normalize(path: &Path) -> PathBuf {
+    if is_normal(path) { path.to_path_buf() } else { normalize_components(path) }
+}
+
+/// [`normalize`] the long way, component by component.
+fn normalize_components(path: &Path) -> PathBuf {
     use std::path::Component;
-    if is_normal(path) {
-        return path.to_path_buf();
-    }
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -119,22 +121,7 @@ mod tests {
         let mut checked = 0;
         for path in paths.iter().flat_map(|p| [p.clone(), p.trim_start_matches('/').to_owned()]) {
             let path = Path::new(&path);
-            let long_way: PathBuf = {
-                use std::path::Component;
-                let mut out = PathBuf::new();
-                for component in path.components() {
-                    match component {
-                        Component::CurDir => {}
-                        Component::ParentDir => {
-                            if !out.pop() {
-                                out.push("..");
-                            }
-                        }
-                        other => out.push(other.as_os_str()),
-                    }
-                }
-                out
-            };
+            let long_way = normalize_components(path);
             assert_eq!(normalize(path), long_way, "{}", path.display());
             if is_normal(path) {
                 assert_eq!(path.as_os_str(), long_way.as_os_str(), "{}", path.display());

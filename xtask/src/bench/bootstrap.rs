@@ -110,6 +110,13 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         round.set(round.get() + 1);
         round.get()
     };
+    // Our side, the same in both comparisons: a cold install into a cache of its own.
+    let ours_cold_once = || {
+        let cache = work.join(format!("b{}", next()));
+        let run = measure::run(&mut ours_cold(&cache));
+        let _ = std::fs::remove_dir_all(&cache);
+        run
+    };
     let cold = Paired::measure(
         runs,
         bench.warmup.min(2),
@@ -120,12 +127,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             let _ = std::fs::remove_dir_all(&out);
             run
         },
-        || {
-            let cache = work.join(format!("b{}", next()));
-            let run = measure::run(&mut ours_cold(&cache));
-            let _ = std::fs::remove_dir_all(&cache);
-            run
-        },
+        ours_cold_once,
     )?;
     samples::paired(bench, "3-bootstrap-cold", &cold)?;
     let cold_streamed = Paired::measure(
@@ -138,12 +140,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             let _ = std::fs::remove_dir_all(&out);
             run
         },
-        || {
-            let cache = work.join(format!("b{}", next()));
-            let run = measure::run(&mut ours_cold(&cache));
-            let _ = std::fs::remove_dir_all(&cache);
-            run
-        },
+        ours_cold_once,
     )?;
     samples::paired(bench, "3-bootstrap-cold-streamed", &cold_streamed)?;
     let mut transfers = Vec::with_capacity(runs);
