@@ -331,7 +331,7 @@ fn register_unregister_start_stop_through_the_socket() {
 #[test]
 fn socket_commands_without_a_daemon_fail_as_litestream_does() {
     let project = project();
-    project.run(["sync", "default"]).code(1).stderr_has("failed to connect to control socket");
+    project.run(["sync", "default"]).our_error(&["no replicate is running", "cargo litestream replicate"]);
     project.run(["info", "-timeout", "1"]).code(1);
 }
 

@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod conventions;
 mod doctor;
+mod durability;
 mod errors;
 mod exec;
 mod invocation;

@@ -1,4 +1,6 @@
 //! `cargo litestream sync`: Sync a database now through the running replicate daemon (-wait: until the replica has it).
+//!
+//! Litestream's flags and output, spoken to the daemon directly: see `cargo_litestream_command::sync`.
 
 use cargo_litestream_command::Lookup;
 use cargo_litestream_command::clap::{ArgMatches, Command};
@@ -25,7 +27,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
-    LITESTREAM.run(matches, ctx)
+    cargo_litestream_command::sync::run(&LITESTREAM, matches, ctx)
 }
 
 register_command!(CommandSpec {

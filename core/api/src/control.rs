@@ -44,6 +44,8 @@ impl ControlError {
 pub struct SyncReply {
     /// `synced`, `no_change` (the daemon had already shipped it) or `synced_local`.
     pub status: String,
+    /// The database, as the daemon knows it.
+    pub path: PathBuf,
     /// The database's local TXID after the sync.
     pub txid: u64,
     /// The replica's TXID after the sync.
@@ -93,21 +95,49 @@ pub fn list(socket: &Path, timeout: Duration) -> Result<Vec<Listed>, ControlErro
     Ok(reply.databases)
 }
 
-/// Syncs `db` and waits until the replica has everything written so far (`sync -wait`).
+/// How far a sync goes before it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncUntil {
+    /// The WAL is copied into a new LTX file beside the database (`sync` without `-wait`);
+    /// the upload follows at the replica's next `sync-interval`.
+    Local,
+    /// The replica holds everything committed before the call (`sync -wait`).
+    Replica,
+}
+
+/// Syncs `db` now through the daemon on `socket`, bounded by `timeout` on our side.
+///
+/// Every request says `"timeout": -1`, never a positive timeout as `litestream sync` does.
+/// Litestream 0.5.17 runs a socket sync under a context of its own making: with a positive
+/// timeout (or `wait` and none, which it turns into 30 s) that context is cancelled as soon
+/// as the answer is sent, otherwise it is the server's, which lives as long as replication.
+/// When that sync is the one that initialises the database (the first after a start: the
+/// monitor's first tick comes a `monitor-interval` later) or runs a checkpoint, Litestream
+/// opens its long-running read transaction, the lock that keeps the application's own
+/// checkpoints from restarting the WAL under it, under that context (`db.go`: `init` and
+/// `execCheckpoint` call `acquireReadLock(ctx)`), and Go's `database/sql` rolls a
+/// transaction back when its context ends. From then until Litestream's next checkpoint
+/// the application's `wal_autocheckpoint` may restart the WAL over frames Litestream has
+/// not copied yet, and those commits are missing from the backup while every command
+/// exits 0 (RELIABILITY.md). A negative timeout is Litestream's "no deadline": the server's
+/// context, the one its own monitor's lifetime matches.
+///
+/// The price: when we stop waiting (our `timeout`), Litestream does not; the request goes on
+/// until the upload ends, as its monitor's own would.
+pub fn sync(
+    socket: &Path,
+    db: &Path,
+    until: SyncUntil,
+    timeout: Duration,
+) -> Result<SyncReply, ControlError> {
+    let wait = until == SyncUntil::Replica;
+    let body = serde_json::json!({ "path": db, "wait": wait, "timeout": -1 }).to_string();
+    parse(socket, &request(socket, "POST", "/sync", Some(&body), timeout)?)
+}
+
+/// [`sync`] until the replica has everything written so far (`sync -wait`).
 pub fn sync_wait(socket: &Path, db: &Path, timeout: Duration) -> Result<SyncReply, ControlError> {
-    // Litestream takes whole seconds; it answers with its own error at its deadline, and the
-    // socket gets a little longer so that answer (not a read timeout) is what we see.
-    let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
-    let body = serde_json::json!({ "path": db, "wait": true, "timeout": seconds }).to_string();
-    let reply = request(socket, "POST", "/sync", Some(&body), timeout + Duration::from_secs(2));
-    match reply {
-        Ok(body) => parse(socket, &body),
-        Err(ControlError::Refused { message, .. }) if message.contains("context deadline exceeded") => {
-            Err(ControlError::TimedOut(Duration::from_secs(seconds)))
-        }
-        Err(ControlError::TimedOut(_)) => Err(ControlError::TimedOut(timeout)),
-        Err(other) => Err(other),
-    }
+    sync(socket, db, SyncUntil::Replica, timeout)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(socket: &Path, body: &[u8]) -> Result<T, ControlError> {

@@ -8,6 +8,7 @@ mod argv;
 mod ctx;
 pub mod passthrough;
 mod registry;
+pub mod sync;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //! with the generated config or socket, aliases resolved, flags first.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use anyhow::bail;
 use cargo_litestream_config::{DatabaseArg, Lookup};
@@ -221,10 +222,8 @@ impl Passthrough {
                 args.extend(["-config".into(), path.into_os_string()]);
             }
             Needs::Socket(_) if !given("socket") => {
-                if let Some(project) = ctx.project_if_any()?
-                    && project.socket_enabled()
-                {
-                    args.extend(["-socket".into(), project.socket_path(&ctx.env).into_os_string()]);
+                if let Some(socket) = project_socket(ctx)? {
+                    args.extend(["-socket".into(), socket.into_os_string()]);
                 }
             }
             _ => {}
@@ -232,6 +231,30 @@ impl Passthrough {
         args.extend(flags);
         args.extend(positionals.iter().map(DatabaseArg::to_arg));
         Ok(args)
+    }
+}
+
+/// The control socket a socket command talks to: `-socket` as given, else the project's (when
+/// its configuration enables one), else Litestream's own default.
+pub fn socket(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<PathBuf> {
+    if let Some(given) = matches.get_one::<String>("socket") {
+        return Ok(PathBuf::from(given));
+    }
+    Ok(project_socket(ctx)?.unwrap_or_else(|| PathBuf::from(LITESTREAM_DEFAULT_SOCKET)))
+}
+
+/// `socket.path` when Litestream's default is not given to it.
+pub const LITESTREAM_DEFAULT_SOCKET: &str = "/var/run/litestream.sock";
+
+fn project_socket(ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
+    Ok(ctx.project_if_any()?.filter(|p| p.socket_enabled()).map(|p| p.socket_path(&ctx.env)))
+}
+
+/// The database a positional names (alias or path), as the absolute path Litestream is given.
+pub fn database_path(positional: &Positional, text: &str, ctx: &Ctx) -> anyhow::Result<PathBuf> {
+    match resolve_positional(positional, text, false, ctx)? {
+        DatabaseArg::Path { path, .. } => Ok(path),
+        DatabaseArg::Url(url) => bail!("{} takes a database, not the replica URL `{url}`", positional.name),
     }
 }
 

@@ -1,0 +1,121 @@
+//! Litestream's read lock outlives every sync of ours.
+//!
+//! Litestream 0.5.17 keeps a read transaction open on each database so that the application's
+//! own checkpoints cannot restart the WAL over frames it has not copied yet. A sync through the
+//! control socket with a positive `timeout` (what `litestream sync` always sends) opens that
+//! transaction under a context that ends with the request when the sync is the one that
+//! initialises the database: afterwards any connection can reset the WAL, and commits go
+//! missing from the backup (RELIABILITY.md). These tests look at the lock itself, which is
+//! deterministic: a `PRAGMA wal_checkpoint(TRUNCATE)` from another connection returns busy while
+//! Litestream holds it, and empties the WAL when it does not.
+//!
+//! The daemon's own monitor is slowed to `1h`, so the sync under test is the one that opens the
+//! database, as it is when it arrives within a second of a (re)start. The first test shows the
+//! check failing with litestream's own client, so it can fail.
+
+use std::time::Duration;
+
+use cargo_litestream_api::config::{Env, Project as Config};
+use cargo_litestream_api::{LogOutput, ReplicateOptions, locate_litestream, spawn_replicate};
+
+use crate::backends::harness::system_tool;
+use crate::support::{Project, litestream_bin};
+
+/// `app.db` (alias `default`, table `t`) replicated to `replica/`, the monitor idle for an hour.
+fn project() -> Project {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{ path = \"default\", monitor-interval = \"1h\" }]\n\n\
+         [package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    project.sqlite("app.db").execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);").unwrap();
+    project
+}
+
+fn socket(project: &Project) -> String {
+    project.p("target/litestream/app/litestream.sock")
+}
+
+/// What a TRUNCATE checkpoint by another connection does after one more commit: `true` when it
+/// restarted the WAL (nobody holds a read lock), `false` when it was kept from it.
+fn wal_can_be_reset(project: &Project) -> bool {
+    let conn = project.sqlite("app.db");
+    conn.busy_timeout(Duration::ZERO).unwrap();
+    conn.execute("INSERT INTO t VALUES (2)", []).unwrap();
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0)).unwrap();
+    busy == 0
+}
+
+#[test]
+fn the_sync_command_leaves_litestream_its_read_lock_where_litestreams_own_client_does_not() {
+    let project = project();
+
+    // Litestream's own client first: the lock is gone once its sync has answered.
+    let mut daemon = project.replicate::<_, &str>([]);
+    let mut raw = std::process::Command::new(litestream_bin());
+    raw.args(["sync", "-wait", "-socket", &socket(&project), &project.p("app.db")]);
+    project.hermetic(&mut raw);
+    let output = raw.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        wal_can_be_reset(&project),
+        "litestream's own `sync -wait` left the read lock in place: the hazard this file guards against is gone \
+         (see RELIABILITY.md)\n{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+
+    // Ours, on a fresh start: with and without -wait, the lock stays.
+    let mut daemon = project.replicate::<_, &str>([]);
+    let run = project.run(["sync", "-wait", "-json", "default"]).success();
+    let json = run.json();
+    assert_eq!(json["db_path"], project.p("app.db"), "{run}");
+    assert!(json["replica_txid"].as_u64().unwrap() >= json["txid"].as_u64().unwrap(), "{run}");
+    assert!(!wal_can_be_reset(&project), "after `cargo litestream sync -wait`\n{}", daemon.log());
+    project.run(["sync", "default"]).success().stdout_has("txid: ");
+    assert!(!wal_can_be_reset(&project), "after `cargo litestream sync`\n{}", daemon.log());
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+}
+
+#[test]
+fn verify_leaves_litestream_its_read_lock() {
+    let project = project();
+    let daemon = project.replicate::<_, &str>([]);
+    project.run(["verify", "default"]).success();
+    assert!(!wal_can_be_reset(&project), "after `cargo litestream verify`\n{}", daemon.log());
+}
+
+#[test]
+fn replicate_exec_starts_the_app_with_litestreams_read_lock_in_place() {
+    let project = project();
+    // The application: one commit, then a TRUNCATE checkpoint; it exits 0 only if the
+    // checkpoint was kept from restarting the WAL ("1|…" from SQLite's shell).
+    let sqlite3 = system_tool("sqlite3", "sqlite3");
+    let app = format!(
+        "sh -c 'r=$({} app.db \"PRAGMA busy_timeout=0; INSERT INTO t VALUES (2); PRAGMA wal_checkpoint(TRUNCATE);\" \
+         | tail -n 1); echo \"checkpoint: $r\"; test \"${{r%%|*}}\" = 1'",
+        sqlite3.display()
+    );
+    let run = project.run(["replicate", "-exec", &app]);
+    assert_eq!(run.code, Some(0), "the app could reset the WAL under litestream\n{run}");
+}
+
+#[test]
+fn spawn_replicate_leaves_litestream_its_read_lock() {
+    let project = project();
+    let env = Env::empty(project.path())
+        .with("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .with("HOME", project.path())
+        .with("CARGO_LITESTREAM_BIN", litestream_bin());
+    let config = Config::load(Some(&project.path().join("Cargo.toml")), &env).unwrap();
+    let litestream = locate_litestream(&config, &env).unwrap();
+    let options = ReplicateOptions {
+        log: LogOutput::File(project.path().join("litestream.log")),
+        ..ReplicateOptions::default()
+    };
+    let handle = spawn_replicate(&config, &env, &litestream, &options).unwrap();
+    assert!(handle.first_sync().is_ok(), "{:?}", handle.first_sync());
+    assert!(!wal_can_be_reset(&project), "after spawn_replicate's first sync");
+    handle.sync(Duration::from_secs(30)).unwrap();
+    assert!(!wal_can_be_reset(&project), "after ReplicateHandle::sync");
+    handle.stop().unwrap();
+}
