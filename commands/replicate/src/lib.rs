@@ -79,6 +79,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     // Held until this process ends; on Unix litestream inherits it through `exec`.
     let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path))?;
     refuse_live_socket(matches, ctx)?;
+    let reports = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &databases);
+    cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
     let litestream = ctx.litestream()?;
     Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
 }

@@ -63,6 +63,8 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
             plan.socket.display()
         );
     }
+    let reports = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &plan.lock_paths);
+    cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
     let litestream = ctx.litestream()?;
     let litestream_process = start(&litestream, &plan, &lock, ctx, events.clone())?;
 

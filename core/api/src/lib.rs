@@ -31,6 +31,9 @@
 //!   on a replica, through the Litestream VFS extension. Read the [`vfs`] module's notes on
 //!   upstream limitations first.
 //! - [`vfs::probe`] and [`vfs::assess`]: how fresh a VFS reader of a replica is.
+//! - [`sqlite::open`] / [`sqlite::configure`]: the application's own connections, set up so
+//!   that no commit can miss the backup (WAL, `busy_timeout`, `wal_autocheckpoint = 0`, and
+//!   why each).
 //! - [`control`]: the control socket of a running `litestream replicate`.
 //! - [`child`] and [`signals`]: the process supervision `cargo litestream replicate -exec` is
 //!   built from.
@@ -47,8 +50,10 @@ pub mod embedded;
 mod process;
 pub mod replicate;
 pub mod signals;
+pub mod sqlite;
 pub mod verify;
 pub mod vfs;
+pub mod wal;
 
 /// The configuration crate: [`config::Env`], [`config::Project`].
 pub use cargo_litestream_config as config;
@@ -56,8 +61,8 @@ pub use cargo_litestream_runner::{Litestream, lock};
 pub use embedded::EmbeddedManifest;
 pub use replicate::{
     LogOutput, ReplicateError, ReplicateExit, ReplicateHandle, ReplicateOptions, ReplicateWatch,
-    RestoreAction, RestoreOptions, RestoreReport, Stopped, Synced, locate_litestream, restore_if_missing,
-    spawn_replicate, sync_all,
+    RestoreAction, RestoreOptions, RestoreReport, Stopped, Synced, WalReport, close_wal_gaps,
+    locate_litestream, restore_if_missing, spawn_replicate, sync_all,
 };
 /// The SQLite binding the connections come from, so an application uses the same version.
 pub use rusqlite;

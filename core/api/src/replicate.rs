@@ -39,6 +39,7 @@ use serde::Serialize;
 use crate::child::{Child, ChildOptions, ExitWatch, signal};
 use crate::control::{self, ControlError};
 use crate::process::{BoundedError, last_error_line, output_within};
+use crate::wal::WalState;
 
 /// What can go wrong starting, running or stopping replication.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +200,7 @@ pub struct ReplicateHandle {
     sync_timeout: Duration,
     stop_grace: Duration,
     first_sync: Result<Vec<Synced>, String>,
+    wal_reports: Vec<WalReport>,
     /// Released after litestream has exited (dropped last).
     _lock: ReplicateLock,
     stopped: bool,
@@ -236,6 +238,7 @@ pub fn spawn_replicate(
     if socket_answers(&socket) {
         return Err(ReplicateError::DaemonRunning { socket });
     }
+    let wal_reports = close_wal_gaps(Some(project), &database_locations(project));
     let config = project.supervised_config_path();
     project.write_config(&config, env, Generate { omit_exec: true, ..Generate::default() })?;
 
@@ -271,6 +274,7 @@ pub fn spawn_replicate(
         sync_timeout,
         stop_grace: options.stop_grace.unwrap_or(sync_timeout + Duration::from_secs(10)),
         first_sync: Err("not attempted".to_owned()),
+        wal_reports,
         _lock: lock,
         stopped: false,
     };
@@ -337,6 +341,13 @@ impl ReplicateHandle {
     /// The first sync's result (always `Ok` when `require_first_sync` was set).
     pub fn first_sync(&self) -> &Result<Vec<Synced>, String> {
         &self.first_sync
+    }
+
+    /// What the check of each database's WAL did before litestream started: a WAL restarted
+    /// while nothing replicated it is checkpointed, so litestream starts with a snapshot
+    /// ([`crate::wal`]). Worth logging when it is not `Empty` or `Continuous`.
+    pub fn wal_reports(&self) -> &[WalReport] {
+        &self.wal_reports
     }
 
     /// Syncs every database now and waits until the replica has it (`sync -wait`).
@@ -465,6 +476,57 @@ pub fn database_locations(project: &Project) -> Vec<PathBuf> {
             Location::File(path) | Location::Dir(path) => path.clone(),
         })
         .collect()
+}
+
+/// What the WAL check ([`crate::wal`]) found for one database before litestream started.
+#[derive(Clone, Debug)]
+pub struct WalReport {
+    pub path: PathBuf,
+    pub state: Result<WalState, String>,
+}
+
+/// How long the pre-start checkpoint waits for the application's transactions.
+const WAL_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Before litestream starts (the replicate lock held): for each database file in `databases`,
+/// checkpoints a WAL restarted while nothing replicated it, so that litestream starts with a
+/// snapshot instead of skipping commits ([`crate::wal`] says why). `project` gives each
+/// database's `meta-path`; without it (a user's own `-config`), Litestream's default.
+pub fn close_wal_gaps(project: Option<&Project>, databases: &[PathBuf]) -> Vec<WalReport> {
+    databases
+        .iter()
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let meta = project
+                .and_then(|p| p.databases.iter().find(|db| db.path() == Some(path.as_path())))
+                .and_then(|db| db.options.get("meta-path"))
+                .and_then(|v| v.as_str())
+                .map_or_else(|| crate::wal::default_meta_dir(path), PathBuf::from);
+            let state = crate::wal::close_gap(path, &meta, WAL_CHECKPOINT_TIMEOUT).map_err(|e| e.to_string());
+            WalReport { path: path.clone(), state }
+        })
+        .collect()
+}
+
+/// The one line each report that did something deserves (a status or a warning).
+pub fn print_wal_reports(reports: &[WalReport], shell: &cargo_litestream_shell::Shell) {
+    for report in reports {
+        let path = report.path.display();
+        match &report.state {
+            Ok(WalState::Empty | WalState::Continuous) => {}
+            Ok(WalState::Checkpointed { why }) => shell.status(
+                "Checkpointed",
+                format!("{path}: {why}, so litestream starts with a full snapshot (no commit is skipped)"),
+            ),
+            Ok(WalState::Busy { why }) => shell.warn(format!(
+                "{path}: {why}, and the checkpoint that makes litestream take a snapshot could not finish within                  {} s (a long transaction of the application?): commits made while litestream was not running may be                  missing from the backup until its next snapshot",
+                WAL_CHECKPOINT_TIMEOUT.as_secs()
+            )),
+            Err(error) => shell.warn(format!(
+                "{path}: could not check the WAL before starting litestream ({error}); commits made while it was not                  running may be missing from the backup until its next snapshot"
+            )),
+        }
+    }
 }
 
 /// The configuration's `shutdown-sync-timeout`, else Litestream's default of 30 s.

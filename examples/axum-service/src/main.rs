@@ -20,7 +20,6 @@
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -65,9 +64,9 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let conn = Connection::open(&path)?;
-    conn.busy_timeout(Duration::from_secs(5))?; // litestream takes brief write locks
-    conn.pragma_update(None, "journal_mode", "wal")?;
+    // WAL, a busy timeout, and no checkpoints of its own: Litestream checkpoints once it has
+    // copied the frames (see `cargo_litestream_api::sqlite` for why each matters).
+    let conn = cargo_litestream_api::sqlite::open(&path)?;
     conn.execute_batch("CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT NOT NULL)")?;
     let db: Db = Arc::new(Mutex::new(conn));
 

@@ -14,6 +14,7 @@
 
 mod faults;
 pub(crate) mod harness;
+mod matrix;
 mod round_trip;
 mod servers;
 mod workload;
