@@ -22,6 +22,7 @@ fn init_appends_a_table_and_keeps_every_byte() {
 
     let run = project.run(["init", "--replica", "file:///var/backups/svc"]).success();
     assert!(run.stderr.contains("Added [package.metadata.litestream]"), "{run}");
+    assert!(run.stderr.contains("wal_autocheckpoint = 0") && run.stderr.contains("sqlite::open"), "{run}");
     let text = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     assert!(text.starts_with(original), "the original manifest is kept byte for byte\n{text}");
     assert!(text.contains("replica = \"file:///var/backups/svc\""), "{text}");

@@ -120,6 +120,10 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             cargo_litestream_config::redact_url_password(replica)
         ));
     }
+    ctx.shell.note(
+        "open the application's connections with `cargo_litestream_api::sqlite::open` (or its PRAGMAS for sqlx): \
+         WAL, busy_timeout = 5000 and wal_autocheckpoint = 0, so that no commit can miss the backup",
+    );
     ctx.shell.note("check the result with `cargo litestream config`");
     if let Some(json) = json {
         println!("{json:#}");

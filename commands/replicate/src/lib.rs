@@ -14,6 +14,8 @@
 //! the exit code and a CMD that exits within litestream's first second still gets its writes
 //! replicated.
 
+#[cfg(unix)]
+mod first_sync;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod plan;
 #[cfg(unix)]
@@ -57,12 +59,26 @@ const LITESTREAM: Passthrough = Passthrough {
     ],
 };
 
+/// The hidden flag of the helper that guards the WALs across `exec` (see [`first_sync`]).
+const GUARD_FLAG: &str = "__guard-wal";
+
 fn cli() -> Command {
     // Litestream's single-database mode takes both; alone, DB_PATH would be misread.
-    LITESTREAM.cli().mut_arg("DB_PATH", |arg| arg.requires("REPLICA_URL"))
+    LITESTREAM.cli().mut_arg("DB_PATH", |arg| arg.requires("REPLICA_URL")).arg(
+        cargo_litestream_command::clap::Arg::new(GUARD_FLAG)
+            .long(GUARD_FLAG)
+            .value_name("PHASE")
+            .hide(true)
+            .value_parser(["spawn", "hold"]),
+    )
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    #[cfg(unix)]
+    if let Some(phase) = matches.get_one::<String>(GUARD_FLAG) {
+        let databases = databases(matches, ctx)?;
+        return first_sync::helper(phase, &databases, socket_of(matches, ctx)?.as_deref(), ctx);
+    }
     let restore_first = matches.get_flag("restore-if-db-not-exists");
     #[cfg(unix)]
     if let Some(plan) = plan::plan(matches, ctx)? {
@@ -79,9 +95,15 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     // Held until this process ends; on Unix litestream inherits it through `exec`.
     let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path))?;
     refuse_live_socket(matches, ctx)?;
-    let reports = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &databases);
-    cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
     let litestream = ctx.litestream()?;
+    // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix).
+    #[cfg(unix)]
+    first_sync::start_helper(ctx)?;
+    #[cfg(not(unix))]
+    {
+        let (reports, _guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &databases);
+        cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
+    }
     Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
 }
 
@@ -156,6 +178,16 @@ fn refuse_live_socket(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let _ = socket;
     Ok(())
+}
+
+/// The project's control socket, when this run uses it (not with `-config` or a single database).
+#[cfg(unix)]
+fn socket_of(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
+    if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
+        return Ok(None);
+    }
+    let project = ctx.project()?;
+    Ok(project.socket_enabled().then(|| project.socket_path(&ctx.env)))
 }
 
 fn given(matches: &ArgMatches, name: &str) -> bool {

@@ -63,7 +63,7 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
             plan.socket.display()
         );
     }
-    let reports = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &plan.lock_paths);
+    let (reports, wal_guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &plan.lock_paths);
     cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
     let litestream = ctx.litestream()?;
     let litestream_process = start(&litestream, &plan, &lock, ctx, events.clone())?;
@@ -81,37 +81,11 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
             let _ = events.send(Event::Ready(result));
         });
     }
-    loop {
-        match inbox.recv()? {
-            Event::Ready(Ok(count)) => {
-                ctx.shell.verbose("Synced", format!("{count} database(s) before starting the command"));
-                break;
-            }
-            Event::Ready(Err(message)) => {
-                if litestream_process.try_status().is_some() {
-                    continue; // its exit event follows
-                }
-                ctx.shell.warn(format!(
-                    "the first sync did not complete ({message}); starting the command anyway: its writes are replicated once the replica is reachable"
-                ));
-                break;
-            }
-            Event::LitestreamExited(status) => {
-                ctx.shell.error(format!(
-                    "litestream exited while starting ({status}); the command was not started"
-                ));
-                return Ok(nonzero(exit_code(status)));
-            }
-            Event::Signal(received) => {
-                ctx.shell.status(
-                    "Stopping",
-                    format!("litestream ({}, before the command started)", received.name()),
-                );
-                stop_litestream(&litestream_process, &inbox, &plan, ctx);
-                return Ok(signal_exit(received.number));
-            }
-            Event::CommandExited(_) | Event::FinalSync(_) => {}
-        }
+    let ready = wait_until_ready(&inbox, &litestream_process, &plan, ctx);
+    // Litestream has opened the databases (or will on its first tick): no more guarding.
+    drop(wal_guards);
+    if let Some(code) = ready? {
+        return Ok(code);
     }
 
     // 2. The command.
@@ -268,4 +242,45 @@ fn signal_exit(number: i32) -> u8 {
 
 fn nonzero(code: u8) -> u8 {
     if code == 0 { 1 } else { code }
+}
+
+/// Until litestream is ready for the command: `None` to go on, `Some(code)` to exit with.
+fn wait_until_ready(
+    inbox: &mpsc::Receiver<Event>,
+    litestream_process: &Child,
+    plan: &Plan,
+    ctx: &Ctx,
+) -> anyhow::Result<Option<u8>> {
+    loop {
+        match inbox.recv()? {
+            Event::Ready(Ok(count)) => {
+                ctx.shell.verbose("Synced", format!("{count} database(s) before starting the command"));
+                return Ok(None);
+            }
+            Event::Ready(Err(message)) => {
+                if litestream_process.try_status().is_some() {
+                    continue; // its exit event follows
+                }
+                ctx.shell.warn(format!(
+                    "the first sync did not complete ({message}); starting the command anyway: its writes are replicated once the replica is reachable"
+                ));
+                return Ok(None);
+            }
+            Event::LitestreamExited(status) => {
+                ctx.shell.error(format!(
+                    "litestream exited while starting ({status}); the command was not started"
+                ));
+                return Ok(Some(nonzero(exit_code(status))));
+            }
+            Event::Signal(received) => {
+                ctx.shell.status(
+                    "Stopping",
+                    format!("litestream ({}, before the command started)", received.name()),
+                );
+                stop_litestream(litestream_process, inbox, plan, ctx);
+                return Ok(Some(signal_exit(received.number)));
+            }
+            Event::CommandExited(_) | Event::FinalSync(_) => {}
+        }
+    }
 }

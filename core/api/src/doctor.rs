@@ -2,7 +2,8 @@
 //! when something is wrong, the fix.
 //!
 //! - **Databases**: each file exists and is SQLite; it is in WAL mode; it is not on a network
-//!   filesystem (SQLite's locks are unreliable there); the `busy_timeout` advice for the app.
+//!   filesystem (SQLite's locks are unreliable there); the connection advice for the app
+//!   (WAL, `busy_timeout`, `wal_autocheckpoint = 0`: [`crate::sqlite`]).
 //! - **Binary**: the litestream that commands run, hashed and compared with the sha256 pin.
 //! - **Environment**: every `$VAR` the configuration references is set (names only, values are
 //!   never printed); `AWS_CA_BUNDLE` next to an S3 replica (Litestream 0.5.17 then fails every S3
@@ -115,11 +116,16 @@ pub fn doctor(project: &Project, env: &Env, options: &DoctorOptions) -> Vec<Chec
         checks.push(
             Check::new(
                 "database",
-                "busy_timeout",
+                "connections",
                 Status::Info,
-                "litestream takes brief write locks (checkpoints, its own tables): an app connection without a busy timeout gets `database is locked`",
+                "each connection of the application needs journal_mode = WAL, busy_timeout = 5000 (litestream takes brief \
+                 write locks) and wal_autocheckpoint = 0 (its own checkpoints can restart the WAL before litestream has \
+                 copied it: commits then miss the backup); cannot be seen from outside",
             )
-            .fix("set `PRAGMA busy_timeout = 5000` on every connection of the application (sqlx: `SqliteConnectOptions::busy_timeout`, the default 5 s)"),
+            .fix(
+                "open them with `cargo_litestream_api::sqlite::open` (rusqlite), or apply \
+                 `cargo_litestream_api::sqlite::PRAGMAS` to sqlx's `SqliteConnectOptions` with `.pragma(name, value)`",
+            ),
         );
     }
     let litestream = binary(project, env, &mut checks);

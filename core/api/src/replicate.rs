@@ -39,7 +39,7 @@ use serde::Serialize;
 use crate::child::{Child, ChildOptions, ExitWatch, signal};
 use crate::control::{self, ControlError};
 use crate::process::{BoundedError, last_error_line, output_within};
-use crate::wal::WalState;
+use crate::wal::{WalGuard, WalState};
 
 /// What can go wrong starting, running or stopping replication.
 #[derive(Debug, thiserror::Error)]
@@ -238,7 +238,7 @@ pub fn spawn_replicate(
     if socket_answers(&socket) {
         return Err(ReplicateError::DaemonRunning { socket });
     }
-    let wal_reports = close_wal_gaps(Some(project), &database_locations(project));
+    let (wal_reports, wal_guards) = close_wal_gaps(Some(project), &database_locations(project));
     let config = project.supervised_config_path();
     project.write_config(&config, env, Generate { omit_exec: true, ..Generate::default() })?;
 
@@ -287,6 +287,9 @@ pub fn spawn_replicate(
     }
     handle.first_sync = sync_all(&handle.socket, deadline.saturating_duration_since(Instant::now()))
         .map_err(|e| e.to_string());
+    // Litestream holds its own read lock now (or the first sync failed and it opens the
+    // databases on its first tick): the WALs need no more guarding.
+    drop(wal_guards);
     if options.require_first_sync
         && let Err(message) = &handle.first_sync
     {
@@ -479,7 +482,7 @@ pub fn database_locations(project: &Project) -> Vec<PathBuf> {
 }
 
 /// What the WAL check ([`crate::wal`]) found for one database before litestream started.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct WalReport {
     pub path: PathBuf,
     pub state: Result<WalState, String>,
@@ -492,7 +495,10 @@ const WAL_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(5);
 /// checkpoints a WAL restarted while nothing replicated it, so that litestream starts with a
 /// snapshot instead of skipping commits ([`crate::wal`] says why). `project` gives each
 /// database's `meta-path`; without it (a user's own `-config`), Litestream's default.
-pub fn close_wal_gaps(project: Option<&Project>, databases: &[PathBuf]) -> Vec<WalReport> {
+///
+/// The guards returned keep each continuous WAL from being restarted until litestream has
+/// opened the database: drop them after its first sync.
+pub fn close_wal_gaps(project: Option<&Project>, databases: &[PathBuf]) -> (Vec<WalReport>, Vec<WalGuard>) {
     databases
         .iter()
         .filter(|path| path.is_file())
@@ -502,10 +508,40 @@ pub fn close_wal_gaps(project: Option<&Project>, databases: &[PathBuf]) -> Vec<W
                 .and_then(|db| db.options.get("meta-path"))
                 .and_then(|v| v.as_str())
                 .map_or_else(|| crate::wal::default_meta_dir(path), PathBuf::from);
-            let state = crate::wal::close_gap(path, &meta, WAL_CHECKPOINT_TIMEOUT).map_err(|e| e.to_string());
-            WalReport { path: path.clone(), state }
+            match crate::wal::close_gap(path, &meta, WAL_CHECKPOINT_TIMEOUT) {
+                Ok((state, guard)) => (WalReport { path: path.clone(), state: Ok(state) }, Some(guard)),
+                Err(error) => (WalReport { path: path.clone(), state: Err(error.to_string()) }, None),
+            }
         })
-        .collect()
+        .fold((Vec::new(), Vec::new()), |(mut reports, mut guards), (report, guard)| {
+            reports.push(report);
+            guards.extend(guard);
+            (reports, guards)
+        })
+}
+
+/// For a litestream started by `exec` (which cannot inherit the guards): keeps `guards` until
+/// litestream answers on `socket` and every database has been synced once, then drops them.
+/// Bounded by `timeout`; gives up early when `litestream_alive` says it has gone.
+pub fn hold_until_first_sync(
+    guards: Vec<WalGuard>,
+    socket: &Path,
+    timeout: Duration,
+    litestream_alive: impl Fn() -> bool,
+) -> Result<usize, String> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    while control::list(socket, Duration::from_secs(5)).is_err() {
+        if !litestream_alive() || Instant::now() >= deadline {
+            return Err(format!("litestream never answered on {}", socket.display()));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+    let synced =
+        sync_all(socket, deadline.saturating_duration_since(Instant::now())).map_err(|e| e.to_string());
+    drop(guards);
+    synced.map(|s| s.len())
 }
 
 /// The one line each report that did something deserves (a status or a warning).

@@ -37,7 +37,8 @@ const LTX_MAGIC: &[u8; 4] = b"LTX1";
 const LTX_HEADER_PREFIX: usize = 72;
 
 /// What was found, per database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
 pub enum WalState {
     /// No WAL, or one without frames: nothing only in the WAL.
     Empty,
@@ -51,17 +52,49 @@ pub enum WalState {
     Busy { why: String },
 }
 
+/// A read transaction on a database whose WAL was found [`WalState::Continuous`]: while it is
+/// open no connection can restart the WAL, so it stays continuous until Litestream holds a
+/// read lock of its own. Drop it once Litestream has synced the database once (its first sync
+/// opens the database); until then it only keeps checkpoints from restarting the WAL, and
+/// delays nothing else.
+pub struct WalGuard {
+    _reader: Option<rusqlite::Connection>,
+}
+
 /// Checks the database at `db`, whose Litestream state is in `meta_dir` (`<dir>/.<file>-litestream`
 /// unless `meta-path` moves it), and checkpoints it when Litestream would skip commits.
-pub fn close_gap(db: &Path, meta_dir: &Path, busy_timeout: Duration) -> std::io::Result<WalState> {
-    let Some(wal_salts) = wal_salts(db)? else { return Ok(WalState::Empty) };
+///
+/// The read transaction comes first: a check made without it could find the WAL continuous
+/// and see the application restart it a moment later, before Litestream has opened it. After
+/// a TRUNCATE checkpoint no guard is needed: Litestream's recorded offset then lies past the
+/// end of the file or in frames with other salts, and either way it takes a snapshot.
+pub fn close_gap(
+    db: &Path,
+    meta_dir: &Path,
+    busy_timeout: Duration,
+) -> std::io::Result<(WalState, WalGuard)> {
+    let unguarded = WalGuard { _reader: None };
+    if wal_salts(db)?.is_none() {
+        return Ok((WalState::Empty, unguarded));
+    }
+    let conn = open(db, busy_timeout)?;
+    conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;").map_err(|e| sqlite_error(db, e))?;
+    let Some(wal_salts) = wal_salts(db)? else {
+        return Ok((WalState::Empty, unguarded));
+    };
     let why = match newest_l0_salts(meta_dir)? {
-        Some(ltx_salts) if ltx_salts == wal_salts => return Ok(WalState::Continuous),
+        Some(ltx_salts) if ltx_salts == wal_salts => {
+            return Ok((WalState::Continuous, WalGuard { _reader: Some(conn) }));
+        }
         Some(_) => "the WAL was restarted since litestream last synced it".to_owned(),
         None => "litestream has no local position to resume the WAL from".to_owned(),
     };
-    checkpoint_truncate(db, busy_timeout)
-        .map(|done| if done { WalState::Checkpointed { why } } else { WalState::Busy { why } })
+    conn.execute_batch("ROLLBACK").map_err(|e| sqlite_error(db, e))?;
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+        .map_err(|e| sqlite_error(db, e))?;
+    let state = if busy == 0 { WalState::Checkpointed { why } } else { WalState::Busy { why } };
+    Ok((state, unguarded))
 }
 
 /// `meta-path`, else Litestream's default beside the database.
@@ -118,18 +151,19 @@ fn be32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes(bytes.try_into().unwrap_or_default())
 }
 
-/// `PRAGMA wal_checkpoint(TRUNCATE)`; `true` when it completed (the WAL is empty).
-fn checkpoint_truncate(db: &Path, busy_timeout: Duration) -> std::io::Result<bool> {
+fn open(db: &Path, busy_timeout: Duration) -> std::io::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
-    let to_io = |e: rusqlite::Error| std::io::Error::other(format!("checkpoint of {}: {e}", db.display()));
     let conn = rusqlite::Connection::open_with_flags(
         db,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(to_io)?;
-    conn.busy_timeout(busy_timeout).map_err(to_io)?;
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0)).map_err(to_io)?;
-    Ok(busy == 0)
+    .map_err(|e| sqlite_error(db, e))?;
+    conn.busy_timeout(busy_timeout).map_err(|e| sqlite_error(db, e))?;
+    Ok(conn)
+}
+
+fn sqlite_error(db: &Path, error: rusqlite::Error) -> std::io::Error {
+    std::io::Error::other(format!("{}: {error}", db.display()))
 }
 
 #[cfg(test)]
@@ -158,20 +192,26 @@ mod tests {
     #[test]
     fn the_same_salts_leave_the_wal_alone_and_others_checkpoint_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (db, _conn) = wal_db(dir.path());
+        let (db, conn) = wal_db(dir.path());
+        conn.busy_timeout(Duration::ZERO).unwrap();
         let meta = default_meta_dir(&db);
         let salts = wal_salts(&db).unwrap().expect("a WAL with frames");
 
         write_l0(&meta, 1, [0, 0]);
         write_l0(&meta, 2, salts);
-        assert_eq!(close_gap(&db, &meta, Duration::from_secs(1)).unwrap(), WalState::Continuous);
+        let (state, guard) = close_gap(&db, &meta, Duration::from_secs(1)).unwrap();
+        assert_eq!(state, WalState::Continuous);
+        // While the guard is held, no checkpoint can restart the WAL.
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).unwrap();
+        assert_eq!(busy, 1);
+        drop(guard);
 
         // A newer file with other salts: the WAL restarted since; checkpointed to empty.
         write_l0(&meta, 0x10, [salts[0].wrapping_add(1), 7]);
-        let state = close_gap(&db, &meta, Duration::from_secs(1)).unwrap();
+        let (state, _) = close_gap(&db, &meta, Duration::from_secs(1)).unwrap();
         assert!(matches!(state, WalState::Checkpointed { .. }), "{state:?}");
         assert_eq!(std::fs::metadata(cargo_litestream_config::sidecar(&db, "-wal")).unwrap().len(), 0);
-        assert_eq!(close_gap(&db, &meta, Duration::from_secs(1)).unwrap(), WalState::Empty);
+        assert_eq!(close_gap(&db, &meta, Duration::from_secs(1)).unwrap().0, WalState::Empty);
     }
 
     #[test]
@@ -183,10 +223,10 @@ mod tests {
         let reader = rusqlite::Connection::open(&db).unwrap();
         reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
         conn.execute("INSERT INTO t VALUES (2)", []).unwrap();
-        let state = close_gap(&db, &meta, Duration::from_millis(50)).unwrap();
+        let (state, _) = close_gap(&db, &meta, Duration::from_millis(50)).unwrap();
         assert!(matches!(state, WalState::Busy { .. }), "{state:?}");
         reader.execute_batch("COMMIT").unwrap();
-        let state = close_gap(&db, &meta, Duration::from_millis(50)).unwrap();
+        let (state, _) = close_gap(&db, &meta, Duration::from_millis(50)).unwrap();
         assert!(matches!(state, WalState::Checkpointed { .. }), "{state:?}");
     }
 
@@ -194,6 +234,6 @@ mod tests {
     fn no_wal_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("none.db");
-        assert_eq!(close_gap(&db, &default_meta_dir(&db), Duration::ZERO).unwrap(), WalState::Empty);
+        assert_eq!(close_gap(&db, &default_meta_dir(&db), Duration::ZERO).unwrap().0, WalState::Empty);
     }
 }

@@ -15,6 +15,8 @@
 mod faults;
 pub(crate) mod harness;
 mod matrix;
+mod network;
+mod proxy;
 mod round_trip;
 mod servers;
 mod workload;
