@@ -476,19 +476,125 @@ fn a_damaged_cache_is_noticed() {
     project.run(["install"]).success();
     let binary = installed_binary(&project);
 
-    // Same size, other bytes: only --verify can tell; it replaces the file.
+    // Same size, other bytes, written in place: the write changed the file's identity (mtime,
+    // ctime), so the next use hashes it, refuses it and replaces it.
     let mut bytes = std::fs::read(&binary).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(&binary, &bytes).unwrap();
-    project.run(["install", "--verify"]).success().stderr_has("does not match its receipt");
+    project.run(["version"]).success().stdout_has("0.5.17").stderr_has("does not match its receipt");
     assert_eq!(mirror::sha256_file(&binary), pin());
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 2);
+    // --verify hashes even a file whose identity is unchanged.
+    project.run(["install", "--verify"]).success().stderr_has("fully re-hashed");
 
     // Another size (truncated): the cheap check on every use notices.
     std::fs::write(&binary, &bytes[..1000]).unwrap();
     project.run(["version"]).success().stdout_has("0.5.17");
     assert_eq!(mirror::sha256_file(&binary), pin());
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 3);
+}
+
+/// A file put in a shared cache (CI jobs, a restored CI cache) by something else must not run
+/// on the strength of a receipt: not a same-size replacement, not another file whose size was
+/// written into the receipt, not a symlink to a same-size file. Each is hashed, refused (it
+/// would leave a mark if run) and replaced by the pinned download.
+#[cfg(unix)]
+#[test]
+fn a_replaced_cached_binary_is_never_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let mirror = Mirror::start();
+    serve_cli(&mirror);
+    let project = zero_install(&mirror);
+    project.run(["install"]).success();
+    let binary = installed_binary(&project);
+    let receipt_path = binary.with_file_name("receipt.json");
+    let pinned_size = std::fs::metadata(&binary).unwrap().len();
+    let marker = project.path().join("ran");
+    // A script that prints what litestream would, padded (after `exit`) to `size` bytes.
+    let script_file = |name: &str, size: Option<u64>| -> PathBuf {
+        let mut bytes =
+            format!("#!/bin/sh\ntouch '{}'\necho 0.5.17\nexit 0\n", marker.display()).into_bytes();
+        if let Some(size) = size {
+            bytes.resize(usize::try_from(size).unwrap(), b'#');
+        }
+        let path = project.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+
+    type Tamper<'a> = Box<dyn Fn() + 'a>;
+    let cases: [(&str, Tamper<'_>); 3] = [
+        (
+            "a same-size file renamed over it",
+            Box::new(|| std::fs::rename(script_file("same-size", Some(pinned_size)), &binary).unwrap()),
+        ),
+        (
+            "another file, its size written into the receipt",
+            Box::new(|| {
+                let script = script_file("small", None);
+                let size = std::fs::metadata(&script).unwrap().len();
+                std::fs::rename(script, &binary).unwrap();
+                let mut receipt: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+                receipt["size"] = size.into();
+                std::fs::write(&receipt_path, serde_json::to_vec(&receipt).unwrap()).unwrap();
+            }),
+        ),
+        (
+            "a symlink to a same-size file",
+            Box::new(|| {
+                let target = script_file("linked", Some(pinned_size));
+                std::fs::remove_file(&binary).unwrap();
+                std::os::unix::fs::symlink(target, &binary).unwrap();
+            }),
+        ),
+    ];
+    for (round, (what, tamper)) in cases.iter().enumerate() {
+        tamper();
+        let run = project.run(["version"]).success().stdout_has("0.5.17");
+        assert!(!marker.exists(), "{what}: the file in the cache was run\n{run}");
+        assert!(run.stderr.contains("does not match its receipt"), "{what}\n{run}");
+        let meta = std::fs::symlink_metadata(&binary).unwrap();
+        assert!(meta.file_type().is_file(), "{what}: replaced by a regular file");
+        assert_eq!(mirror::sha256_file(&binary), pin(), "{what}");
+        assert_eq!(mirror.hits(&cli_route("0.5.17")), round + 2, "{what}: downloaded again");
+    }
+}
+
+/// The same bytes with another identity on disk (a CI cache restored into a new job, a receipt
+/// written before identities were recorded): hashed against the pin once, used without a
+/// download, and the receipt updated so the next use is one `lstat` again.
+#[test]
+fn a_restored_cache_is_rehashed_once_then_trusted() {
+    let mirror = Mirror::start();
+    serve_cli(&mirror);
+    let project = zero_install(&mirror);
+    project.run(["install"]).success();
+    let binary = installed_binary(&project);
+    let receipt_path = binary.with_file_name("receipt.json");
+    let read_receipt =
+        || serde_json::from_slice::<serde_json::Value>(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    assert!(read_receipt()["identity"]["ino"].is_u64(), "{}", read_receipt());
+
+    // A restore: a copy of the file takes its place.
+    let copy = project.path().join("restored");
+    std::fs::copy(&binary, &copy).unwrap();
+    std::fs::rename(&copy, &binary).unwrap();
+    let before = read_receipt();
+    let run = project.run(["-v", "version"]).success().stdout_has("0.5.17").stderr_has("re-hashed");
+    assert!(run.stderr.contains(pin()), "{run}");
+    assert_ne!(read_receipt()["identity"], before["identity"], "the receipt records the new file");
+    let run = project.run(["-v", "version"]).success();
+    assert!(!run.stderr.contains("re-hashed"), "the second use trusts the recorded identity\n{run}");
+
+    // An older receipt, without an identity.
+    let mut old = read_receipt();
+    old.as_object_mut().unwrap().remove("identity");
+    std::fs::write(&receipt_path, serde_json::to_vec(&old).unwrap()).unwrap();
+    project.run(["version"]).success().stdout_has("0.5.17").stderr_has("re-hashed");
+    assert!(read_receipt()["identity"].is_object());
+    assert_eq!(mirror.hits(&cli_route("0.5.17")), 1, "nothing was downloaded again");
 }
 
 #[test]

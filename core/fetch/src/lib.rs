@@ -2,7 +2,10 @@
 //!
 //! [`Fetcher::ensure`] makes a pinned file available in the cache, in this order:
 //!
-//! 1. **the cache**: a receipt and a file of the recorded size (a full re-hash with `verify`);
+//! 1. **the cache**: a receipt and a file whose identity on disk (device, inode, size, mtime,
+//!    ctime) is the one recorded when it was hashed; a file with any other identity (replaced,
+//!    restored from a CI cache, an old receipt) is hashed against the pin again before use, and
+//!    a symlink is never used. A full re-hash every time with `verify`;
 //! 2. **adoption**: a candidate file (e.g. a `litestream` on `PATH`) whose sha256 equals the
 //!    pin is copied into the cache, with no download;
 //! 3. **download** from GitHub or `CARGO_LITESTREAM_MIRROR`, streamed: bytes → gunzip → tar →
@@ -28,7 +31,7 @@ use cargo_litestream_config::Env;
 use cargo_litestream_shell::Shell;
 
 pub use archive::ArchiveKind;
-pub use cache::{Entry, Receipt, cache_root, copy_to};
+pub use cache::{Entry, Identity, Lookup, Receipt, cache_root, copy_to};
 pub use hash::{hex, is_sha256, sha256_file};
 pub use net::{Base, GITHUB_RELEASES, Location};
 
@@ -140,6 +143,28 @@ impl Trust {
             Trust::Upstream => true,
         }
     }
+
+    /// What a cached file must hash to: the pin; for an unpinned install (accepted with
+    /// `--allow-unpinned` when it was downloaded) the receipt's hash is all there is.
+    fn expected<'r>(&'r self, receipt: &'r Receipt) -> &'r str {
+        match self {
+            Trust::Pin { sha256, .. } => sha256,
+            Trust::Upstream => &receipt.sha256,
+        }
+    }
+}
+
+/// What [`Fetcher::check`] found in the cache.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per lookup, returned and matched at once
+pub enum CacheState {
+    /// The verified file.
+    Hit(Installed),
+    /// Nothing usable: no receipt the trust accepts, or no file of its size.
+    Miss,
+    /// A file under the installed name with a receipt the trust accepts, but other bytes, or a
+    /// symlink: never used.
+    Mismatch(PathBuf),
 }
 
 /// How the file came to be in the cache on this call.
@@ -233,7 +258,7 @@ pub struct Fetcher<'a> {
     pub shell: &'a Shell,
     /// `--offline` / `CARGO_NET_OFFLINE`: no network (a `file://` mirror is still allowed).
     pub offline: bool,
-    /// Re-hash a cached file fully instead of the cheap size + receipt check.
+    /// Re-hash a cached file on every use, not only when its identity on disk changed.
     pub verify: bool,
     http: OnceCell<Http>,
 }
@@ -258,13 +283,61 @@ impl<'a> Fetcher<'a> {
         Ok(Entry::new(&root, asset.artifact, &asset.version, &asset.target, &asset.install_name))
     }
 
-    /// The cached file, if it passes the cheap check: no lock, no network, no hashing.
+    /// The cached file, if it is the one verified: no lock, no network, and no hashing while
+    /// its identity on disk is the one recorded (one `lstat`); otherwise it is hashed against
+    /// the pin first, and used only if it matches.
     pub fn cached(&self, asset: &Asset, trust: &Trust) -> Result<Option<Installed>, FetchError> {
-        let entry = self.entry(asset)?;
-        Ok(entry
-            .installed()
-            .filter(|r| trust.accepts(r) && matches_asset(r, asset))
-            .map(|receipt| Installed { path: entry.path(), receipt, provenance: Provenance::Cached }))
+        Ok(match self.check(asset, trust)? {
+            CacheState::Hit(installed) => Some(installed),
+            CacheState::Miss | CacheState::Mismatch(_) => None,
+        })
+    }
+
+    /// [`Fetcher::cached`], telling a file that failed its hash apart from an empty entry (for
+    /// `doctor`).
+    pub fn check(&self, asset: &Asset, trust: &Trust) -> Result<CacheState, FetchError> {
+        Ok(self.check_cache(&self.entry(asset)?, asset, trust))
+    }
+
+    fn check_cache(&self, entry: &Entry, asset: &Asset, trust: &Trust) -> CacheState {
+        let (receipt, unchanged) = match entry.lookup() {
+            Lookup::Missing => return CacheState::Miss,
+            Lookup::Unchanged(receipt) => (receipt, true),
+            Lookup::Changed(receipt) => (receipt, false),
+        };
+        if !trust.accepts(&receipt) || !matches_asset(&receipt, asset) {
+            return CacheState::Miss;
+        }
+        let path = entry.path();
+        if unchanged && !self.verify {
+            return CacheState::Hit(Installed { path, receipt, provenance: Provenance::Cached });
+        }
+        let expected = trust.expected(&receipt).to_ascii_lowercase();
+        let identity = match entry.rehash(&expected) {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return CacheState::Mismatch(path),
+            Err(error) => {
+                self.shell.verbose("Skipping", format!("{} (cannot read it: {error})", path.display()));
+                return CacheState::Mismatch(path);
+            }
+        };
+        let why = if self.verify {
+            "fully re-hashed"
+        } else {
+            "re-hashed: not the file on disk its receipt recorded (replaced, copied or restored, or an older receipt)"
+        };
+        self.shell.status("Verified", format!("{} (sha256 {expected}, {why})", path.display()));
+        let receipt = if receipt.identity.as_ref() == Some(&identity) {
+            receipt
+        } else {
+            let receipt = Receipt { identity: Some(identity), ..receipt };
+            // A read-only cache (a shared mount) just stays slower: every use re-hashes.
+            if let Err(error) = entry.write_receipt(&receipt) {
+                self.shell.verbose("Skipping", format!("updating the receipt: {error}"));
+            }
+            receipt
+        };
+        CacheState::Hit(Installed { path, receipt, provenance: Provenance::Cached })
     }
 
     /// Makes `asset` available in the cache and returns it: from the cache, by adopting one of
@@ -276,9 +349,7 @@ impl<'a> Fetcher<'a> {
         candidates: &[PathBuf],
     ) -> Result<Installed, FetchError> {
         let entry = self.entry(asset)?;
-        if let Some(installed) = self.cached(asset, trust)?
-            && (!self.verify || self.full_check(&entry, &installed.receipt)?)
-        {
+        if let CacheState::Hit(installed) = self.check_cache(&entry, asset, trust) {
             return Ok(installed);
         }
 
@@ -291,15 +362,18 @@ impl<'a> Fetcher<'a> {
         entry.create()?;
         let _lock = entry.lock(self.shell)?;
         // Whoever held the lock may have installed it meanwhile.
-        if let Some(installed) = self.cached(asset, trust)? {
-            if !self.verify || self.full_check(&entry, &installed.receipt)? {
-                return Ok(installed);
-            }
-            self.shell.warn(format!(
-                "{} in the cache does not match its receipt's sha256 {}; replacing it",
+        match self.check_cache(&entry, asset, trust) {
+            CacheState::Hit(installed) => return Ok(installed),
+            CacheState::Miss => {}
+            CacheState::Mismatch(_) => self.shell.warn(format!(
+                "{} in the cache does not match its receipt (its sha256 is not {}, or it is a \
+                 symlink); it was not run; replacing it",
                 entry.path().display(),
-                installed.receipt.sha256
-            ));
+                match trust {
+                    Trust::Pin { sha256, .. } => sha256.to_ascii_lowercase(),
+                    Trust::Upstream => "the receipt's".to_owned(),
+                }
+            )),
         }
         entry.remove_temporaries();
         entry.remove()?;
@@ -316,17 +390,6 @@ impl<'a> Fetcher<'a> {
 
     fn offline_error(&self, asset: &Asset, entry: &Entry) -> FetchError {
         FetchError::Offline { what: asset.describe(), dir: entry.dir.clone(), hint: asset.fill_hint.clone() }
-    }
-
-    /// Re-hashes the cached file: true when it still has the receipt's hash.
-    fn full_check(&self, entry: &Entry, receipt: &Receipt) -> Result<bool, FetchError> {
-        let path = entry.path();
-        let (sha256, _) = sha256_file(&path).map_err(|e| FetchError::io("read", &path, e))?;
-        let ok = sha256.eq_ignore_ascii_case(&receipt.sha256);
-        if ok {
-            self.shell.status("Verified", format!("{} (sha256 {sha256}, fully re-hashed)", path.display()));
-        }
-        Ok(ok)
     }
 
     /// Copies `candidate` into the cache if its sha256 equals the pin (hashing the copy itself,
@@ -355,9 +418,9 @@ impl<'a> Fetcher<'a> {
                 .verbose("Skipping", format!("{} (sha256 {sha256} is not the pin)", candidate.display()));
             return Ok(None);
         }
-        let receipt =
+        let mut receipt =
             self.receipt(asset, sha256, size, candidate.display().to_string(), origin.receipt_name());
-        let path = entry.install(temp, asset.executable, &receipt)?;
+        let path = entry.install(temp, asset.executable, &mut receipt)?;
         self.shell.status(
             "Adopted",
             format!(
@@ -389,6 +452,7 @@ impl<'a> Fetcher<'a> {
             size,
             source,
             verified_by: verified_by.to_owned(),
+            identity: None,
         }
     }
 
@@ -519,8 +583,8 @@ impl<'a> Fetcher<'a> {
                 "upstream-checksum"
             }
         };
-        let receipt = self.receipt(asset, sha256, size, url.clone(), verified_by);
-        let path = entry.install(payload, asset.executable, &receipt)?;
+        let mut receipt = self.receipt(asset, sha256, size, url.clone(), verified_by);
+        let path = entry.install(payload, asset.executable, &mut receipt)?;
         self.shell.status("Installed", format!("{} at {}", asset.describe(), path.display()));
         Ok(Installed { path, receipt, provenance: Provenance::Downloaded(url) })
     }
