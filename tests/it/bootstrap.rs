@@ -367,6 +367,81 @@ fn a_second_run_waits_for_the_lock_and_says_so() {
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 1);
 }
 
+/// A mirror sending 1 byte/s must not hold the cache lock for ever: with cargo's variables set
+/// small, the transfer is abandoned (and retried, as cargo retries timeouts) after
+/// CARGO_HTTP_TIMEOUT seconds below CARGO_HTTP_LOW_SPEED_LIMIT, with one line saying what to
+/// do; a second run that was waiting for the lock then installs from a good mirror.
+#[test]
+fn a_trickling_mirror_is_abandoned_and_the_lock_released() {
+    let slow = Mirror::start();
+    slow.route(&cli_route("0.5.17"), vec![], Reply::Trickle(mirror::cli_archive(), Duration::from_secs(1)));
+    let good = Mirror::start();
+    serve_cli(&good);
+    let project = zero_install(&slow)
+        .with_env("CARGO_HTTP_TIMEOUT", "2")
+        .with_env("CARGO_HTTP_LOW_SPEED_LIMIT", "1000")
+        .with_env("CARGO_NET_RETRY", "1");
+
+    let first =
+        project.cmd(["install"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let first = first.unwrap();
+    for _ in 0..600 {
+        if slow.hits(&cli_route("0.5.17")) > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(slow.hits(&cli_route("0.5.17")), 1, "the first run reached the slow mirror");
+    // The first run holds the lock while it downloads: the second waits, then gets it.
+    let second = project
+        .cmd(["install"])
+        .env("CARGO_LITESTREAM_MIRROR", good.url())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let second = Run {
+        code: second.status.code(),
+        stdout: String::from_utf8_lossy(&second.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&second.stderr).into_owned(),
+    };
+    let first = first.wait_with_output().unwrap();
+    let first = Run {
+        code: first.status.code(),
+        stdout: String::from_utf8_lossy(&first.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&first.stderr).into_owned(),
+    };
+
+    let url = format!("{}/{}", slow.url(), cli_route("0.5.17"));
+    let first = first.our_error(&[
+        &format!("{url} is too slow"),
+        "the transfer stayed below 1000 bytes/s for 2 s",
+        "2 attempts",
+        "CARGO_LITESTREAM_MIRROR",
+        "CARGO_HTTP_TIMEOUT (now 2 s)",
+    ]);
+    assert!(first.stderr.contains("retrying"), "{first}");
+    assert_eq!(slow.hits(&cli_route("0.5.17")), 2, "CARGO_NET_RETRY=1: two attempts");
+    let second = second.success();
+    assert!(second.stderr.contains("Blocking waiting for file lock"), "the second run had to wait\n{second}");
+    assert_eq!(second.stdout.trim(), installed_binary(&project).display().to_string(), "{second}");
+    assert_eq!(mirror::sha256_file(&installed_binary(&project)), pin());
+    assert_eq!(good.hits(&cli_route("0.5.17")), 1);
+
+    // A mirror that sends its headers and then nothing: ureq's per-read timeout, same advice.
+    let gate = Gate::new();
+    let silent = Mirror::start();
+    silent.route(&cli_route("0.5.17"), vec![], Reply::Stall(mirror::cli_archive(), 0, Arc::clone(&gate)));
+    let project = zero_install(&silent).with_env("CARGO_HTTP_TIMEOUT", "1").with_env("CARGO_NET_RETRY", "0");
+    project.run(["install"]).our_error(&[
+        "is too slow",
+        "nothing arrived for 1 s",
+        "(1 attempt)",
+        "CARGO_HTTP_TIMEOUT",
+    ]);
+    gate.release();
+    assert_nothing_installed(&project);
+}
+
 #[test]
 fn an_unwritable_cache_dir_is_named() {
     let mirror = Mirror::start();

@@ -217,6 +217,12 @@ pub enum FetchError {
     Download { url: String, why: String, attempts: u32, hint: String },
 
     #[error(
+        "{url} is too slow: {why} ({attempts} attempt{}); point CARGO_LITESTREAM_MIRROR at a mirror that answers, or raise CARGO_HTTP_TIMEOUT (now {timeout} s) or lower CARGO_HTTP_LOW_SPEED_LIMIT (now {low_speed_limit} bytes/s)",
+        if *attempts == 1 { "" } else { "s" }
+    )]
+    TooSlow { url: String, why: String, attempts: u32, timeout: u64, low_speed_limit: u64 },
+
+    #[error(
         "sha256 mismatch for `{file}` from {url}: expected {expected} ({origin}), got {actual}; nothing was installed or run (the download is corrupt, or not upstream's release: a mirror must serve upstream's files unchanged)"
     )]
     ChecksumMismatch { file: String, url: String, expected: String, actual: String, origin: String },
@@ -472,7 +478,7 @@ impl<'a> Fetcher<'a> {
         let attempts = retries(self.env) + 1;
         let mut attempt = 1;
         loop {
-            let why = match self.attempt(entry, asset, trust, &location) {
+            let (why, too_slow) = match self.attempt(entry, asset, trust, &location) {
                 Ok(installed) => return Ok(installed),
                 Err(Failure::Final(error)) => return Err(*error),
                 Err(Failure::Attempt(AttemptError::NotFound(why))) => {
@@ -492,9 +498,20 @@ impl<'a> Fetcher<'a> {
                         hint: asset.fill_hint.clone(),
                     });
                 }
-                Err(Failure::Attempt(AttemptError::Transient(why))) => why,
+                Err(Failure::Attempt(AttemptError::Transient(why))) => (why, false),
+                Err(Failure::Attempt(AttemptError::TooSlow(why))) => (why, true),
             };
             entry.remove_temporaries();
+            if attempt >= attempts && too_slow {
+                let limits = self.http().limits;
+                return Err(FetchError::TooSlow {
+                    url,
+                    why,
+                    attempts: attempt,
+                    timeout: limits.timeout,
+                    low_speed_limit: limits.low_speed_limit,
+                });
+            }
             if attempt >= attempts {
                 return Err(FetchError::Download {
                     url,
@@ -524,6 +541,10 @@ impl<'a> Fetcher<'a> {
     ) -> Result<Installed, Failure> {
         let url = location.url();
         let opened = self.http().open(location, ARCHIVE_LIMIT)?;
+        let too_slow = opened.too_slow.clone();
+        // A failed read is the low-speed check's verdict when it gave one.
+        let read_error =
+            |e: &io::Error| too_slow.get().map_or_else(|| AttemptError::io(e), AttemptError::TooSlow);
         let label = format!("{} {}", asset.title, asset.version);
         let progress = Progress::start(self.shell, &asset.describe(), &label, &url, opened.length);
         let mut raw = HashingReader::new(progress.wrap(opened.reader));
@@ -539,7 +560,7 @@ impl<'a> Fetcher<'a> {
             ArchiveKind::Zip => {
                 // The zip's directory is at its end: the archive goes to disk first.
                 let mut archive = entry.temp_file()?;
-                hash::copy(&mut raw, archive.as_file_mut()).map_err(|e| AttemptError::io(&e))?;
+                hash::copy(&mut raw, archive.as_file_mut()).map_err(|e| read_error(&e))?;
                 check_length(raw.len(), opened.length)?;
                 archive.as_file_mut().rewind().map_err(|e| FetchError::io("read", archive.path(), e))?;
                 archive::extract_zip(archive.as_file_mut(), &asset.member, size_limit, &mut out)
@@ -547,7 +568,7 @@ impl<'a> Fetcher<'a> {
         };
         match extracted {
             Ok(()) => {}
-            Err(ExtractError::Read(e)) => return Err(AttemptError::io(&e).into()),
+            Err(ExtractError::Read(e)) => return Err(read_error(&e).into()),
             Err(ExtractError::Write(e)) => return Err(FetchError::io("write to", &entry.dir, e).into()),
             Err(ExtractError::Missing(why) | ExtractError::Corrupt(why)) => {
                 return Err(FetchError::BadAsset { url, why }.into());
@@ -611,7 +632,12 @@ impl<'a> Fetcher<'a> {
                 })?;
                 text
             }
-            Err(AttemptError::NotFound(why) | AttemptError::Fatal(why) | AttemptError::Transient(why)) => {
+            Err(
+                AttemptError::NotFound(why)
+                | AttemptError::Fatal(why)
+                | AttemptError::Transient(why)
+                | AttemptError::TooSlow(why),
+            ) => {
                 return Err(refuse(format!(
                     "upstream's checksum {checksum_url} could not be fetched ({why})"
                 ))
