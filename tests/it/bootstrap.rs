@@ -710,6 +710,66 @@ fn unpinned_versions_need_a_pin_or_explicit_permission() {
     assert!(!entry_dir(&other, "litestream", "0.5.16").join("litestream").exists());
 }
 
+/// `n` zeros, gzipped inside an upstream-shaped tar next to `litestream` (`member`), built as
+/// a stream: the archive is ~100 times smaller than what it inflates to.
+fn bomb_archive(member: &[u8], zeros_name: &str, zeros: u64) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    let mut append = |name: &str, size: u64, data: &mut dyn std::io::Read| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder.append_data(&mut header, name, data).unwrap();
+    };
+    append("LICENSE", 7, &mut &b"license"[..]);
+    if !member.is_empty() {
+        append("litestream", member.len() as u64, &mut &member[..]);
+    }
+    append(zeros_name, zeros, &mut std::io::Read::take(std::io::repeat(0), zeros));
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// The downloader caps the compressed download at 512 MiB, and now what it inflates to as well:
+/// a small archive whose `litestream` inflates past the cap, pinned by its real sha256 in
+/// Cargo.toml (so only the inflation check can stop it), is refused from its header, before a
+/// byte is written; an archive with the real, pinned binary and a huge second entry is refused
+/// as gunzip produces the entry. One line each, nothing installed, not retried.
+#[test]
+fn a_gzip_bomb_is_refused() {
+    const CAP: u64 = 512 << 20;
+    let zeros = CAP + (1 << 20);
+    let mirror = Mirror::start();
+    let bomb = bomb_archive(b"", "litestream", zeros);
+    assert!(bomb.len() < 8 << 20, "a bomb: {} bytes", bomb.len());
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..zeros >> 20 {
+        sha2::Digest::update(&mut hasher, &block);
+    }
+    let bomb_sha256: String = sha2::Digest::finalize(hasher).iter().map(|b| format!("{b:02x}")).collect();
+    mirror.route(&cli_route("0.5.16"), vec![], Reply::Body(Arc::new(bomb)));
+    let project = zero_install(&mirror);
+    project.write_manifest(&format!(
+        "[package.metadata.litestream]\nversion = \"0.5.16\"\nsha256 = \"{bomb_sha256}\"\n"
+    ));
+    let url = format!("{}/{}", mirror.url(), cli_route("0.5.16"));
+    project.run(["install"]).our_error(&[&url, "inflates to more than 512 MiB"]);
+    assert_eq!(mirror.hits(&cli_route("0.5.16")), 1, "not retried");
+    let dir = entry_dir(&project, "litestream", "0.5.16");
+    assert!(!dir.join("litestream").exists() && !dir.join("receipt.json").exists());
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+
+    let binary = std::fs::read(crate::support::litestream_bin()).unwrap();
+    let padded = bomb_archive(&binary, "README.md", zeros);
+    mirror.route(&cli_route("0.5.17"), vec![], Reply::Body(Arc::new(padded)));
+    let project = zero_install(&mirror);
+    let url = format!("{}/{}", mirror.url(), cli_route("0.5.17"));
+    project.run(["install"]).our_error(&[&url, "inflates to more than 512 MiB"]);
+    assert_eq!(mirror.hits(&cli_route("0.5.17")), 1, "not retried");
+    assert_nothing_installed(&project);
+}
+
 #[test]
 fn windows_zip_assets_are_read() {
     // Upstream's Windows assets are zips holding `litestream.exe`. No Windows payload is

@@ -8,12 +8,14 @@
 //!    a symlink is never used. A full re-hash every time with `verify`;
 //! 2. **adoption**: a candidate file (e.g. a `litestream` on `PATH`) whose sha256 equals the
 //!    pin is copied into the cache, with no download;
-//! 3. **download** from GitHub or `CARGO_LITESTREAM_MIRROR`, streamed: bytes → gunzip → tar →
-//!    the one wanted entry → a temporary file in the cache entry, hashed on the way. Only when
-//!    the hash equals the pin is the file made executable and renamed into place.
+//! 3. **download** from GitHub or `CARGO_LITESTREAM_MIRROR`, streamed: bytes (at most 512 MiB)
+//!    → gunzip (at most 512 MiB inflated) → tar → the one wanted entry → a temporary file in
+//!    the cache entry, hashed on the way. Only when the hash equals the pin is the file made
+//!    executable and renamed into place.
 //!
 //! Changes to an entry happen under a lock file (`Blocking waiting for file lock on …`), and
-//! whoever gets the lock first re-checks the cache, so concurrent runs download once.
+//! whoever gets the lock first re-checks the cache, so concurrent runs download once. Cargo's
+//! timeout and low-speed limit bound how long a slow server can keep that lock.
 
 mod archive;
 mod cache;
@@ -45,6 +47,11 @@ pub const HOST_TARGET: &str = env!("CARGO_LITESTREAM_HOST_TARGET");
 
 /// No release archive is anywhere near this size; a server streaming more is refused.
 const ARCHIVE_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// Nor does any release inflate to this much (the archives hold one 36–84 MB file and a few
+/// small ones): a cap on what gunzip produces, and on a zip entry, against decompression
+/// bombs, which the compressed cap alone lets through (deflate inflates up to ~1000 times).
+const INFLATED_LIMIT: u64 = 512 * 1024 * 1024;
 
 /// One row of a compiled-in pin table: the sha256 and size of the file extracted from the
 /// release asset (not of the archive).
@@ -555,15 +562,23 @@ impl<'a> Fetcher<'a> {
         let mut payload = entry.temp_file()?;
         let mut out = HashingWriter::new(payload.as_file_mut());
         let extracted = match asset.kind {
-            ArchiveKind::TarGz => archive::extract_tar_gz(&mut raw, &asset.member, size_limit, &mut out)
-                .and_then(|rest| io::copy(rest, &mut io::sink()).map(drop).map_err(ExtractError::Read)),
+            ArchiveKind::TarGz => {
+                archive::extract_tar_gz(&mut raw, &asset.member, size_limit, INFLATED_LIMIT, &mut out)
+                    .and_then(|rest| io::copy(rest, &mut io::sink()).map(drop).map_err(ExtractError::Read))
+            }
             ArchiveKind::Zip => {
                 // The zip's directory is at its end: the archive goes to disk first.
                 let mut archive = entry.temp_file()?;
                 hash::copy(&mut raw, archive.as_file_mut()).map_err(|e| read_error(&e))?;
                 check_length(raw.len(), opened.length)?;
                 archive.as_file_mut().rewind().map_err(|e| FetchError::io("read", archive.path(), e))?;
-                archive::extract_zip(archive.as_file_mut(), &asset.member, size_limit, &mut out)
+                archive::extract_zip(
+                    archive.as_file_mut(),
+                    &asset.member,
+                    size_limit,
+                    INFLATED_LIMIT,
+                    &mut out,
+                )
             }
         };
         match extracted {
@@ -571,6 +586,13 @@ impl<'a> Fetcher<'a> {
             Err(ExtractError::Read(e)) => return Err(read_error(&e).into()),
             Err(ExtractError::Write(e)) => return Err(FetchError::io("write to", &entry.dir, e).into()),
             Err(ExtractError::Missing(why) | ExtractError::Corrupt(why)) => {
+                return Err(FetchError::BadAsset { url, why }.into());
+            }
+            Err(ExtractError::Inflated { limit }) => {
+                let why = format!(
+                    "it inflates to more than {} MiB, which no release comes near (a decompression bomb?)",
+                    limit >> 20
+                );
                 return Err(FetchError::BadAsset { url, why }.into());
             }
             Err(ExtractError::TooLarge { size, limit }) => {
