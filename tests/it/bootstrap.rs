@@ -367,6 +367,81 @@ fn a_second_run_waits_for_the_lock_and_says_so() {
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 1);
 }
 
+/// A mirror sending 1 byte/s must not hold the cache lock for ever: with cargo's variables set
+/// small, the transfer is abandoned (and retried, as cargo retries timeouts) after
+/// CARGO_HTTP_TIMEOUT seconds below CARGO_HTTP_LOW_SPEED_LIMIT, with one line saying what to
+/// do; a second run that was waiting for the lock then installs from a good mirror.
+#[test]
+fn a_trickling_mirror_is_abandoned_and_the_lock_released() {
+    let slow = Mirror::start();
+    slow.route(&cli_route("0.5.17"), vec![], Reply::Trickle(mirror::cli_archive(), Duration::from_secs(1)));
+    let good = Mirror::start();
+    serve_cli(&good);
+    let project = zero_install(&slow)
+        .with_env("CARGO_HTTP_TIMEOUT", "2")
+        .with_env("CARGO_HTTP_LOW_SPEED_LIMIT", "1000")
+        .with_env("CARGO_NET_RETRY", "1");
+
+    let first =
+        project.cmd(["install"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let first = first.unwrap();
+    for _ in 0..600 {
+        if slow.hits(&cli_route("0.5.17")) > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(slow.hits(&cli_route("0.5.17")), 1, "the first run reached the slow mirror");
+    // The first run holds the lock while it downloads: the second waits, then gets it.
+    let second = project
+        .cmd(["install"])
+        .env("CARGO_LITESTREAM_MIRROR", good.url())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let second = Run {
+        code: second.status.code(),
+        stdout: String::from_utf8_lossy(&second.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&second.stderr).into_owned(),
+    };
+    let first = first.wait_with_output().unwrap();
+    let first = Run {
+        code: first.status.code(),
+        stdout: String::from_utf8_lossy(&first.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&first.stderr).into_owned(),
+    };
+
+    let url = format!("{}/{}", slow.url(), cli_route("0.5.17"));
+    let first = first.our_error(&[
+        &format!("{url} is too slow"),
+        "the transfer stayed below 1000 bytes/s for 2 s",
+        "2 attempts",
+        "CARGO_LITESTREAM_MIRROR",
+        "CARGO_HTTP_TIMEOUT (now 2 s)",
+    ]);
+    assert!(first.stderr.contains("retrying"), "{first}");
+    assert_eq!(slow.hits(&cli_route("0.5.17")), 2, "CARGO_NET_RETRY=1: two attempts");
+    let second = second.success();
+    assert!(second.stderr.contains("Blocking waiting for file lock"), "the second run had to wait\n{second}");
+    assert_eq!(second.stdout.trim(), installed_binary(&project).display().to_string(), "{second}");
+    assert_eq!(mirror::sha256_file(&installed_binary(&project)), pin());
+    assert_eq!(good.hits(&cli_route("0.5.17")), 1);
+
+    // A mirror that sends its headers and then nothing: ureq's per-read timeout, same advice.
+    let gate = Gate::new();
+    let silent = Mirror::start();
+    silent.route(&cli_route("0.5.17"), vec![], Reply::Stall(mirror::cli_archive(), 0, Arc::clone(&gate)));
+    let project = zero_install(&silent).with_env("CARGO_HTTP_TIMEOUT", "1").with_env("CARGO_NET_RETRY", "0");
+    project.run(["install"]).our_error(&[
+        "is too slow",
+        "nothing arrived for 1 s",
+        "(1 attempt)",
+        "CARGO_HTTP_TIMEOUT",
+    ]);
+    gate.release();
+    assert_nothing_installed(&project);
+}
+
 #[test]
 fn an_unwritable_cache_dir_is_named() {
     let mirror = Mirror::start();
@@ -476,19 +551,125 @@ fn a_damaged_cache_is_noticed() {
     project.run(["install"]).success();
     let binary = installed_binary(&project);
 
-    // Same size, other bytes: only --verify can tell; it replaces the file.
+    // Same size, other bytes, written in place: the write changed the file's identity (mtime,
+    // ctime), so the next use hashes it, refuses it and replaces it.
     let mut bytes = std::fs::read(&binary).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(&binary, &bytes).unwrap();
-    project.run(["install", "--verify"]).success().stderr_has("does not match its receipt");
+    project.run(["version"]).success().stdout_has("0.5.17").stderr_has("does not match its receipt");
     assert_eq!(mirror::sha256_file(&binary), pin());
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 2);
+    // --verify hashes even a file whose identity is unchanged.
+    project.run(["install", "--verify"]).success().stderr_has("fully re-hashed");
 
     // Another size (truncated): the cheap check on every use notices.
     std::fs::write(&binary, &bytes[..1000]).unwrap();
     project.run(["version"]).success().stdout_has("0.5.17");
     assert_eq!(mirror::sha256_file(&binary), pin());
     assert_eq!(mirror.hits(&cli_route("0.5.17")), 3);
+}
+
+/// A file put in a shared cache (CI jobs, a restored CI cache) by something else must not run
+/// on the strength of a receipt: not a same-size replacement, not another file whose size was
+/// written into the receipt, not a symlink to a same-size file. Each is hashed, refused (it
+/// would leave a mark if run) and replaced by the pinned download.
+#[cfg(unix)]
+#[test]
+fn a_replaced_cached_binary_is_never_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let mirror = Mirror::start();
+    serve_cli(&mirror);
+    let project = zero_install(&mirror);
+    project.run(["install"]).success();
+    let binary = installed_binary(&project);
+    let receipt_path = binary.with_file_name("receipt.json");
+    let pinned_size = std::fs::metadata(&binary).unwrap().len();
+    let marker = project.path().join("ran");
+    // A script that prints what litestream would, padded (after `exit`) to `size` bytes.
+    let script_file = |name: &str, size: Option<u64>| -> PathBuf {
+        let mut bytes =
+            format!("#!/bin/sh\ntouch '{}'\necho 0.5.17\nexit 0\n", marker.display()).into_bytes();
+        if let Some(size) = size {
+            bytes.resize(usize::try_from(size).unwrap(), b'#');
+        }
+        let path = project.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+
+    type Tamper<'a> = Box<dyn Fn() + 'a>;
+    let cases: [(&str, Tamper<'_>); 3] = [
+        (
+            "a same-size file renamed over it",
+            Box::new(|| std::fs::rename(script_file("same-size", Some(pinned_size)), &binary).unwrap()),
+        ),
+        (
+            "another file, its size written into the receipt",
+            Box::new(|| {
+                let script = script_file("small", None);
+                let size = std::fs::metadata(&script).unwrap().len();
+                std::fs::rename(script, &binary).unwrap();
+                let mut receipt: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+                receipt["size"] = size.into();
+                std::fs::write(&receipt_path, serde_json::to_vec(&receipt).unwrap()).unwrap();
+            }),
+        ),
+        (
+            "a symlink to a same-size file",
+            Box::new(|| {
+                let target = script_file("linked", Some(pinned_size));
+                std::fs::remove_file(&binary).unwrap();
+                std::os::unix::fs::symlink(target, &binary).unwrap();
+            }),
+        ),
+    ];
+    for (round, (what, tamper)) in cases.iter().enumerate() {
+        tamper();
+        let run = project.run(["version"]).success().stdout_has("0.5.17");
+        assert!(!marker.exists(), "{what}: the file in the cache was run\n{run}");
+        assert!(run.stderr.contains("does not match its receipt"), "{what}\n{run}");
+        let meta = std::fs::symlink_metadata(&binary).unwrap();
+        assert!(meta.file_type().is_file(), "{what}: replaced by a regular file");
+        assert_eq!(mirror::sha256_file(&binary), pin(), "{what}");
+        assert_eq!(mirror.hits(&cli_route("0.5.17")), round + 2, "{what}: downloaded again");
+    }
+}
+
+/// The same bytes with another identity on disk (a CI cache restored into a new job, a receipt
+/// written before identities were recorded): hashed against the pin once, used without a
+/// download, and the receipt updated so the next use is one `lstat` again.
+#[test]
+fn a_restored_cache_is_rehashed_once_then_trusted() {
+    let mirror = Mirror::start();
+    serve_cli(&mirror);
+    let project = zero_install(&mirror);
+    project.run(["install"]).success();
+    let binary = installed_binary(&project);
+    let receipt_path = binary.with_file_name("receipt.json");
+    let read_receipt =
+        || serde_json::from_slice::<serde_json::Value>(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    assert!(read_receipt()["identity"]["ino"].is_u64(), "{}", read_receipt());
+
+    // A restore: a copy of the file takes its place.
+    let copy = project.path().join("restored");
+    std::fs::copy(&binary, &copy).unwrap();
+    std::fs::rename(&copy, &binary).unwrap();
+    let before = read_receipt();
+    let run = project.run(["-v", "version"]).success().stdout_has("0.5.17").stderr_has("re-hashed");
+    assert!(run.stderr.contains(pin()), "{run}");
+    assert_ne!(read_receipt()["identity"], before["identity"], "the receipt records the new file");
+    let run = project.run(["-v", "version"]).success();
+    assert!(!run.stderr.contains("re-hashed"), "the second use trusts the recorded identity\n{run}");
+
+    // An older receipt, without an identity.
+    let mut old = read_receipt();
+    old.as_object_mut().unwrap().remove("identity");
+    std::fs::write(&receipt_path, serde_json::to_vec(&old).unwrap()).unwrap();
+    project.run(["version"]).success().stdout_has("0.5.17").stderr_has("re-hashed");
+    assert!(read_receipt()["identity"].is_object());
+    assert_eq!(mirror.hits(&cli_route("0.5.17")), 1, "nothing was downloaded again");
 }
 
 #[test]
@@ -527,6 +708,66 @@ fn unpinned_versions_need_a_pin_or_explicit_permission() {
         .run(["install", "--version", "0.5.16", "--allow-unpinned"])
         .our_error(&["refusing the unpinned", "says"]);
     assert!(!entry_dir(&other, "litestream", "0.5.16").join("litestream").exists());
+}
+
+/// `n` zeros, gzipped inside an upstream-shaped tar next to `litestream` (`member`), built as
+/// a stream: the archive is ~100 times smaller than what it inflates to.
+fn bomb_archive(member: &[u8], zeros_name: &str, zeros: u64) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    let mut append = |name: &str, size: u64, data: &mut dyn std::io::Read| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder.append_data(&mut header, name, data).unwrap();
+    };
+    append("LICENSE", 7, &mut &b"license"[..]);
+    if !member.is_empty() {
+        append("litestream", member.len() as u64, &mut &member[..]);
+    }
+    append(zeros_name, zeros, &mut std::io::Read::take(std::io::repeat(0), zeros));
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// The downloader caps the compressed download at 512 MiB, and now what it inflates to as well:
+/// a small archive whose `litestream` inflates past the cap, pinned by its real sha256 in
+/// Cargo.toml (so only the inflation check can stop it), is refused from its header, before a
+/// byte is written; an archive with the real, pinned binary and a huge second entry is refused
+/// as gunzip produces the entry. One line each, nothing installed, not retried.
+#[test]
+fn a_gzip_bomb_is_refused() {
+    const CAP: u64 = 512 << 20;
+    let zeros = CAP + (1 << 20);
+    let mirror = Mirror::start();
+    let bomb = bomb_archive(b"", "litestream", zeros);
+    assert!(bomb.len() < 8 << 20, "a bomb: {} bytes", bomb.len());
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..zeros >> 20 {
+        sha2::Digest::update(&mut hasher, &block);
+    }
+    let bomb_sha256: String = sha2::Digest::finalize(hasher).iter().map(|b| format!("{b:02x}")).collect();
+    mirror.route(&cli_route("0.5.16"), vec![], Reply::Body(Arc::new(bomb)));
+    let project = zero_install(&mirror);
+    project.write_manifest(&format!(
+        "[package.metadata.litestream]\nversion = \"0.5.16\"\nsha256 = \"{bomb_sha256}\"\n"
+    ));
+    let url = format!("{}/{}", mirror.url(), cli_route("0.5.16"));
+    project.run(["install"]).our_error(&[&url, "inflates to more than 512 MiB"]);
+    assert_eq!(mirror.hits(&cli_route("0.5.16")), 1, "not retried");
+    let dir = entry_dir(&project, "litestream", "0.5.16");
+    assert!(!dir.join("litestream").exists() && !dir.join("receipt.json").exists());
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+
+    let binary = std::fs::read(crate::support::litestream_bin()).unwrap();
+    let padded = bomb_archive(&binary, "README.md", zeros);
+    mirror.route(&cli_route("0.5.17"), vec![], Reply::Body(Arc::new(padded)));
+    let project = zero_install(&mirror);
+    let url = format!("{}/{}", mirror.url(), cli_route("0.5.17"));
+    project.run(["install"]).our_error(&[&url, "inflates to more than 512 MiB"]);
+    assert_eq!(mirror.hits(&cli_route("0.5.17")), 1, "not retried");
+    assert_nothing_installed(&project);
 }
 
 #[test]

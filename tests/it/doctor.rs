@@ -130,7 +130,8 @@ fn doctor_checks_the_binary_against_its_pin() {
     let run = project.run(["doctor"]);
     assert!(line(&run, "ok", "binary litestream").contains("pinned and verified"), "{run}");
 
-    // Same size, one byte different: the cheap receipt check passes, the re-hash does not.
+    // Same size, one byte different, written in place: the changed identity makes doctor (as
+    // every run) re-hash it, and the hash is not the pin.
     let mut bytes = std::fs::read(&installed).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;

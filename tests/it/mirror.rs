@@ -1,6 +1,6 @@
 //! A loopback release mirror for the downloader tests: a std `TcpListener` on 127.0.0.1 in a
 //! thread, answering scripted replies per path (whole bodies, 404/500, a body cut short, a
-//! connection reset, a stall until the test releases it), and serving as an HTTP CONNECT
+//! connection reset, a stall until the test releases it, a trickle), and serving as an HTTP CONNECT
 //! proxy too. The archives it serves are upstream-shaped (same names, flat layout) and built
 //! here from the real 0.5.17 payloads of the PyPI packages, so the real pins are exercised.
 
@@ -28,6 +28,9 @@ pub enum Reply {
     Reset(Arc<Vec<u8>>, usize),
     /// The first `n` bytes, then nothing until the gate opens; then the rest.
     Stall(Arc<Vec<u8>>, usize, Arc<Gate>),
+    /// The full `Content-Length`, then one byte per interval (a mirror at 1 byte/s), until the
+    /// client goes away; after 30 s (a client that never gives up) a clean close.
+    Trickle(Arc<Vec<u8>>, Duration),
 }
 
 /// A one-way latch: the server says when it reached the stall; the test says when to go on.
@@ -249,6 +252,19 @@ fn respond(mut stream: TcpStream, reply: Reply) {
         Reply::Reset(body, n) => {
             // The request's headers are still unread: closing now makes the kernel send RST.
             stream.write_all(head(200, body.len()).as_bytes()).and_then(|()| stream.write_all(&body[..n]))
+        }
+        Reply::Trickle(body, interval) => {
+            let started = std::time::Instant::now();
+            let mut sent = stream.write_all(head(200, body.len()).as_bytes());
+            for byte in body.chunks(1) {
+                if sent.is_err() || started.elapsed() > Duration::from_secs(30) {
+                    break;
+                }
+                std::thread::sleep(interval);
+                sent = stream.write_all(byte).and_then(|()| stream.flush());
+            }
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            sent
         }
         Reply::Stall(body, n, gate) => {
             let first = stream

@@ -21,7 +21,7 @@ use std::time::Duration;
 use cargo_litestream_config::{
     Env, Generate, Location, Project, SECRET_KEYS, TomlValue, is_env_reference, redact_url_password,
 };
-use cargo_litestream_fetch::{Fetcher, HOST_TARGET, Trust, sha256_file};
+use cargo_litestream_fetch::{CacheState, Fetcher, HOST_TARGET, Trust, sha256_file};
 use cargo_litestream_runner::{BinarySource, Litestream};
 use serde::Serialize;
 
@@ -502,8 +502,28 @@ fn binary(project: &Project, env: &Env, checks: &mut Vec<Check>) -> Option<Lites
         size: None,
         origin: cargo_litestream_fetch::PinOrigin::Compiled,
     };
-    match fetcher.cached(&asset, &trust) {
-        Ok(Some(installed)) => match sha256_file(&installed.path) {
+    match fetcher.check(&asset, &trust) {
+        // Changed on disk and no longer the pinned file (or a symlink): refused by every run.
+        Ok(CacheState::Mismatch(path)) => {
+            let found = match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => "a symlink, never run from the cache".to_owned(),
+                _ => match sha256_file(&path) {
+                    Ok((hash, _)) => format!("sha256 {hash}, pin {pin}"),
+                    Err(error) => format!("cannot read it: {error}"),
+                },
+            };
+            checks.push(
+                Check::new(
+                    "binary",
+                    "litestream",
+                    Status::Fail,
+                    format!("{} does not match its pin ({found})", path.display()),
+                )
+                .fix("run `cargo litestream install --verify` to replace it"),
+            );
+            None
+        }
+        Ok(CacheState::Hit(installed)) => match sha256_file(&installed.path) {
             Ok((hash, _)) if hash.eq_ignore_ascii_case(pin) => {
                 checks.push(Check::new(
                     "binary",
@@ -543,7 +563,7 @@ fn binary(project: &Project, env: &Env, checks: &mut Vec<Check>) -> Option<Lites
                 None
             }
         },
-        Ok(None) => {
+        Ok(CacheState::Miss) => {
             let on_path = cargo_litestream_release_cli::on_path(
                 env,
                 cargo_litestream_release_cli::binary_name(HOST_TARGET),

@@ -2,15 +2,20 @@
 //!
 //! [`Fetcher::ensure`] makes a pinned file available in the cache, in this order:
 //!
-//! 1. **the cache**: a receipt and a file of the recorded size (a full re-hash with `verify`);
+//! 1. **the cache**: a receipt and a file whose identity on disk (device, inode, size, mtime,
+//!    ctime) is the one recorded when it was hashed; a file with any other identity (replaced,
+//!    restored from a CI cache, an old receipt) is hashed against the pin again before use, and
+//!    a symlink is never used. A full re-hash every time with `verify`;
 //! 2. **adoption**: a candidate file (e.g. a `litestream` on `PATH`) whose sha256 equals the
 //!    pin is copied into the cache, with no download;
-//! 3. **download** from GitHub or `CARGO_LITESTREAM_MIRROR`, streamed: bytes → gunzip → tar →
-//!    the one wanted entry → a temporary file in the cache entry, hashed on the way. Only when
-//!    the hash equals the pin is the file made executable and renamed into place.
+//! 3. **download** from GitHub or `CARGO_LITESTREAM_MIRROR`, streamed: bytes (at most 512 MiB)
+//!    → gunzip (at most 512 MiB inflated) → tar → the one wanted entry → a temporary file in
+//!    the cache entry, hashed on the way. Only when the hash equals the pin is the file made
+//!    executable and renamed into place.
 //!
 //! Changes to an entry happen under a lock file (`Blocking waiting for file lock on …`), and
-//! whoever gets the lock first re-checks the cache, so concurrent runs download once.
+//! whoever gets the lock first re-checks the cache, so concurrent runs download once. Cargo's
+//! timeout and low-speed limit bound how long a slow server can keep that lock.
 
 mod archive;
 mod cache;
@@ -28,7 +33,7 @@ use cargo_litestream_config::Env;
 use cargo_litestream_shell::Shell;
 
 pub use archive::ArchiveKind;
-pub use cache::{Entry, Receipt, cache_root, copy_to};
+pub use cache::{Entry, Identity, Lookup, Receipt, cache_root, copy_to};
 pub use hash::{hex, is_sha256, sha256_file};
 pub use net::{Base, GITHUB_RELEASES, Location};
 
@@ -42,6 +47,11 @@ pub const HOST_TARGET: &str = env!("CARGO_LITESTREAM_HOST_TARGET");
 
 /// No release archive is anywhere near this size; a server streaming more is refused.
 const ARCHIVE_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// Nor does any release inflate to this much (the archives hold one 36–84 MB file and a few
+/// small ones): a cap on what gunzip produces, and on a zip entry, against decompression
+/// bombs, which the compressed cap alone lets through (deflate inflates up to ~1000 times).
+const INFLATED_LIMIT: u64 = 512 * 1024 * 1024;
 
 /// One row of a compiled-in pin table: the sha256 and size of the file extracted from the
 /// release asset (not of the archive).
@@ -140,6 +150,28 @@ impl Trust {
             Trust::Upstream => true,
         }
     }
+
+    /// What a cached file must hash to: the pin; for an unpinned install (accepted with
+    /// `--allow-unpinned` when it was downloaded) the receipt's hash is all there is.
+    fn expected<'r>(&'r self, receipt: &'r Receipt) -> &'r str {
+        match self {
+            Trust::Pin { sha256, .. } => sha256,
+            Trust::Upstream => &receipt.sha256,
+        }
+    }
+}
+
+/// What [`Fetcher::check`] found in the cache.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per lookup, returned and matched at once
+pub enum CacheState {
+    /// The verified file.
+    Hit(Installed),
+    /// Nothing usable: no receipt the trust accepts, or no file of its size.
+    Miss,
+    /// A file under the installed name with a receipt the trust accepts, but other bytes, or a
+    /// symlink: never used.
+    Mismatch(PathBuf),
 }
 
 /// How the file came to be in the cache on this call.
@@ -192,6 +224,12 @@ pub enum FetchError {
     Download { url: String, why: String, attempts: u32, hint: String },
 
     #[error(
+        "{url} is too slow: {why} ({attempts} attempt{}); point CARGO_LITESTREAM_MIRROR at a mirror that answers, or raise CARGO_HTTP_TIMEOUT (now {timeout} s) or lower CARGO_HTTP_LOW_SPEED_LIMIT (now {low_speed_limit} bytes/s)",
+        if *attempts == 1 { "" } else { "s" }
+    )]
+    TooSlow { url: String, why: String, attempts: u32, timeout: u64, low_speed_limit: u64 },
+
+    #[error(
         "sha256 mismatch for `{file}` from {url}: expected {expected} ({origin}), got {actual}; nothing was installed or run (the download is corrupt, or not upstream's release: a mirror must serve upstream's files unchanged)"
     )]
     ChecksumMismatch { file: String, url: String, expected: String, actual: String, origin: String },
@@ -233,7 +271,7 @@ pub struct Fetcher<'a> {
     pub shell: &'a Shell,
     /// `--offline` / `CARGO_NET_OFFLINE`: no network (a `file://` mirror is still allowed).
     pub offline: bool,
-    /// Re-hash a cached file fully instead of the cheap size + receipt check.
+    /// Re-hash a cached file on every use, not only when its identity on disk changed.
     pub verify: bool,
     http: OnceCell<Http>,
 }
@@ -258,13 +296,61 @@ impl<'a> Fetcher<'a> {
         Ok(Entry::new(&root, asset.artifact, &asset.version, &asset.target, &asset.install_name))
     }
 
-    /// The cached file, if it passes the cheap check: no lock, no network, no hashing.
+    /// The cached file, if it is the one verified: no lock, no network, and no hashing while
+    /// its identity on disk is the one recorded (one `lstat`); otherwise it is hashed against
+    /// the pin first, and used only if it matches.
     pub fn cached(&self, asset: &Asset, trust: &Trust) -> Result<Option<Installed>, FetchError> {
-        let entry = self.entry(asset)?;
-        Ok(entry
-            .installed()
-            .filter(|r| trust.accepts(r) && matches_asset(r, asset))
-            .map(|receipt| Installed { path: entry.path(), receipt, provenance: Provenance::Cached }))
+        Ok(match self.check(asset, trust)? {
+            CacheState::Hit(installed) => Some(installed),
+            CacheState::Miss | CacheState::Mismatch(_) => None,
+        })
+    }
+
+    /// [`Fetcher::cached`], telling a file that failed its hash apart from an empty entry (for
+    /// `doctor`).
+    pub fn check(&self, asset: &Asset, trust: &Trust) -> Result<CacheState, FetchError> {
+        Ok(self.check_cache(&self.entry(asset)?, asset, trust))
+    }
+
+    fn check_cache(&self, entry: &Entry, asset: &Asset, trust: &Trust) -> CacheState {
+        let (receipt, unchanged) = match entry.lookup() {
+            Lookup::Missing => return CacheState::Miss,
+            Lookup::Unchanged(receipt) => (receipt, true),
+            Lookup::Changed(receipt) => (receipt, false),
+        };
+        if !trust.accepts(&receipt) || !matches_asset(&receipt, asset) {
+            return CacheState::Miss;
+        }
+        let path = entry.path();
+        if unchanged && !self.verify {
+            return CacheState::Hit(Installed { path, receipt, provenance: Provenance::Cached });
+        }
+        let expected = trust.expected(&receipt).to_ascii_lowercase();
+        let identity = match entry.rehash(&expected) {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return CacheState::Mismatch(path),
+            Err(error) => {
+                self.shell.verbose("Skipping", format!("{} (cannot read it: {error})", path.display()));
+                return CacheState::Mismatch(path);
+            }
+        };
+        let why = if self.verify {
+            "fully re-hashed"
+        } else {
+            "re-hashed: not the file on disk its receipt recorded (replaced, copied or restored, or an older receipt)"
+        };
+        self.shell.status("Verified", format!("{} (sha256 {expected}, {why})", path.display()));
+        let receipt = if receipt.identity.as_ref() == Some(&identity) {
+            receipt
+        } else {
+            let receipt = Receipt { identity: Some(identity), ..receipt };
+            // A read-only cache (a shared mount) just stays slower: every use re-hashes.
+            if let Err(error) = entry.write_receipt(&receipt) {
+                self.shell.verbose("Skipping", format!("updating the receipt: {error}"));
+            }
+            receipt
+        };
+        CacheState::Hit(Installed { path, receipt, provenance: Provenance::Cached })
     }
 
     /// Makes `asset` available in the cache and returns it: from the cache, by adopting one of
@@ -276,9 +362,7 @@ impl<'a> Fetcher<'a> {
         candidates: &[PathBuf],
     ) -> Result<Installed, FetchError> {
         let entry = self.entry(asset)?;
-        if let Some(installed) = self.cached(asset, trust)?
-            && (!self.verify || self.full_check(&entry, &installed.receipt)?)
-        {
+        if let CacheState::Hit(installed) = self.check_cache(&entry, asset, trust) {
             return Ok(installed);
         }
 
@@ -291,15 +375,18 @@ impl<'a> Fetcher<'a> {
         entry.create()?;
         let _lock = entry.lock(self.shell)?;
         // Whoever held the lock may have installed it meanwhile.
-        if let Some(installed) = self.cached(asset, trust)? {
-            if !self.verify || self.full_check(&entry, &installed.receipt)? {
-                return Ok(installed);
-            }
-            self.shell.warn(format!(
-                "{} in the cache does not match its receipt's sha256 {}; replacing it",
+        match self.check_cache(&entry, asset, trust) {
+            CacheState::Hit(installed) => return Ok(installed),
+            CacheState::Miss => {}
+            CacheState::Mismatch(_) => self.shell.warn(format!(
+                "{} in the cache does not match its receipt (its sha256 is not {}, or it is a \
+                 symlink); it was not run; replacing it",
                 entry.path().display(),
-                installed.receipt.sha256
-            ));
+                match trust {
+                    Trust::Pin { sha256, .. } => sha256.to_ascii_lowercase(),
+                    Trust::Upstream => "the receipt's".to_owned(),
+                }
+            )),
         }
         entry.remove_temporaries();
         entry.remove()?;
@@ -316,17 +403,6 @@ impl<'a> Fetcher<'a> {
 
     fn offline_error(&self, asset: &Asset, entry: &Entry) -> FetchError {
         FetchError::Offline { what: asset.describe(), dir: entry.dir.clone(), hint: asset.fill_hint.clone() }
-    }
-
-    /// Re-hashes the cached file: true when it still has the receipt's hash.
-    fn full_check(&self, entry: &Entry, receipt: &Receipt) -> Result<bool, FetchError> {
-        let path = entry.path();
-        let (sha256, _) = sha256_file(&path).map_err(|e| FetchError::io("read", &path, e))?;
-        let ok = sha256.eq_ignore_ascii_case(&receipt.sha256);
-        if ok {
-            self.shell.status("Verified", format!("{} (sha256 {sha256}, fully re-hashed)", path.display()));
-        }
-        Ok(ok)
     }
 
     /// Copies `candidate` into the cache if its sha256 equals the pin (hashing the copy itself,
@@ -355,9 +431,9 @@ impl<'a> Fetcher<'a> {
                 .verbose("Skipping", format!("{} (sha256 {sha256} is not the pin)", candidate.display()));
             return Ok(None);
         }
-        let receipt =
+        let mut receipt =
             self.receipt(asset, sha256, size, candidate.display().to_string(), origin.receipt_name());
-        let path = entry.install(temp, asset.executable, &receipt)?;
+        let path = entry.install(temp, asset.executable, &mut receipt)?;
         self.shell.status(
             "Adopted",
             format!(
@@ -389,6 +465,7 @@ impl<'a> Fetcher<'a> {
             size,
             source,
             verified_by: verified_by.to_owned(),
+            identity: None,
         }
     }
 
@@ -408,7 +485,7 @@ impl<'a> Fetcher<'a> {
         let attempts = retries(self.env) + 1;
         let mut attempt = 1;
         loop {
-            let why = match self.attempt(entry, asset, trust, &location) {
+            let (why, too_slow) = match self.attempt(entry, asset, trust, &location) {
                 Ok(installed) => return Ok(installed),
                 Err(Failure::Final(error)) => return Err(*error),
                 Err(Failure::Attempt(AttemptError::NotFound(why))) => {
@@ -428,9 +505,20 @@ impl<'a> Fetcher<'a> {
                         hint: asset.fill_hint.clone(),
                     });
                 }
-                Err(Failure::Attempt(AttemptError::Transient(why))) => why,
+                Err(Failure::Attempt(AttemptError::Transient(why))) => (why, false),
+                Err(Failure::Attempt(AttemptError::TooSlow(why))) => (why, true),
             };
             entry.remove_temporaries();
+            if attempt >= attempts && too_slow {
+                let limits = self.http().limits;
+                return Err(FetchError::TooSlow {
+                    url,
+                    why,
+                    attempts: attempt,
+                    timeout: limits.timeout,
+                    low_speed_limit: limits.low_speed_limit,
+                });
+            }
             if attempt >= attempts {
                 return Err(FetchError::Download {
                     url,
@@ -460,6 +548,10 @@ impl<'a> Fetcher<'a> {
     ) -> Result<Installed, Failure> {
         let url = location.url();
         let opened = self.http().open(location, ARCHIVE_LIMIT)?;
+        let too_slow = opened.too_slow.clone();
+        // A failed read is the low-speed check's verdict when it gave one.
+        let read_error =
+            |e: &io::Error| too_slow.get().map_or_else(|| AttemptError::io(e), AttemptError::TooSlow);
         let label = format!("{} {}", asset.title, asset.version);
         let progress = Progress::start(self.shell, &asset.describe(), &label, &url, opened.length);
         let mut raw = HashingReader::new(progress.wrap(opened.reader));
@@ -470,22 +562,37 @@ impl<'a> Fetcher<'a> {
         let mut payload = entry.temp_file()?;
         let mut out = HashingWriter::new(payload.as_file_mut());
         let extracted = match asset.kind {
-            ArchiveKind::TarGz => archive::extract_tar_gz(&mut raw, &asset.member, size_limit, &mut out)
-                .and_then(|rest| io::copy(rest, &mut io::sink()).map(drop).map_err(ExtractError::Read)),
+            ArchiveKind::TarGz => {
+                archive::extract_tar_gz(&mut raw, &asset.member, size_limit, INFLATED_LIMIT, &mut out)
+                    .and_then(|rest| io::copy(rest, &mut io::sink()).map(drop).map_err(ExtractError::Read))
+            }
             ArchiveKind::Zip => {
                 // The zip's directory is at its end: the archive goes to disk first.
                 let mut archive = entry.temp_file()?;
-                hash::copy(&mut raw, archive.as_file_mut()).map_err(|e| AttemptError::io(&e))?;
+                hash::copy(&mut raw, archive.as_file_mut()).map_err(|e| read_error(&e))?;
                 check_length(raw.len(), opened.length)?;
                 archive.as_file_mut().rewind().map_err(|e| FetchError::io("read", archive.path(), e))?;
-                archive::extract_zip(archive.as_file_mut(), &asset.member, size_limit, &mut out)
+                archive::extract_zip(
+                    archive.as_file_mut(),
+                    &asset.member,
+                    size_limit,
+                    INFLATED_LIMIT,
+                    &mut out,
+                )
             }
         };
         match extracted {
             Ok(()) => {}
-            Err(ExtractError::Read(e)) => return Err(AttemptError::io(&e).into()),
+            Err(ExtractError::Read(e)) => return Err(read_error(&e).into()),
             Err(ExtractError::Write(e)) => return Err(FetchError::io("write to", &entry.dir, e).into()),
             Err(ExtractError::Missing(why) | ExtractError::Corrupt(why)) => {
+                return Err(FetchError::BadAsset { url, why }.into());
+            }
+            Err(ExtractError::Inflated { limit }) => {
+                let why = format!(
+                    "it inflates to more than {} MiB, which no release comes near (a decompression bomb?)",
+                    limit >> 20
+                );
                 return Err(FetchError::BadAsset { url, why }.into());
             }
             Err(ExtractError::TooLarge { size, limit }) => {
@@ -519,8 +626,8 @@ impl<'a> Fetcher<'a> {
                 "upstream-checksum"
             }
         };
-        let receipt = self.receipt(asset, sha256, size, url.clone(), verified_by);
-        let path = entry.install(payload, asset.executable, &receipt)?;
+        let mut receipt = self.receipt(asset, sha256, size, url.clone(), verified_by);
+        let path = entry.install(payload, asset.executable, &mut receipt)?;
         self.shell.status("Installed", format!("{} at {}", asset.describe(), path.display()));
         Ok(Installed { path, receipt, provenance: Provenance::Downloaded(url) })
     }
@@ -547,7 +654,12 @@ impl<'a> Fetcher<'a> {
                 })?;
                 text
             }
-            Err(AttemptError::NotFound(why) | AttemptError::Fatal(why) | AttemptError::Transient(why)) => {
+            Err(
+                AttemptError::NotFound(why)
+                | AttemptError::Fatal(why)
+                | AttemptError::Transient(why)
+                | AttemptError::TooSlow(why),
+            ) => {
                 return Err(refuse(format!(
                     "upstream's checksum {checksum_url} could not be fetched ({why})"
                 ))

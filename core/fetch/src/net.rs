@@ -2,11 +2,18 @@
 //! http, https or `file://`), through `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY`
 //! says otherwise. Only the *source* changes with a mirror; what is accepted is decided by the
 //! pins, elsewhere.
+//!
+//! A download holds the cache entry's lock, so a server that answers slowly must not hold it
+//! for long: as cargo does, `CARGO_HTTP_TIMEOUT` bounds connecting, the wait for the response
+//! and each read, and a transfer that stays below `CARGO_HTTP_LOW_SPEED_LIMIT` bytes/s for that
+//! long is abandoned (curl's `low_speed_limit`/`low_speed_time`, which cargo sets).
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use cargo_litestream_config::Env;
 
@@ -108,6 +115,113 @@ impl Location {
 pub(crate) struct Opened {
     pub reader: Box<dyn Read>,
     pub length: Option<u64>,
+    /// Why the transfer was abandoned as too slow, once it was: the reader's error itself may
+    /// reach the caller wrapped (by gunzip, tar) or replaced, so the verdict is kept here.
+    pub too_slow: TooSlowFlag,
+}
+
+/// Shared between a body's [`LowSpeed`] reader and whoever reads through it.
+#[derive(Clone, Default)]
+pub(crate) struct TooSlowFlag(Rc<RefCell<Option<String>>>);
+
+impl TooSlowFlag {
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    fn set(&self, why: String) -> io::Error {
+        *self.0.borrow_mut() = Some(why.clone());
+        io::Error::new(io::ErrorKind::TimedOut, why)
+    }
+}
+
+/// cargo's HTTP limits, from its environment variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// `CARGO_HTTP_TIMEOUT` (seconds, default 30; 0 = none): connecting, the response's
+    /// headers, each read, and the low-speed window.
+    pub timeout: u64,
+    /// `CARGO_HTTP_LOW_SPEED_LIMIT` (bytes/s, default 10; 0 = none).
+    pub low_speed_limit: u64,
+}
+
+impl Limits {
+    pub(crate) fn from_env(env: &Env) -> Limits {
+        let number = |key: &str, default: u64| {
+            env.get(key).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default)
+        };
+        Limits {
+            timeout: number("CARGO_HTTP_TIMEOUT", 30),
+            low_speed_limit: number("CARGO_HTTP_LOW_SPEED_LIMIT", 10),
+        }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
+    }
+}
+
+/// Fails a body that stays below `limit` bytes/s for a whole `window` (curl's low-speed
+/// check), and names ureq's own per-read timeout, so both end as "too slow".
+struct LowSpeed<R> {
+    inner: R,
+    limit: u64,
+    window: Option<Duration>,
+    /// Start of the current window and the bytes received in it.
+    since: Instant,
+    received: u64,
+    flag: TooSlowFlag,
+}
+
+impl<R: Read> LowSpeed<R> {
+    fn new(inner: R, limits: Limits, flag: TooSlowFlag) -> LowSpeed<R> {
+        let window = limits.timeout().filter(|_| limits.low_speed_limit > 0);
+        LowSpeed { inner, limit: limits.low_speed_limit, window, since: Instant::now(), received: 0, flag }
+    }
+}
+
+impl<R: Read> Read for LowSpeed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) if is_ureq_timeout(&e) => {
+                return Err(self.flag.set(format!("nothing arrived for {} s", self.window_secs())));
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(window) = self.window else { return Ok(n) };
+        if n == 0 {
+            return Ok(0);
+        }
+        self.received += n as u64;
+        // Enough for the whole window: the speed is fine so far; measure the next window.
+        if self.received as f64 >= self.limit as f64 * window.as_secs_f64() {
+            self.since = Instant::now();
+            self.received = 0;
+        } else if self.since.elapsed() >= window {
+            return Err(self.flag.set(format!(
+                "the transfer stayed below {} bytes/s for {} s",
+                self.limit,
+                window.as_secs()
+            )));
+        }
+        Ok(n)
+    }
+}
+
+impl<R> LowSpeed<R> {
+    fn window_secs(&self) -> u64 {
+        self.window.map_or(0, |w| w.as_secs())
+    }
+}
+
+/// ureq reports a body read that timed out as `io::Error::other(ureq::Error::Timeout(_))`.
+fn is_ureq_timeout(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::TimedOut
+        || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
 }
 
 /// Why one attempt failed, and whether another attempt may help.
@@ -115,8 +229,11 @@ pub(crate) struct Opened {
 pub(crate) enum AttemptError {
     /// 404/410 or a missing file: the asset does not exist there.
     NotFound(String),
-    /// Worth retrying: 5xx, 408, 429, resets, timeouts, short bodies.
+    /// Worth retrying: 5xx, 408, 429, resets, short bodies.
     Transient(String),
+    /// Worth retrying, as cargo does: no answer in time, or a body slower than the low-speed
+    /// limit (the message says which and how long).
+    TooSlow(String),
     /// Not worth retrying.
     Fatal(String),
 }
@@ -138,7 +255,7 @@ pub(crate) fn describe_io(error: &io::Error) -> String {
 /// The HTTP side: settings read once from the environment.
 pub(crate) struct Http {
     env_proxy: ProxyEnv,
-    timeout: Duration,
+    pub(crate) limits: Limits,
     ca_bundle: Option<CaBundle>,
 }
 
@@ -199,10 +316,7 @@ impl Http {
                 all: first(&["ALL_PROXY", "all_proxy"]),
                 no_proxy: first(&["NO_PROXY", "no_proxy"]),
             },
-            // cargo's `CARGO_HTTP_TIMEOUT` (seconds): for connecting and for each read.
-            timeout: Duration::from_secs(
-                env.get("CARGO_HTTP_TIMEOUT").and_then(|v| v.trim().parse().ok()).unwrap_or(30),
-            ),
+            limits: Limits::from_env(env),
             ca_bundle: CaBundle::from_env(env),
         }
     }
@@ -238,8 +352,12 @@ impl Http {
             .tls_config(tls.build())
             .http_status_as_error(false)
             .user_agent(concat!("cargo-litestream/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(self.timeout))
-            .timeout_per_read(Some(self.timeout))
+            // Connecting (after the name lookup, which gets its own budget), the response's
+            // headers, and every read: each within cargo's timeout.
+            .timeout_resolve(self.limits.timeout())
+            .timeout_connect(self.limits.timeout())
+            .timeout_recv_response(self.limits.timeout())
+            .timeout_per_read(self.limits.timeout())
             .max_redirects(10)
             .build();
         Ok(ureq::Agent::new_with_config(config))
@@ -254,10 +372,10 @@ impl Http {
                     _ => AttemptError::Fatal(e.to_string()),
                 })?;
                 let length = file.metadata().ok().map(|m| m.len());
-                Ok(Opened { reader: Box::new(file), length })
+                Ok(Opened { reader: Box::new(file), length, too_slow: TooSlowFlag::default() })
             }
             Location::Http(url) => {
-                let response = self.agent(url)?.get(url).call().map_err(classify)?;
+                let response = self.agent(url)?.get(url).call().map_err(|e| classify(e, self.limits))?;
                 let status = response.status().as_u16();
                 match status {
                     200 => {}
@@ -268,7 +386,9 @@ impl Http {
                 let body = response.into_body();
                 let length = body.content_length();
                 let reader = body.into_with_config().limit(limit).reader();
-                Ok(Opened { reader: Box::new(reader), length })
+                let too_slow = TooSlowFlag::default();
+                let reader = LowSpeed::new(reader, self.limits, too_slow.clone());
+                Ok(Opened { reader: Box::new(reader), length, too_slow })
             }
         }
     }
@@ -276,8 +396,17 @@ impl Http {
 
 const TLS_HINT: &str = " (a mirror or proxy with a private CA: point CARGO_HTTP_CAINFO at its PEM bundle)";
 
-fn classify(error: ureq::Error) -> AttemptError {
+fn classify(error: ureq::Error, limits: Limits) -> AttemptError {
     match error {
+        ureq::Error::Timeout(phase) => AttemptError::TooSlow(format!(
+            "no {} within {} s",
+            match phase {
+                ureq::Timeout::Resolve => "answer to the host name lookup",
+                ureq::Timeout::Connect => "connection",
+                _ => "response",
+            },
+            limits.timeout
+        )),
         ureq::Error::HostNotFound => AttemptError::Fatal("the host name did not resolve".to_owned()),
         ureq::Error::BadUri(uri) => AttemptError::Fatal(format!("bad URL {uri}")),
         ureq::Error::InvalidProxyUrl => AttemptError::Fatal("the proxy URL is not valid".to_owned()),
@@ -288,6 +417,9 @@ fn classify(error: ureq::Error) -> AttemptError {
         // A certificate the roots do not vouch for fails the same way on every attempt.
         ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
             AttemptError::Fatal(format!("TLS failed: {e}{TLS_HINT}"))
+        }
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+            AttemptError::TooSlow(format!("no response within {} s", limits.timeout))
         }
         ureq::Error::Io(e) => AttemptError::io(&e),
         other => AttemptError::Transient(other.to_string()),
@@ -384,6 +516,59 @@ mod tests {
         assert_eq!(all.proxy_for("https://github.com/x"), None);
         let all = Http::new(&Env::empty("/").with("ALL_PROXY", "socks5://s:1080"));
         assert_eq!(all.proxy_for("https://github.com/x"), Some("socks5://s:1080"));
+    }
+
+    #[test]
+    fn limits_follow_cargo() {
+        assert_eq!(Limits::from_env(&Env::empty("/")), Limits { timeout: 30, low_speed_limit: 10 });
+        let env =
+            Env::empty("/").with("CARGO_HTTP_TIMEOUT", " 5 ").with("CARGO_HTTP_LOW_SPEED_LIMIT", "1000");
+        assert_eq!(Limits::from_env(&env), Limits { timeout: 5, low_speed_limit: 1000 });
+        let env = Env::empty("/").with("CARGO_HTTP_TIMEOUT", "soon");
+        assert_eq!(Limits::from_env(&env).timeout, 30);
+        assert_eq!(Limits { timeout: 0, low_speed_limit: 10 }.timeout(), None);
+    }
+
+    /// Gives `chunk` bytes per call, sleeping `pause` before each.
+    struct Trickle {
+        chunk: usize,
+        pause: Duration,
+        left: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            std::thread::sleep(self.pause);
+            let n = self.chunk.min(self.left).min(buf.len());
+            buf[..n].fill(b'x');
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_body_below_the_low_speed_limit_for_the_timeout_is_abandoned() {
+        // 1 byte per 20 ms = 50 bytes/s, against a limit of 100 bytes/s over 1 s.
+        let limits = Limits { timeout: 1, low_speed_limit: 100 };
+        let flag = TooSlowFlag::default();
+        let slow = Trickle { chunk: 1, pause: Duration::from_millis(20), left: 1000 };
+        let error = io::copy(&mut LowSpeed::new(slow, limits, flag.clone()), &mut io::sink()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(flag.get().as_deref(), Some("the transfer stayed below 100 bytes/s for 1 s"));
+
+        // Fast enough (10 bytes per 20 ms = 500 bytes/s), for longer than one window.
+        let flag = TooSlowFlag::default();
+        let fast = Trickle { chunk: 10, pause: Duration::from_millis(20), left: 800 };
+        assert_eq!(io::copy(&mut LowSpeed::new(fast, limits, flag.clone()), &mut io::sink()).unwrap(), 800);
+        assert_eq!(flag.get(), None);
+
+        // CARGO_HTTP_LOW_SPEED_LIMIT=0: no check at all.
+        let off = Limits { timeout: 1, low_speed_limit: 0 };
+        let slow = Trickle { chunk: 1, pause: Duration::from_millis(20), left: 60 };
+        assert_eq!(
+            io::copy(&mut LowSpeed::new(slow, off, TooSlowFlag::default()), &mut io::sink()).unwrap(),
+            60
+        );
     }
 
     #[test]

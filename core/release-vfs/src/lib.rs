@@ -157,8 +157,10 @@ pub fn ensure(fetcher: &Fetcher<'_>, request: &Request<'_>) -> Result<Installed,
     Ok(fetcher.ensure(&asset, &trust, &[])?)
 }
 
-/// The installed extension of `version` for this machine, if the cache has it (cheap check
-/// only: no lock, no network, no download). For `vfs-status` and read replicas:
+/// The installed extension of `version` for this machine, if the cache has it: no lock, no
+/// network, no download, and no hashing while the file's identity on disk is the one recorded
+/// when it was verified (a changed file is hashed against the pin first; a symlink is never
+/// returned). For `vfs-status` and read replicas:
 ///
 /// ```no_run
 /// # let env = cargo_litestream_config::Env::capture().unwrap();

@@ -83,7 +83,7 @@ impl Lookup {
             Lookup::EnvVar(_) => "`CARGO_LITESTREAM_BIN` (the binary named by the environment)".to_owned(),
             Lookup::Cache(_) => {
                 "its warm verified cache (`CARGO_LITESTREAM_CACHE_DIR`; the lookup every run after the first makes: \
-                 the receipt read and the file's size checked)"
+                 the receipt read and the file's identity on disk compared with it)"
                     .to_owned()
             }
         }
