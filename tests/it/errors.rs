@@ -222,3 +222,89 @@ fn usage_errors_are_clap_errors() {
     project.run(["frobnicate"]).code(2);
     project.run(["replicate", "default"]).code(2).stderr_has("REPLICA_URL");
 }
+
+/// Litestream 0.5.17 reads `monitor-interval = "0s"` as "no monitor": nothing is replicated
+/// while `verify` says in sync. Zero and negative intervals are refused before anything runs;
+/// `l0-retention = "0s"` (Litestream's documented "disabled") still passes.
+#[test]
+fn intervals_that_switch_replication_off_are_refused() {
+    for (key, value) in [
+        ("monitor-interval", "0s"),
+        ("monitor-interval", "-1s"),
+        ("monitor-interval", "0"),
+        ("busy-timeout", "0s"),
+        ("checkpoint-interval", "-5m"),
+    ] {
+        refused(
+            &format!(
+                "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{{ path = \"app.db\", {key} = \"{value}\" }}]\n"
+            ),
+            &["replicate"],
+            &[key, "not more than zero"],
+        );
+    }
+    refused(
+        "[package.metadata.litestream]\nreplica = { type = \"file\", path = \"replica\", sync-interval = \"0s\" }\ndatabases = { default = \"app.db\" }\n",
+        &["config"],
+        &["sync-interval", "not more than zero"],
+    );
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\nl0-retention = \"0s\"\ndbs = [{ path = \"app.db\", monitor-interval = \"250ms\" }]\n",
+    );
+    project.run(["config"]).success().stdout_has("monitor-interval: 250ms");
+}
+
+/// No database at all (an in-memory `DATABASE_URL`, no `databases` table): `replicate` would run a
+/// litestream that replicates nothing and `doctor` would be green. Both fail, in one line.
+#[test]
+fn nothing_to_replicate_is_refused_and_doctor_fails() {
+    let project = Project::new("[package.metadata.litestream]\nreplica = \"replica\"\n")
+        .with_env("DATABASE_URL", "sqlite::memory:");
+    project.run(["replicate"]).our_error(&["nothing to replicate", "in-memory", "DATABASE_URL"]);
+    project.run(["replicate", "-exec", "true"]).our_error(&["nothing to replicate"]);
+    let doctor = project.run(["doctor"]).code(1);
+    assert!(doctor.stdout.lines().any(|l| l.starts_with("FAIL database databases")), "{doctor}");
+}
+
+/// A `.env` dotenvy cannot parse may be what sets `DATABASE_URL`: refused, not ignored.
+#[test]
+fn an_unparsable_dotenv_is_an_error() {
+    for text in ["DATABASE_URL=\"sqlite:app.db\n", "this is not a dotenv file\n"] {
+        let project = Project::new("[package.metadata.litestream]\nreplica = \"replica\"\n");
+        project.write(".env", text);
+        project.run(["config"]).our_error(&[".env", "DATABASE_URL"]);
+    }
+}
+
+/// Litestream expands `$` in its whole configuration: locations are compared as it reads them,
+/// and a database path it would read as another file is refused.
+#[test]
+fn dollar_signs_are_read_as_litestream_reads_them() {
+    let project = Project::new(
+        "[package.metadata.litestream]\ndbs = [\n  { path = \"one.db\", replica = { type = \"file\", path = \"shared$A\" } },\n  \
+         { path = \"two.db\", replica = { type = \"file\", path = \"shared${B}\" } },\n]\n",
+    )
+    .with_env("A", "x")
+    .with_env("B", "x");
+    project.run(["config"]).our_error(&["would replicate to the same place", "sharedx"]);
+    // Different values: two places.
+    let project = Project::new(
+        "[package.metadata.litestream]\ndbs = [\n  { path = \"one.db\", replica = { type = \"file\", path = \"shared$A\" } },\n  \
+         { path = \"two.db\", replica = { type = \"file\", path = \"shared$B\" } },\n]\n",
+    )
+    .with_env("A", "x")
+    .with_env("B", "y");
+    project.run(["config"]).success();
+
+    refused(
+        "[package.metadata.litestream]\nreplica = \"replica\"\ndatabases = { default = \"a$HOME.db\" }\n",
+        &["replicate"],
+        &["a$HOME.db", "expands as a variable", "rename"],
+    );
+    // A `$` Litestream leaves alone is fine.
+    Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\ndatabases = { default = \"cost$.db\" }\n",
+    )
+    .run(["config"])
+    .success();
+}

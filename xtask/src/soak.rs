@@ -68,16 +68,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let text =
             String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
         for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("matrix: ") {
+            // The harness's progress dots may stand before a test's own line.
+            if let Some(at) = line.find("matrix: ") {
+                let rest = &line[at + "matrix: ".len()..];
                 let (cell, figures) = rest.split_once(": ").unwrap_or((rest, ""));
                 let entry = cells.entry(cell.to_owned()).or_default();
                 entry.passes += 1;
                 entry.kills += number_before(figures, " kills");
                 entry.commits += number_before(figures, " commits");
                 entry.lost += number_before(figures, " confirmed rows lost");
-            } else if let Some(rest) = line.strip_prefix("network: ") {
-                network.push(rest.to_owned());
-            } else if line.contains("confirmed rows missing") || line.contains("panicked at") {
+            } else if let Some(at) = line.find("network: ") {
+                network.push(line[at + "network: ".len()..].to_owned());
+            } else if is_failure(line) {
                 let cell =
                     cells.keys().find(|c| line.contains(c.as_str())).cloned().unwrap_or_else(|| "?".into());
                 cells.entry(cell).or_default().failures.push(line.chars().take(300).collect());
@@ -93,6 +95,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     write_section(&summary)?;
     let failed: u64 = cells.values().map(|c| c.lost + c.failures.len() as u64).sum();
     if failed > 0 { Err(format!("the soak found {failed} losses or failures")) } else { Ok(()) }
+}
+
+/// A test's failure: its panic, or the matrix's own message for a lost row.
+fn is_failure(line: &str) -> bool {
+    line.contains("panicked at") || line.contains("confirmed rows missing from the restore")
 }
 
 /// The integer just before `unit` in `text` ("17843 commits" → 17843).
@@ -155,6 +162,13 @@ fn write_section(summary: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::number_before;
+
+    #[test]
+    fn a_passing_line_is_no_failure() {
+        let line = ".matrix: replicate / file / defaults: 20 kills, 0 confirmed rows lost, unconfirmed rows missing after a kill";
+        assert!(!super::is_failure(line));
+        assert!(super::is_failure("x, round 3: 2 of 9 confirmed rows missing from the restore"));
+    }
 
     #[test]
     fn figures_are_read_from_the_matrix_line() {

@@ -80,6 +80,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         return first_sync::helper(phase, &databases, socket_of(matches, ctx)?.as_deref(), ctx);
     }
     let restore_first = matches.get_flag("restore-if-db-not-exists");
+    refuse_nothing_to_replicate(matches, ctx)?;
     #[cfg(unix)]
     if let Some(plan) = plan::plan(matches, ctx)? {
         if restore_first {
@@ -153,6 +154,18 @@ fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> anyhow::Result<()> {
                 ", or restore it first with `cargo litestream restore -force`"
             ));
         }
+    }
+    Ok(())
+}
+
+/// A project with no database would run a litestream that replicates nothing, silently.
+fn refuse_nothing_to_replicate(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
+    if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
+        return Ok(());
+    }
+    let project = ctx.project()?;
+    if project.databases.is_empty() {
+        bail!(cargo_litestream_api::replicate::nothing_to_replicate(project));
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::ArgMatches;
 use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
-use cargo_litestream_config::{Env, Generate, TomlTable, TomlValue, parse_go_duration, yaml};
+use cargo_litestream_config::{Env, Generate, TomlTable, TomlValue, go_expand, parse_go_duration, yaml};
 
 /// Litestream's default socket path, used when a `-config` file enables the socket without one.
 const DEFAULT_SOCKET: &str = "/var/run/litestream.sock";
@@ -260,55 +260,6 @@ fn litestream_path(text: &str, env: &Env) -> PathBuf {
     env.absolute(Path::new(text))
 }
 
-/// Go's `os.Expand` over the whole text, as Litestream expands its config file: `$NAME`,
-/// `${NAME}`, the one-character specials (`$1`, `$*`, …); unset variables become empty; a `$`
-/// not followed by a name stays; `${}` and an unclosed `${` are dropped.
-pub fn go_expand(text: &str, env: &Env) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let (mut i, mut j) = (0, 0);
-    while j < bytes.len() {
-        if bytes[j] == b'$' && j + 1 < bytes.len() {
-            out.push_str(&text[i..j]);
-            let (name, width) = shell_name(&text[j + 1..]);
-            match name {
-                None if width > 0 => {} // bad syntax: eaten
-                None => out.push('$'),
-                Some(name) => out.push_str(env.get(name).unwrap_or("")),
-            }
-            j += width;
-            i = j + 1;
-        }
-        j += 1;
-    }
-    out.push_str(&text[i.min(text.len())..]);
-    out
-}
-
-fn shell_name(s: &str) -> (Option<&str>, usize) {
-    let bytes = s.as_bytes();
-    let special = |b: u8| matches!(b, b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-') || b.is_ascii_digit();
-    if bytes[0] == b'{' {
-        if bytes.len() > 2 && special(bytes[1]) && bytes[2] == b'}' {
-            return (Some(&s[1..2]), 3);
-        }
-        for (i, &b) in bytes.iter().enumerate().skip(1) {
-            if b == b'}' {
-                if i == 1 {
-                    return (None, 2);
-                }
-                return (Some(&s[1..i]), i + 1);
-            }
-        }
-        return (None, 1);
-    }
-    if special(bytes[0]) {
-        return (Some(&s[0..1]), 1);
-    }
-    let end = bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).unwrap_or(bytes.len());
-    if end == 0 { (None, 0) } else { (Some(&s[..end]), end) }
-}
-
 /// YAML read as JSON, back to the tree the YAML writer takes (nulls dropped: to Litestream a
 /// key set to null and an absent key are the same).
 fn json_to_toml(value: &serde_json::Value) -> Option<TomlValue> {
@@ -334,16 +285,6 @@ fn given(matches: &ArgMatches, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn expansion_follows_go() {
-        let env = Env::empty("/").with("A", "x").with("B_2", "y");
-        assert_eq!(go_expand("$A/${B_2}/$C/end", &env), "x/y//end");
-        assert_eq!(go_expand("cost: 5$ and $", &env), "cost: 5$ and $");
-        assert_eq!(go_expand("${}z ${A", &env), "z A");
-        assert_eq!(go_expand("a$$b", &env), "ab");
-        assert_eq!(go_expand("päth $A ünï", &env), "päth x ünï");
-    }
 
     #[test]
     fn paths_as_litestream_reads_them() {

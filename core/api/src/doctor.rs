@@ -109,6 +109,17 @@ impl Default for DoctorOptions {
 /// the only file written is the generated configuration, as by any command.
 pub fn doctor(project: &Project, env: &Env, options: &DoctorOptions) -> Vec<Check> {
     let mut checks = Vec::new();
+    if project.databases.is_empty() {
+        checks.push(
+            Check::new(
+                "database",
+                "databases",
+                Status::Fail,
+                crate::replicate::nothing_to_replicate(project),
+            )
+            .fix("add a database alias, or set DATABASE_URL to a SQLite file"),
+        );
+    }
     for db in &project.databases {
         checks.extend(database(db));
     }
@@ -904,6 +915,30 @@ fn replica_check(
 // ---------------------------------------------------------------------------------------------
 // Daemon
 
+/// Whether the running daemon can ship `path` now: a sync until the replica has it (the request
+/// that keeps Litestream's read lock: `control::sync`). A replica that is read-only or full
+/// makes Litestream log an ERROR and nothing else; this turns it into a failure.
+fn shipping(socket: &Path, path: &Path, db: &cargo_litestream_config::Database, timeout: Duration) -> Check {
+    match control::sync_wait(socket, path, timeout) {
+        Ok(reply) => Check::new(
+            "daemon",
+            db.name(),
+            Status::Pass,
+            format!("replicated by the running daemon; the replica has TXID {} (synced now)", reply.replica_txid),
+        ),
+        Err(ControlError::Refused { message, .. }) if message.contains("no position") => {
+            Check::new("daemon", db.name(), Status::Pass, "replicated by the running daemon (nothing written yet)")
+        }
+        Err(error) => Check::new(
+            "daemon",
+            db.name(),
+            Status::Fail,
+            format!("the running daemon cannot ship it to the replica: {error}"),
+        )
+        .fix("make the replica writable and give it space (see the replicate log for litestream's ERROR lines)"),
+    }
+}
+
 fn daemon(project: &Project, env: &Env, timeout: Duration, checks: &mut Vec<Check>) {
     if !project.socket_enabled() {
         checks.push(
@@ -950,11 +985,14 @@ fn daemon(project: &Project, env: &Env, timeout: Duration, checks: &mut Vec<Chec
                         let Some(path) = db.path() else { continue };
                         let entry = listed.iter().find(|l| l.path == path);
                         checks.push(match entry.map(|l| l.status.as_str()) {
+                            Some("replicating") | Some("open") if path.is_file() => {
+                                shipping(&socket, path, db, timeout)
+                            }
                             Some("replicating") | Some("open") => Check::new(
                                 "daemon",
                                 db.name(),
                                 Status::Pass,
-                                "replicated by the running daemon",
+                                "replicated by the running daemon (no file yet)",
                             ),
                             Some(status) => Check::new(
                                 "daemon",

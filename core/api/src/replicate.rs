@@ -55,6 +55,9 @@ pub enum ReplicateError {
     #[error(transparent)]
     Locked(#[from] LockError),
 
+    #[error("{message}")]
+    NothingToReplicate { message: String },
+
     #[error(
         "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first",
         socket.display()
@@ -232,6 +235,9 @@ pub fn spawn_replicate(
 ) -> Result<ReplicateHandle, ReplicateError> {
     if !project.socket_enabled() {
         return Err(ReplicateError::SocketDisabled { manifest: project.manifest_path.clone() });
+    }
+    if project.databases.is_empty() {
+        return Err(ReplicateError::NothingToReplicate { message: nothing_to_replicate(project) });
     }
     let socket = project.socket_path(env);
     let lock = ReplicateLock::acquire_shared(database_locations(project).iter().map(PathBuf::as_path))?;
@@ -479,6 +485,18 @@ pub fn database_locations(project: &Project) -> Vec<PathBuf> {
             Location::File(path) | Location::Dir(path) => path.clone(),
         })
         .collect()
+}
+
+/// Why a project has nothing to replicate, in one line with the fix (replicate, spawn_replicate
+/// and doctor refuse such a project: litestream would run and replicate nothing).
+pub fn nothing_to_replicate(project: &Project) -> String {
+    let why = project.database_url_problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+    format!(
+        "nothing to replicate: {} configures no database{why}; add one to [{}.databases] (e.g. `default = \"data/app.db\"`) \
+         or set DATABASE_URL to a SQLite file",
+        project.manifest_path.display(),
+        project.source.table_name()
+    )
 }
 
 /// What the WAL check ([`crate::wal`]) found for one database before litestream started.

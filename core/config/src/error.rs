@@ -33,6 +33,10 @@ pub enum ConfigError {
     #[error("{}: `{key}`: {problem}; {help}", file.display())]
     Key { file: PathBuf, key: String, problem: String, help: String },
 
+    /// A `.env` that dotenvy cannot read: it may be what sets `DATABASE_URL`.
+    #[error("{problem}; fix it (it may be what sets DATABASE_URL) or remove it")]
+    DotEnv { problem: String },
+
     /// A database argument on the command line matches nothing.
     #[error("{problem}; {help}")]
     Argument { problem: String, help: String },

@@ -447,7 +447,8 @@ impl Loader<'_> {
                     Err(why) => problem = Some(format!("{source} gives no `default` alias: {why}")),
                 },
                 Ok(None) => {}
-                Err(why) => problem = Some(why),
+                // sqlx and diesel would fail on it too: guessing would replicate the wrong set.
+                Err(why) => return Err(ConfigError::DotEnv { problem: why }),
             }
         }
         Ok((aliases, problem))
@@ -586,6 +587,22 @@ impl Loader<'_> {
                 }
             };
 
+            // Litestream expands `$` in its whole configuration: a path it would read as another
+            // file (`a$HOME.db` → `a/root.db`) would leave this one unreplicated.
+            let (Location::File(path) | Location::Dir(path)) = &location;
+            let text = path.to_string_lossy();
+            let expanded = crate::go_expand(&text, self.env);
+            if expanded != text {
+                return Err(self.error(
+                    &key(),
+                    format!(
+                        "`{text}` holds `$`, which Litestream expands as a variable: it would replicate `{expanded}`, \
+                         not this file"
+                    ),
+                    "rename the file (or its folder) so that its path has no `$NAME`, `${…}` or `$$`",
+                ));
+            }
+
             let listed_as = match &location {
                 Location::File(path) => (false, path.as_os_str().to_owned()),
                 Location::Dir(path) => (true, path.as_os_str().to_owned()),
@@ -657,8 +674,10 @@ impl Loader<'_> {
 
         // Two databases writing into one replica location corrupt each other's backups.
         let mut targets: HashMap<String, usize> = HashMap::with_capacity(databases.len());
+        // Compared as Litestream reads them: `$VAR`s expanded (`…/shared$A` and `…/shared$B` are
+        // one place when A and B are equal).
         for (index, db) in databases.iter().enumerate() {
-            let target = replica::target(&db.replica);
+            let target = crate::go_expand(&replica::target(&db.replica), self.env);
             if let Some(&other) = targets.get(&target) {
                 return Err(self.error(
                     "dbs",

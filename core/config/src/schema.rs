@@ -20,6 +20,10 @@ pub(crate) enum Kind {
     Int,
     /// Go duration syntax: `500ms`, `30s`, `1h30m` (no `d`).
     Duration,
+    /// A duration that must be more than zero: Litestream reads zero or less as "off" (no
+    /// monitor: nothing replicated; no busy wait: syncs fail while the application writes) or
+    /// refuses it only when it starts.
+    Interval,
     /// Bytes: an integer, or go-humanize text such as `5MB` or `5MiB`.
     Size,
     /// A list of local file paths.
@@ -75,7 +79,7 @@ macro_rules! replica_settings {
     ($($extra:expr),* $(,)?) => {
         &[
             $($extra,)*
-            key("sync-interval", Kind::Duration),
+            key("sync-interval", Kind::Interval),
             key("max-sync-ltx-files", Kind::Int),
             key("auto-recover", Kind::Bool),
             // s3 (and oss)
@@ -160,7 +164,7 @@ pub(crate) const REPLICA_RETIRED: &[Retired] = &[
     REPLICA_SETTINGS_RETIRED[1],
 ];
 
-const SNAPSHOT_KEYS: &[Key] = &[key("interval", Kind::Duration), key("retention", Kind::Duration)];
+const SNAPSHOT_KEYS: &[Key] = &[key("interval", Kind::Interval), key("retention", Kind::Interval)];
 
 pub(crate) const DB_KEYS: &[Key] = &[
     key("path", Kind::Path),
@@ -171,9 +175,9 @@ pub(crate) const DB_KEYS: &[Key] = &[
     key("snapshot", Kind::Table(SNAPSHOT_KEYS, &[])),
     key("meta-path", Kind::Path),
     key("meta-dir", Kind::Path),
-    key("monitor-interval", Kind::Duration),
-    key("checkpoint-interval", Kind::Duration),
-    key("busy-timeout", Kind::Duration),
+    key("monitor-interval", Kind::Interval),
+    key("checkpoint-interval", Kind::Interval),
+    key("busy-timeout", Kind::Interval),
     key("min-checkpoint-page-count", Kind::Int),
     key("truncate-page-n", Kind::Int),
     key("max-sync-wal-bytes", Kind::Int),
@@ -204,15 +208,15 @@ pub(crate) const GLOBAL_KEYS: &[Key] = replica_settings!(
     key("exec", Kind::Str),
     key("socket", Kind::Table(SOCKET_KEYS, &[])),
     key("logging", Kind::Table(LOGGING_KEYS, &[])),
-    key("levels", Kind::TableList(&[key("interval", Kind::Duration)], &[])),
+    key("levels", Kind::TableList(&[key("interval", Kind::Interval)], &[])),
     key("snapshot", Kind::Table(SNAPSHOT_KEYS, &[])),
     key("l0-retention", Kind::Duration),
-    key("l0-retention-check-interval", Kind::Duration),
+    key("l0-retention-check-interval", Kind::Interval),
     key("retention", Kind::Table(&[key("enabled", Kind::Bool)], &[])),
     key("verify-compaction", Kind::Bool),
     key("validation", Kind::Table(&[key("interval", Kind::Duration)], &[])),
     key("shutdown-sync-timeout", Kind::Duration),
-    key("shutdown-sync-interval", Kind::Duration),
+    key("shutdown-sync-interval", Kind::Interval),
     key("heartbeat-url", Kind::Str),
     key("heartbeat-interval", Kind::Duration),
 );
@@ -321,9 +325,8 @@ pub(crate) fn check_value(
                 return wrong("an integer");
             }
         }
-        Kind::Duration => match value.as_str() {
-            Some(text) if is_go_duration(text) => {}
-            Some(_) => {
+        Kind::Duration | Kind::Interval => match value.as_str() {
+            Some(text) if !is_go_duration(text) => {
                 return Err(ConfigError::key(
                     site.file,
                     key_path,
@@ -331,6 +334,19 @@ pub(crate) fn check_value(
                     "use Go duration syntax such as \"500ms\", \"30s\", \"5m\" or \"24h\" (there is no \"d\")",
                 ));
             }
+            Some(text)
+                if matches!(kind, Kind::Interval)
+                    && parse_go_duration(text).is_none_or(|d| d.is_zero()) =>
+            {
+                return Err(ConfigError::key(
+                    site.file,
+                    key_path,
+                    format!("{} is not more than zero", describe(value)),
+                    "Litestream reads zero or less as \"off\" here (for `monitor-interval`: nothing is replicated \
+                     at all): give a positive duration such as \"1s\", or leave the key out for Litestream's default",
+                ));
+            }
+            Some(_) => {}
             None => return wrong("a duration string"),
         },
         Kind::Size => {
@@ -488,7 +504,7 @@ fn example(kind: Kind) -> &'static str {
         Kind::Path => "a quoted path, e.g. \"data/app.db\"",
         Kind::Bool => "true or false (no quotes)",
         Kind::Int => "a number without quotes",
-        Kind::Duration => "a quoted Go duration such as \"30s\"",
+        Kind::Duration | Kind::Interval => "a quoted Go duration such as \"30s\"",
         Kind::Size => "a number of bytes, or a quoted size such as \"5MB\"",
         Kind::PathList => "a list of quoted paths, e.g. [\"ca.pem\"]",
         Kind::OneOf(_) => "one of the listed strings",

@@ -399,3 +399,21 @@ fn children_of(pid: u32) -> Vec<u32> {
     }
     found
 }
+
+/// A replica that refuses writes: litestream 0.5.17 runs on, logging an ERROR now and then, and
+/// `sync -wait` (the CLI, `doctor`) is the only place it shows. `doctor` fails that database.
+#[test]
+fn doctor_fails_a_replica_that_refuses_writes() {
+    let backend = servers::rclone_s3_read_only();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 10);
+    let _daemon = project.replicate::<_, &str>([]);
+    let doctor = project.run(["doctor", "--timeout", "5"]).code(1);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL daemon default"))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(line.contains("cannot ship it to the replica"), "{doctor}");
+    project.run(["sync", "-wait", "-timeout", "5", "default"]).code(1);
+}

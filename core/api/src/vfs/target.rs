@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use cargo_litestream_config::go_expand as expand;
 use cargo_litestream_config::{Env, Project, TomlTable, TomlValue, redact_url_password, url_scheme};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -450,34 +451,6 @@ fn scalar(value: &TomlValue, env: &Env) -> Option<String> {
     }
 }
 
-/// Go's `os.ExpandEnv`, which Litestream applies to its whole configuration: `$NAME` and
-/// `${NAME}` become the variable's value, or nothing when it is unset.
-pub(crate) fn expand(text: &str, env: &Env) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(inner) = after.strip_prefix('{')
-            && let Some(end) = inner.find('}')
-        {
-            out.push_str(env.get(&inner[..end]).unwrap_or_default());
-            rest = &inner[end + 1..];
-            continue;
-        }
-        let name_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-        if name_len == 0 {
-            out.push('$');
-            rest = after;
-        } else {
-            out.push_str(env.get(&after[..name_len]).unwrap_or_default());
-            rest = &after[name_len..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 fn split_query(url: &str) -> (&str, &str) {
     let url = url.split('#').next().unwrap_or(url);
     url.split_once('?').unwrap_or((url, ""))
@@ -619,12 +592,5 @@ mod tests {
         assert_eq!(u, "abs://acct@c/p");
         assert_eq!(vars, [("LITESTREAM_AZURE_ACCOUNT_KEY".into(), "k".into())]);
         assert_eq!(url("type = 'gs'\nbucket = 'b'\npath = 'p/app.db'").unwrap().0, "gs://b/p/app.db");
-    }
-
-    #[test]
-    fn env_expansion_follows_go() {
-        let env = Env::empty("/").with("A", "1").with("B_2", "two");
-        assert_eq!(expand("x$A-${B_2}-$UNSET-$", &env), "x1-two--$");
-        assert_eq!(expand("no vars", &env), "no vars");
     }
 }
