@@ -404,3 +404,28 @@ dbs = [{ path = "a.db", replica = { type = "s3", bucket = "on", path = "0600", r
     let run = project.run(["databases", "-json"]).success();
     assert_eq!(run.json()[0]["replica"], "s3", "{run}");
 }
+
+/// Names with characters YAML 1.1 reads otherwise when raw (U+0085 is a line break to it, so
+/// `a\u{85}b.db` became `a b.db`; U+FEFF and U+FFFF made Litestream refuse the file): Litestream
+/// reads back exactly the files on disk.
+#[test]
+fn litestream_reads_names_yaml_would_fold_or_refuse() {
+    let names = ["a\u{85}b.db", "c\u{2028}d.db", "e\u{feff}f.db", "g\u{ffff}h.db", "i\u{9f}j.db"];
+    // TOML's `\uXXXX` for everything but printable ASCII.
+    let toml_escaped = |name: &str| -> String {
+        name.chars()
+            .map(|c| if c.is_ascii_graphic() { c.to_string() } else { format!("\\u{:04X}", c as u32) })
+            .collect()
+    };
+    let aliases: String =
+        names.iter().enumerate().map(|(i, n)| format!("d{i} = \"{}\"\n", toml_escaped(n))).collect();
+    let project = Project::new(&format!(
+        "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\n{aliases}"
+    ));
+    let run = project.run(["databases", "-json"]).success();
+    let listed: Vec<String> =
+        run.json().as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap().to_owned()).collect();
+    for name in names {
+        assert!(listed.contains(&project.p(name)), "{name:?} not read back as itself: {listed:?}");
+    }
+}

@@ -335,8 +335,7 @@ pub(crate) fn check_value(
                 ));
             }
             Some(text)
-                if matches!(kind, Kind::Interval)
-                    && parse_go_duration(text).is_none_or(|d| d.is_zero()) =>
+                if matches!(kind, Kind::Interval) && parse_go_duration(text).is_none_or(|d| d.is_zero()) =>
             {
                 return Err(ConfigError::key(
                     site.file,

@@ -124,13 +124,24 @@ fn write_quoted(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            c if must_escape(c) && (c as u32) <= 0xff => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if must_escape(c) => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// Characters a YAML 1.1 reader does not take as themselves when they stand raw in a quoted
+/// scalar: C0 and C1 controls and DEL (libyaml refuses them in its input, except U+0085, which it
+/// reads as a line break and so folds into a space), the line and paragraph separators (line
+/// breaks too), and U+FEFF, U+FFFE, U+FFFF (not printable to libyaml: the whole file is refused).
+fn must_escape(c: char) -> bool {
+    matches!(c as u32, 0..=0x1f | 0x7f..=0x9f | 0x2028 | 0x2029 | 0xfeff | 0xfffe | 0xffff)
 }
 
 fn pad(out: &mut String, indent: usize) {
@@ -434,6 +445,43 @@ e = { f = { g = "deep", h = "line\nbreak\ttab \"quoted\" back\\slash" } }
         let back = parse(&to_string(&value).unwrap()).unwrap();
         let expected: serde_json::Value = serde_json::to_value(&source).unwrap();
         assert_eq!(back, expected);
+    }
+
+    /// Arbitrary strings, weighted towards the characters YAML treats specially, come back
+    /// unchanged through a YAML 1.1 reader (libyaml's, as Litestream's yaml.v2 is a port of it).
+    #[test]
+    fn arbitrary_strings_round_trip() {
+        const SPECIAL: &[u32] = &[
+            0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x20, 0x22, 0x23, 0x27, 0x3a, 0x5c, 0x7f, 0x80, 0x85, 0x9f, 0xa0,
+            0x2028, 0x2029, 0xfeff, 0xfffe, 0xffff, 0x1f600,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5_000 {
+            let len = (next() % 12) as usize;
+            let text: String = (0..len)
+                .filter_map(|_| {
+                    let roll = next();
+                    let code = match roll % 4 {
+                        0 => SPECIAL[(roll >> 8) as usize % SPECIAL.len()],
+                        1 => (roll >> 8) as u32 % 0x80,
+                        2 => (roll >> 8) as u32 % 0x800,
+                        _ => (roll >> 8) as u32 % 0x11_0000,
+                    };
+                    char::from_u32(code)
+                })
+                .collect();
+            let mut table = toml::Table::new();
+            table.insert("k".into(), toml::Value::String(text.clone()));
+            let written = to_string(&toml::Value::Table(table)).unwrap();
+            let back = parse(&written).unwrap_or_else(|e| panic!("{text:?} → {written:?}: {e}"));
+            assert_eq!(back["k"], serde_json::Value::String(text.clone()), "{text:?} → {written:?}");
+        }
     }
 
     #[test]
