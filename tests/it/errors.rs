@@ -308,3 +308,25 @@ fn dollar_signs_are_read_as_litestream_reads_them() {
     .run(["config"])
     .success();
 }
+
+/// Names Litestream would open as another file (it passes the path unescaped in a SQLite
+/// `file:` URI), and a database that is a symlink (Litestream looks for the WAL beside the
+/// link; SQLite writes it beside the target): refused, with the reason.
+#[test]
+fn paths_litestream_would_open_as_another_file_are_refused() {
+    for name in ["a#b.db", "a?b.db", "a%41b.db"] {
+        refused(
+            &format!(
+                "[package.metadata.litestream]\nreplica = \"replica\"\ndatabases = {{ default = \"{name}\" }}\n"
+            ),
+            &["replicate"],
+            &[name, "file:", "rename"],
+        );
+    }
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\ndatabases = { default = \"link.db\" }\n",
+    );
+    project.sqlite("real.db").execute_batch("CREATE TABLE t(x)").unwrap();
+    std::os::unix::fs::symlink(project.path().join("real.db"), project.path().join("link.db")).unwrap();
+    project.run(["replicate"]).our_error(&["link.db", "is a symlink", "real.db"]);
+}

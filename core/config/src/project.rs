@@ -603,6 +603,11 @@ impl Loader<'_> {
                 ));
             }
 
+            if let Location::File(path) = &location {
+                refuse_unreplicable_file(path)
+                    .map_err(|(problem, help)| self.error(&key(), problem, help))?;
+            }
+
             let listed_as = match &location {
                 Location::File(path) => (false, path.as_os_str().to_owned()),
                 Location::Dir(path) => (true, path.as_os_str().to_owned()),
@@ -758,6 +763,38 @@ impl Loader<'_> {
 
 fn is_file_replica(table: &toml::Table) -> bool {
     table.get("type").and_then(toml::Value::as_str).is_none_or(|t| t.eq_ignore_ascii_case("file"))
+}
+
+/// A database file Litestream would open as another file, or whose WAL it would never find:
+/// `(problem, help)`.
+///
+/// Litestream 0.5.17 opens each database as the SQLite URI `file:<path>?_pragma=…`, the path
+/// unescaped (`db.go`, `init`): a `#` ends the name there, a `?` starts the parameters, and
+/// `%xx` is decoded, so it opens (and creates) another database. And it looks for the WAL at
+/// `<path>-wal`, while SQLite writes it beside the file a symlink points to.
+fn refuse_unreplicable_file(path: &Path) -> Result<(), (String, String)> {
+    let text = path.to_string_lossy();
+    if let Some(c) = text.chars().find(|c| matches!(c, '#' | '?' | '%')) {
+        return Err((
+            format!(
+                "`{text}` holds `{c}`: Litestream opens its databases as SQLite `file:` URIs without escaping them, \
+                 so it would open another file (`#` ends the name, `?` starts parameters, `%xx` is decoded)"
+            ),
+            "rename the file (or its folder) so that its path has no `#`, `?` or `%`".to_owned(),
+        ));
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::canonicalize(path)
+            .map_or_else(|_| "its target".to_owned(), |t| format!("`{}`", t.display()));
+        return Err((
+            format!(
+                "`{text}` is a symlink: SQLite keeps the WAL beside {target}, where Litestream never looks, so \
+                 nothing would be replicated"
+            ),
+            format!("configure the real path ({target}) instead of the link"),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes every value of a `Kind::Path` key in `table` (recursively) absolute.
