@@ -29,6 +29,7 @@ use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::passthrough::Passthrough;
 use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
 
+use cargo_litestream_api::child::{Child, ChildOptions, signal};
 use cargo_litestream_config::{SQLITE_SIDECARS as SIDECARS, sidecar};
 
 /// `-force` that would replace something: not with `-dry-run` or `-f` (follow mode never
@@ -66,6 +67,13 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
         // A replica URL without -o: Litestream explains.
         return litestream_cmd.run(matches, ctx);
     };
+    // A symlink stays one (in a container the data lives where it points, on the volume): the
+    // database replaced is its target, and SQLite keeps its sidecars there too.
+    let output = match std::fs::symlink_metadata(&output) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(&output)
+            .with_context(|| format!("{} is a symlink to nothing: fix or remove it", output.display()))?,
+        _ => output,
+    };
     let existing: Vec<PathBuf> = std::iter::once(output.clone())
         .chain(SIDECARS.iter().map(|s| sidecar(&output, s)))
         .filter(|p| p.symlink_metadata().is_ok())
@@ -83,7 +91,7 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
         );
     }
 
-    if let Some(pid) = cargo_litestream_runner::lock::sqlite_user(&output) {
+    if let Some(pid) = cargo_litestream_runner::lock::database_opener(&output) {
         bail!(
             "{} is open in process {pid} (an app or a litestream); replacing it now would lose that process's later writes: stop it first, or restore elsewhere with -o",
             output.display()
@@ -91,27 +99,33 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
     }
 
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    remove_dead_stagings(dir, &name, ctx);
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.restore-"))
+        .prefix(&staging_prefix(&name))
         .tempdir_in(dir)
         .with_context(|| format!("cannot create a staging folder in {}", dir.display()))?;
+    // Held for as long as this run lives: a later run that can take it knows this one is dead.
+    let _alive = alive_lock(staging.path())?;
     let restored = staging.path().join(&name);
 
     let litestream = ctx.litestream()?;
     let staged_args = retarget(&args, &restored);
     ctx.shell.verbose("Running", cargo_litestream_runner::display_command(&litestream.path, &staged_args));
-    let child = litestream
-        .command(&ctx.env)
-        .args(&staged_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
+    let stdout_path = staging.path().join(".stdout");
+    let stdout_file = std::fs::File::create(&stdout_path)
+        .with_context(|| format!("cannot create {}", stdout_path.display()))?;
+    let mut command = litestream.command(&ctx.env);
+    command.args(&staged_args).stdin(Stdio::null()).stdout(stdout_file).stderr(Stdio::inherit());
+    // Killed with us (Linux): a restore nobody waits for must not go on filling the disk.
+    let options = ChildOptions { parent_death_signal: Some(signal::SIGKILL), ..ChildOptions::default() };
+    let child = Child::spawn(command, options, None)
         .with_context(|| format!("could not run `{}`", litestream.path.display()))?;
-    let code = cargo_litestream_runner::exit_code(child.status);
+    let status = child.wait();
+    let stdout = std::fs::read(&stdout_path).unwrap_or_default();
+    let code = cargo_litestream_runner::exit_code(status);
     let json = matches.get_flag("json");
     if code != 0 || !restored.is_file() {
-        print_stdout(&child.stdout, None);
+        print_stdout(&stdout, None);
         if code == 0 {
             // -if-replica-exists with no backup: nothing restored, nothing replaced.
             return Ok(0);
@@ -130,8 +144,40 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
     }
     swap(&restored, &output, staging.path())?;
     drop(staging);
-    print_stdout(&child.stdout, json.then_some(&output));
+    print_stdout(&stdout, json.then_some(&output));
     Ok(0)
+}
+
+/// Staging folders are `.<file>.restore-XXXXXX` beside the output.
+fn staging_prefix(name: &str) -> String {
+    format!(".{name}.restore-")
+}
+
+const ALIVE_LOCK: &str = ".alive";
+
+fn alive_lock(staging: &Path) -> anyhow::Result<std::fs::File> {
+    let path = staging.join(ALIVE_LOCK);
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// Removes the staging folders of `restore -force` runs that died (`kill -9`, a crash) beside
+/// the output: those whose `.alive` lock nobody holds. A folder without one (being created
+/// right now, or left by an older version) is left alone.
+fn remove_dead_stagings(dir: &Path, name: &str, ctx: &Ctx) {
+    let prefix = staging_prefix(name);
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) || !entry.path().is_dir() {
+            continue;
+        }
+        let Ok(lock) = std::fs::File::open(entry.path().join(ALIVE_LOCK)) else { continue };
+        if lock.try_lock().is_ok() && std::fs::remove_dir_all(entry.path()).is_ok() {
+            ctx.shell
+                .status("Removed", format!("{} (left by an interrupted restore)", entry.path().display()));
+        }
+    }
 }
 
 /// Where the restore goes: `-o`, else the database's own path (config mode).

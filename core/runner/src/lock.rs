@@ -243,6 +243,52 @@ pub fn sqlite_user(database: &Path) -> Option<i32> {
     sys::holder_of(&file, 128, 1).ok().flatten()
 }
 
+/// Whether descriptor `fd` of the process at `/proc/<pid>` was opened for writing (the access
+/// mode in `fdinfo`'s octal `flags`); unknown counts as writing.
+#[cfg(target_os = "linux")]
+fn opened_for_writing(proc_dir: &Path, fd: &std::ffi::OsStr) -> bool {
+    let Ok(info) = std::fs::read_to_string(proc_dir.join("fdinfo").join(fd)) else { return true };
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).map(str::trim);
+    flags.and_then(|f| u32::from_str_radix(f, 8).ok()).is_none_or(|f| f & 0o3 != 0)
+}
+
+/// Another process that has `database` open for writing, by its PID: on Linux every process's open
+/// files (`/proc/<pid>/fd`) are compared with the file's device and inode, which sees what the
+/// `-shm` lock of [`sqlite_user`] cannot: a connection in `locking_mode = EXCLUSIVE` (no
+/// `-shm`), a connection opened but not used yet, a rollback-journal connection between
+/// transactions. Read-only openers (`immutable=1`, `SQLITE_OPEN_READ_ONLY`) cannot write into a
+/// replaced file and are not counted. Elsewhere: [`sqlite_user`]. Processes this user may not
+/// inspect are not seen.
+pub fn database_opener(database: &Path) -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let wanted = std::fs::metadata(database).ok()?;
+        let me = std::process::id();
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if pid == me {
+                continue;
+            }
+            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+            for fd in fds.flatten() {
+                if let Ok(meta) = std::fs::metadata(fd.path())
+                    && meta.dev() == wanted.dev()
+                    && meta.ino() == wanted.ino()
+                    && opened_for_writing(&entry.path(), &fd.file_name())
+                {
+                    return i32::try_from(pid).ok();
+                }
+            }
+        }
+        sqlite_user(database)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        sqlite_user(database)
+    }
+}
+
 fn open(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::servers::{self, SECRET_KEY};
 use super::workload::{Writer, assert_integrity, assert_prefix, restore, run_bounded, seed, sync_wait};
+use crate::procs;
 use crate::support::{Project, rows};
 
 const ROUNDS: i64 = 10;
@@ -416,4 +417,85 @@ fn doctor_fails_a_replica_that_refuses_writes() {
         .unwrap_or_else(|| panic!("{doctor}"));
     assert!(line.contains("cannot ship it to the replica"), "{doctor}");
     project.run(["sync", "-wait", "-timeout", "5", "default"]).code(1);
+}
+
+/// `kill -9` of `restore -force` while litestream downloads (the replica stalls behind a proxy):
+/// the litestream child dies with it (it would go on and fill a staging folder nobody removes),
+/// and the next `restore -force` removes the dead run's staging folder, decided by its lock.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_restore_force_leaves_no_process_and_its_leftovers_are_removed() {
+    let backend = servers::rclone_s3();
+    let proxy = super::proxy::Proxy::start(&backend.server.addr());
+    let project =
+        backend.project_with(&servers::s3_replica(&proxy.endpoint(), SECRET_KEY), &[("default", "app.db")]);
+    seed(&project, "app.db", 20);
+    project.run(["replicate", "-once"]).success();
+
+    let stagings = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(project.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".app.db.restore-"))
+            .map(|e| e.path())
+            .collect()
+    };
+    proxy.hold();
+    let mut restore = project.cmd(["restore", "-force", "default"]);
+    restore
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut restore = restore.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let litestream = loop {
+        if let (Some(&child), false) = (children_of(restore.id()).first(), stagings().is_empty()) {
+            break child;
+        }
+        assert!(Instant::now() < deadline, "restore -force never started litestream");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    restore.kill().unwrap(); // SIGKILL
+    restore.wait().unwrap();
+    assert!(procs::wait_gone(litestream, Duration::from_secs(10)), "litestream outlived restore -force");
+    let dead = stagings();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+
+    proxy.release();
+    let run = project.run(["restore", "-force", "default"]).success();
+    assert!(run.stderr.contains("left by an interrupted restore"), "{run}");
+    assert!(stagings().is_empty(), "{:?}", stagings());
+    assert_eq!(rows(&project.path().join("app.db")), (1..=20).collect::<Vec<_>>());
+}
+
+/// `restore -force` sees every process that has the database open, not only WAL connections
+/// that have used it: one in `locking_mode = EXCLUSIVE` (no `-shm`), and one opened and never
+/// used (its first write would go to the replaced file). And a database reached through a
+/// symlink is restored where the link points; the link stays a link.
+#[cfg(target_os = "linux")]
+#[test]
+fn restore_force_sees_every_opener_and_keeps_a_symlink() {
+    let backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 20);
+    project.run(["replicate", "-once"]).success();
+    let copy = project.path().join("copy.db");
+    std::fs::copy(project.path().join("app.db"), &copy).unwrap();
+    let out = copy.to_string_lossy().into_owned();
+
+    {
+        let exclusive = rusqlite::Connection::open(&copy).unwrap();
+        exclusive.execute_batch("PRAGMA locking_mode = EXCLUSIVE; INSERT INTO t VALUES (1000);").unwrap();
+        project.run(["restore", "-force", "-o", &out, "default"]).our_error(&["is open in process"]);
+    }
+    {
+        let _unused = rusqlite::Connection::open(&copy).unwrap();
+        project.run(["restore", "-force", "-o", &out, "default"]).our_error(&["is open in process"]);
+    }
+
+    let link = project.path().join("link.db");
+    std::os::unix::fs::symlink(&copy, &link).unwrap();
+    project.run(["restore", "-force", "-o", link.to_str().unwrap(), "default"]).success();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert_eq!(rows(&copy), (1..=20).collect::<Vec<_>>());
 }
