@@ -158,7 +158,8 @@ fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A project with no database would run a litestream that replicates nothing, silently.
+/// A project with no database, or one whose WAL litestream would never find (a symlink), would
+/// run a litestream that replicates nothing, silently.
 fn refuse_nothing_to_replicate(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
     if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
         return Ok(());
@@ -166,6 +167,14 @@ fn refuse_nothing_to_replicate(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Resul
     let project = ctx.project()?;
     if project.databases.is_empty() {
         bail!(cargo_litestream_api::replicate::nothing_to_replicate(project));
+    }
+    if let Some(why) = project
+        .databases
+        .iter()
+        .filter_map(|db| db.path())
+        .find_map(cargo_litestream_config::symlinked_database)
+    {
+        bail!(why);
     }
     Ok(())
 }

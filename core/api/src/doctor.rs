@@ -121,6 +121,9 @@ pub fn doctor(project: &Project, env: &Env, options: &DoctorOptions) -> Vec<Chec
         );
     }
     for db in &project.databases {
+        if let Some(why) = db.path().and_then(cargo_litestream_config::symlinked_database) {
+            checks.push(Check::new("database", db.name(), Status::Fail, why).fix("configure the real path"));
+        }
         checks.extend(database(db));
     }
     if project.databases.iter().any(|db| db.path().is_some()) {

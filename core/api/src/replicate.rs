@@ -56,7 +56,7 @@ pub enum ReplicateError {
     Locked(#[from] LockError),
 
     #[error("{message}")]
-    NothingToReplicate { message: String },
+    Unreplicable { message: String },
 
     #[error(
         "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first",
@@ -237,7 +237,15 @@ pub fn spawn_replicate(
         return Err(ReplicateError::SocketDisabled { manifest: project.manifest_path.clone() });
     }
     if project.databases.is_empty() {
-        return Err(ReplicateError::NothingToReplicate { message: nothing_to_replicate(project) });
+        return Err(ReplicateError::Unreplicable { message: nothing_to_replicate(project) });
+    }
+    if let Some(message) = project
+        .databases
+        .iter()
+        .filter_map(|db| db.path())
+        .find_map(cargo_litestream_config::symlinked_database)
+    {
+        return Err(ReplicateError::Unreplicable { message });
     }
     let socket = project.socket_path(env);
     let lock = ReplicateLock::acquire_shared(database_locations(project).iter().map(PathBuf::as_path))?;

@@ -28,7 +28,7 @@ pub use generate::{Generate, is_env_reference, redact_secrets, redact_url_passwo
 pub use manifest::{Manifest, locate as locate_manifest, target_dir};
 pub use project::{
     Alias, AliasOrigin, ConfigSource, DEFAULT_LITESTREAM_VERSION, Database, Location, Project, ReplicaOrigin,
-    looks_like_alias,
+    looks_like_alias, symlinked_database,
 };
 pub use replica::url_scheme;
 pub use schema::{SECRET_KEYS, parse_go_duration};

@@ -765,13 +765,11 @@ fn is_file_replica(table: &toml::Table) -> bool {
     table.get("type").and_then(toml::Value::as_str).is_none_or(|t| t.eq_ignore_ascii_case("file"))
 }
 
-/// A database file Litestream would open as another file, or whose WAL it would never find:
-/// `(problem, help)`.
+/// A database file Litestream would open as another file: `(problem, help)`.
 ///
 /// Litestream 0.5.17 opens each database as the SQLite URI `file:<path>?_pragma=…`, the path
 /// unescaped (`db.go`, `init`): a `#` ends the name there, a `?` starts the parameters, and
-/// `%xx` is decoded, so it opens (and creates) another database. And it looks for the WAL at
-/// `<path>-wal`, while SQLite writes it beside the file a symlink points to.
+/// `%xx` is decoded, so it opens (and creates) another database.
 fn refuse_unreplicable_file(path: &Path) -> Result<(), (String, String)> {
     let text = path.to_string_lossy();
     if let Some(c) = text.chars().find(|c| matches!(c, '#' | '?' | '%')) {
@@ -783,18 +781,24 @@ fn refuse_unreplicable_file(path: &Path) -> Result<(), (String, String)> {
             "rename the file (or its folder) so that its path has no `#`, `?` or `%`".to_owned(),
         ));
     }
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        let target = std::fs::canonicalize(path)
-            .map_or_else(|_| "its target".to_owned(), |t| format!("`{}`", t.display()));
-        return Err((
-            format!(
-                "`{text}` is a symlink: SQLite keeps the WAL beside {target}, where Litestream never looks, so \
-                 nothing would be replicated"
-            ),
-            format!("configure the real path ({target}) instead of the link"),
-        ));
-    }
     Ok(())
+}
+
+/// Why Litestream would never find the WAL of the database at `path`, if it is a symlink:
+/// SQLite writes the `-wal` beside the file the link points to, Litestream looks beside the
+/// link. Checked where litestream is started (and by `doctor`), not on every load: it costs a
+/// system call per database.
+pub fn symlinked_database(path: &Path) -> Option<String> {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return None;
+    }
+    let target = std::fs::canonicalize(path)
+        .map_or_else(|_| "its target".to_owned(), |t| format!("`{}`", t.display()));
+    Some(format!(
+        "{} is a symlink: SQLite keeps its WAL beside {target}, where Litestream never looks, so nothing would be \
+         replicated; configure the real path ({target}) instead of the link",
+        path.display()
+    ))
 }
 
 /// Makes every value of a `Kind::Path` key in `table` (recursively) absolute.
