@@ -331,8 +331,19 @@ fn register_unregister_start_stop_through_the_socket() {
 #[test]
 fn socket_commands_without_a_daemon_fail_as_litestream_does() {
     let project = project();
-    project.run(["sync", "default"]).our_error(&["no replicate is running", "cargo litestream replicate"]);
-    project.run(["info", "-timeout", "1"]).code(1);
+    for args in [
+        &["sync", "default"][..],
+        &["info", "-timeout", "1"],
+        &["list"],
+        &["start", "default"],
+        &["stop", "default"],
+        &["register", "-replica", "file:///tmp/x", "default"],
+        &["unregister", "default"],
+    ] {
+        let run = project.run(args).our_error(&["no replicate is running", "cargo litestream replicate"]);
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(!run.stderr.contains("dial unix"), "{run}");
+    }
 }
 
 #[test]

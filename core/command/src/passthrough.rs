@@ -166,6 +166,14 @@ impl Passthrough {
     /// Builds litestream's argv and hands the process over to it.
     pub fn run(&self, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         let args = self.litestream_args(matches, ctx)?;
+        // Litestream's own answer to a missing daemon is a raw `dial unix … connect` error.
+        let previews = matches.try_get_one::<bool>("dry-run").ok().flatten().copied().unwrap_or(false);
+        if matches!(self.needs, Needs::Socket(_)) && !previews {
+            let socket = socket(matches, ctx)?;
+            if !cargo_litestream_api::replicate::socket_answers(&socket) {
+                bail!(no_daemon(&socket));
+            }
+        }
         let litestream = ctx.litestream()?;
         Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
     }
@@ -241,6 +249,15 @@ pub fn socket(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<PathBuf> {
         return Ok(PathBuf::from(given));
     }
     Ok(project_socket(ctx)?.unwrap_or_else(|| PathBuf::from(LITESTREAM_DEFAULT_SOCKET)))
+}
+
+/// The one line for a control-socket command with nothing listening on `socket`.
+pub fn no_daemon(socket: &std::path::Path) -> String {
+    format!(
+        "no replicate is running: nothing answers on the control socket {}; start one with \
+         `cargo litestream replicate` (or pass the socket it uses with -socket)",
+        socket.display()
+    )
 }
 
 /// `socket.path` when Litestream's default is not given to it.

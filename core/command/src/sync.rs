@@ -29,11 +29,7 @@ pub fn run(spec: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Resul
     ctx.shell.verbose("Syncing", format!("{} through {}", db.display(), socket.display()));
     let started = Instant::now();
     let reply = control::sync(&socket, &db, until, timeout).map_err(|error| match error {
-        ControlError::NotRunning { socket, .. } => anyhow::anyhow!(
-            "no replicate is running: nothing answers on the control socket {}; start one with \
-             `cargo litestream replicate` (or pass the socket it uses with -socket)",
-            socket.display()
-        ),
+        ControlError::NotRunning { socket, .. } => anyhow::anyhow!(passthrough::no_daemon(&socket)),
         ControlError::TimedOut(after) => anyhow::anyhow!(
             "the sync did not finish within {} s: the replica is slow or unreachable (see the replicate \
              log); raise -timeout to wait longer",
