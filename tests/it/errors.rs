@@ -252,6 +252,9 @@ fn intervals_that_switch_replication_off_are_refused() {
         "[package.metadata.litestream]\nreplica = \"replica\"\nl0-retention = \"0s\"\ndbs = [{ path = \"app.db\", monitor-interval = \"250ms\" }]\n",
     );
     project.run(["config"]).success().stdout_has("monitor-interval: 250ms");
+    // Accepted, but doctor says what it switches off.
+    let doctor = project.run(["doctor"]);
+    assert!(doctor.stdout.lines().any(|l| l.starts_with("warn environment l0-retention")), "{doctor}");
 }
 
 /// No database at all (an in-memory `DATABASE_URL`, no `databases` table): `replicate` would run a

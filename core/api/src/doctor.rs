@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cargo_litestream_config::{
-    Env, Generate, Location, Project, SECRET_KEYS, TomlValue, is_env_reference, redact_url_password,
+    Env, Generate, Location, Project, SECRET_KEYS, TomlValue, is_env_reference, parse_go_duration,
+    redact_url_password,
 };
 use cargo_litestream_fetch::{CacheState, Fetcher, HOST_TARGET, Trust, sha256_file};
 use cargo_litestream_runner::{BinarySource, Litestream};
@@ -672,7 +673,33 @@ fn version_check(litestream: &Litestream, env: &Env, expected: &str, checks: &mu
 const AWS_FALLBACK: &[(&str, &str)] =
     [("access-key-id", "AWS_ACCESS_KEY_ID"), ("secret-access-key", "AWS_SECRET_ACCESS_KEY")].as_slice();
 
+/// Settings Litestream reads as "off" that are a documented choice (so accepted), but rarely
+/// the one wanted.
+fn switched_off(project: &Project, checks: &mut Vec<Check>) {
+    let zero = |key: &str| {
+        project
+            .globals
+            .get(key)
+            .and_then(TomlValue::as_str)
+            .and_then(parse_go_duration)
+            .is_some_and(|d| d.is_zero())
+    };
+    if zero("l0-retention") {
+        checks.push(
+            Check::new(
+                "environment",
+                "l0-retention",
+                Status::Warn,
+                "l0-retention = \"0s\" switches L0 retention off (db.go skips it): level-0 files are never removed \
+                 by age, so the replica and the local state grow with every sync",
+            )
+            .fix("leave it out (Litestream's default: 5m), or give the window point-in-time restores need"),
+        );
+    }
+}
+
 fn environment(project: &Project, env: &Env, checks: &mut Vec<Check>) {
+    switched_off(project, checks);
     // Every `$VAR` of the generated configuration, with the keys that use it.
     let mut references: BTreeMap<String, Vec<String>> = BTreeMap::new();
     match project.litestream_config(env, Generate::default()) {

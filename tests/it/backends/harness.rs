@@ -42,7 +42,9 @@ pub fn system_tool(name: &str, package: &str) -> PathBuf {
             return candidate;
         }
     }
-    panic!("`{name}` is not installed: `apt-get install {package}` (`cargo xtask test` does it when run as root)")
+    panic!(
+        "`{name}` is not installed: `apt-get install {package}` (`cargo xtask test` does it when run as root)"
+    )
 }
 
 /// A port nobody listens on right now (bound, then released for the server to take).
