@@ -154,21 +154,17 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                             .env_clear()
                             .envs(env.vars())
                             .envs(target.env.iter().map(|(k, v)| (k, v)));
+                        // The VFS is litestream's S3 client too: it cannot run with these either.
+                        for name in cargo_litestream_api::UNUSABLE_BY_LITESTREAM {
+                            child.env_remove(name);
+                        }
                         // The extension logs to stdout unless told otherwise, and stdout carries
                         // the child's answer.
                         if env.get_os("LITESTREAM_LOG_FILE").is_none() {
                             child.env("LITESTREAM_LOG_FILE", NULL_DEVICE);
                         }
                         let probe = vfs::probe_in_child(&mut child, &request, PROBE_GRACE);
-                        let mut assessment = vfs::assess(&probe, &position, &thresholds);
-                        if probe.error.is_some()
-                            && target.url.starts_with("s3://")
-                            && env.non_empty("AWS_CA_BUNDLE").is_some()
-                        {
-                            assessment.reason.push_str(
-                                "; AWS_CA_BUNDLE is set, and with it the VFS fails every S3 open: unset it",
-                            );
-                        }
+                        let assessment = vfs::assess(&probe, &position, &thresholds);
                         Report::new(target, probe, position, assessment)
                     }
                 })

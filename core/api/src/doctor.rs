@@ -740,23 +740,17 @@ fn environment(project: &Project, env: &Env, checks: &mut Vec<Check>) {
         checks.push(check);
     }
 
-    let s3 = project.databases.iter().any(|db| {
-        let get = |key: &str| db.replica.get(key).and_then(TomlValue::as_str);
-        get("type").is_some_and(|t| t.eq_ignore_ascii_case("s3"))
-            || get("url").is_some_and(|u| u.starts_with("s3://"))
-    });
-    if s3 {
-        checks.push(if env.non_empty("AWS_CA_BUNDLE").is_some() {
-            Check::new(
-                "environment",
-                "AWS_CA_BUNDLE",
-                Status::Fail,
-                "set, with an S3 replica: litestream 0.5.17 then fails every S3 call (\"unable to add custom RootCAs HTTPClient\")",
-            )
-            .fix("unset AWS_CA_BUNDLE for litestream (e.g. `env -u AWS_CA_BUNDLE`, or UnsetEnvironment= in the unit)")
-        } else {
-            Check::new("environment", "AWS_CA_BUNDLE", Status::Pass, "not set (litestream 0.5.17 fails S3 calls when it is)")
-        });
+    // Left out of litestream's environment by `Litestream::command` (litestream 0.5.17 fails
+    // every S3 call with it): say so, as that is a change to the user's environment.
+    for name in Litestream::removed_variables(env) {
+        checks.push(Check::new(
+            "environment",
+            name,
+            Status::Info,
+            "set: cargo-litestream leaves it out of litestream's environment (litestream 0.5.17 fails every S3 call \
+             with it, \"unable to add custom RootCAs HTTPClient\"; it verifies against the system roots instead); an \
+             application opening replicas through the VFS in its own process must unset it itself",
+        ));
     }
 
     let mut literal = Vec::new();

@@ -57,7 +57,7 @@ pub mod wal;
 
 /// The configuration crate: [`config::Env`], [`config::Project`].
 pub use cargo_litestream_config as config;
-pub use cargo_litestream_runner::{Litestream, lock};
+pub use cargo_litestream_runner::{Litestream, UNUSABLE_BY_LITESTREAM, lock};
 pub use embedded::EmbeddedManifest;
 pub use replicate::{
     LogOutput, ReplicateError, ReplicateExit, ReplicateHandle, ReplicateOptions, ReplicateWatch,

@@ -18,11 +18,20 @@ pub struct Ctx {
     /// `--offline` or `CARGO_NET_OFFLINE=true`.
     pub offline: bool,
     project: OnceCell<Project>,
+    /// The note about variables left out of litestream's environment is printed once.
+    noted_removed_variables: std::cell::Cell<bool>,
 }
 
 impl Ctx {
     pub fn new(env: Env, shell: Shell, manifest_path: Option<PathBuf>, offline: bool) -> Ctx {
-        Ctx { env, shell, manifest_path, offline, project: OnceCell::new() }
+        Ctx {
+            env,
+            shell,
+            manifest_path,
+            offline,
+            project: OnceCell::new(),
+            noted_removed_variables: Default::default(),
+        }
     }
 
     /// The project's configuration; loading it prints its warnings once.
@@ -34,7 +43,6 @@ impl Ctx {
         for warning in &project.warnings {
             self.shell.warn(warning);
         }
-        self.warn_about_environment(&project);
         Ok(self.project.get_or_init(|| project))
     }
 
@@ -69,6 +77,13 @@ impl Ctx {
         let project = self.project_if_any()?;
         let litestream = Litestream::locate(project, &self.fetcher())?;
         self.shell.verbose("Using", format!("{} (from {})", litestream.path.display(), litestream.source));
+        if !self.noted_removed_variables.replace(true) {
+            for name in Litestream::removed_variables(&self.env) {
+                self.shell.note(format!(
+                    "{name} is set: left out of litestream's environment (Litestream 0.5.17 fails every S3 call with it)"
+                ));
+            }
+        }
         Ok(litestream)
     }
 
@@ -88,25 +103,4 @@ impl Ctx {
         self.shell.verbose("Generated", path.display());
         Ok(path)
     }
-
-    fn warn_about_environment(&self, project: &Project) {
-        // Litestream 0.5.17 fails every S3 operation when AWS_CA_BUNDLE is set, with an error
-        // that does not name the variable (gotcha 1).
-        if self.env.non_empty("AWS_CA_BUNDLE").is_some() && project.databases.iter().any(is_s3) {
-            self.shell.warn(
-                "AWS_CA_BUNDLE is set: Litestream 0.5.17 then fails every S3 operation \
-                 (\"unable to add custom RootCAs HTTPClient\"); unset it for litestream",
-            );
-        }
-    }
-}
-
-fn is_s3(db: &cargo_litestream_config::Database) -> bool {
-    let get = |key: &str| db.replica.get(key).and_then(toml_str);
-    get("type").is_some_and(|t| t.eq_ignore_ascii_case("s3"))
-        || get("url").is_some_and(|u| u.starts_with("s3://"))
-}
-
-fn toml_str(value: &cargo_litestream_config::TomlValue) -> Option<&str> {
-    value.as_str()
 }

@@ -20,6 +20,11 @@ use cargo_litestream_fetch::{Fetcher, HOST_TARGET, Provenance};
 use cargo_litestream_release_cli::{ReleaseError, Request};
 use cargo_litestream_shell::Shell;
 
+/// Variables litestream 0.5.17 (and its VFS extension) cannot run with, removed from their
+/// environment: with `AWS_CA_BUNDLE` set, every S3 call fails ("unable to add custom RootCAs
+/// HTTPClient"), whatever the bundle holds. Its S3 client verifies against the system roots
+/// without it.
+pub const UNUSABLE_BY_LITESTREAM: &[&str] = &["AWS_CA_BUNDLE"];
 /// Where the binary came from (for `doctor` and `-v` output).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BinarySource {
@@ -124,10 +129,19 @@ impl Litestream {
     pub fn command(&self, env: &Env) -> Command {
         let mut command = Command::new(&self.path);
         command.env_clear().envs(env.vars());
+        for name in UNUSABLE_BY_LITESTREAM {
+            command.env_remove(name);
+        }
         if let Some(path) = self.path_with_binary_first(env) {
             command.env("PATH", path);
         }
         command
+    }
+
+    /// The variables [`command`](Self::command) leaves out that `env` has, for the one note
+    /// that says so.
+    pub fn removed_variables(env: &Env) -> Vec<&'static str> {
+        UNUSABLE_BY_LITESTREAM.iter().copied().filter(|name| env.get_os(name).is_some()).collect()
     }
 
     fn path_with_binary_first(&self, env: &Env) -> Option<OsString> {
