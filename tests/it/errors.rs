@@ -341,3 +341,19 @@ fn a_bad_txid_is_one_line() {
     let run = run.our_error(&["-txid", "16 hexadecimal digits"]);
     assert!(run.stderr.lines().count() <= 2, "{run}");
 }
+
+/// `-v` shows the litestream command line: a password typed in a replica URL is not in it.
+#[test]
+fn verbose_output_hides_a_password_in_a_url() {
+    let project = Project::new(OK);
+    let url = "sftp://user:s3cret-pw@127.0.0.1:1/backups/app.db";
+    let run = project.run(["-v", "restore", "-o", &project.p("x.db"), url]);
+    let running: Vec<&str> = run.stderr.lines().filter(|l| l.contains("Running")).collect();
+    assert!(!running.is_empty(), "{run}");
+    assert!(running.iter().all(|l| l.contains("user:<redacted>@127.0.0.1:1")), "{run}");
+
+    // One Litestream cannot parse (it would print the password in its error): refused first.
+    let url = "sftp://user:s3cr/et-pw@127.0.0.1:1/backups/app.db";
+    let run = project.run(["-v", "restore", "-o", &project.p("x.db"), url]).our_error(&["percent-encode"]);
+    assert!(!run.stderr.contains("s3cr/et-pw") && !run.stderr.contains("Running"), "{run}");
+}

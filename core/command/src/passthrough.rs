@@ -294,6 +294,9 @@ fn resolve_positional(
         Kind::DatabaseOrUrl(_) if own_config => Kind::DatabaseOrUrl(Lookup::Any),
         kind => kind,
     };
+    if let Some(problem) = cargo_litestream_config::raw_password_problem(text) {
+        bail!(problem);
+    }
     match kind {
         Kind::Url => Ok(DatabaseArg::Url(text.to_owned())),
         Kind::DatabaseOrUrl(lookup) => {

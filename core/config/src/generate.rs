@@ -192,6 +192,16 @@ pub fn redact_secrets(value: &mut toml::Value) {
                             *text = "<redacted>".to_owned();
                         }
                     }
+                    // A ping URL's path is its secret (`https://hc-ping.com/<uuid>`).
+                    toml::Value::String(text) if key == "heartbeat-url" && !is_env_reference(text) => {
+                        if let Some((scheme, rest)) = text.split_once("://") {
+                            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+                            if rest.len() > host.len() {
+                                *text = format!("{scheme}://{host}/<redacted>");
+                            }
+                        }
+                    }
                     toml::Value::String(text) if text.contains(['@', '?']) && text.contains("://") => {
                         if let Some(redacted) = redacted_url(text) {
                             *text = redacted;
@@ -226,13 +236,38 @@ pub fn redact_url_password(text: &str) -> String {
     redacted_url(text).unwrap_or_else(|| text.to_owned())
 }
 
+/// Why Litestream cannot take `url` as typed: a password holding a raw `/`, `?` or `#`
+/// (`sftp://me:pa/ss@host/db`), which Go's URL parser splits at, then prints, password and all,
+/// in its error. `None` for every other URL.
+pub fn raw_password_problem(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let first_segment_end = rest.find(['/', '?', '#'])?;
+    let at = rest.rfind('@')?;
+    (at > first_segment_end && rest[..first_segment_end].contains(':')).then(|| {
+        format!(
+            "the password in {} holds a raw `/`, `?` or `#`, which Litestream cannot parse (and would print in its \
+             error): percent-encode them (%2F, %3F, %23), or pass the password through the replica's own key or an \
+             environment variable",
+            redact_url_password(url)
+        )
+    })
+}
+
 /// [`redact_url_password`], `None` when there is nothing to redact (most URLs: no copy made).
 fn redacted_url(text: &str) -> Option<String> {
     let (scheme, rest) = text.split_once("://")?;
     if !rest.contains(['@', '?']) {
         return None;
     }
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // A password typed raw may hold `/`, `?` or `#` (`sftp://me:pa/ss@host/db`): when the first
+    // segment has the `user:` part and an `@` follows, the authority ends after the last `@`.
+    let first_segment_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = match rest.rfind('@') {
+        Some(at) if at > first_segment_end && rest[..first_segment_end].contains(':') => {
+            at + rest[at..].find(['/', '?', '#']).unwrap_or(rest.len() - at)
+        }
+        _ => first_segment_end,
+    };
     let (authority, tail) = rest.split_at(authority_end);
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
@@ -274,6 +309,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn raw_passwords_and_ping_urls_are_redacted() {
+        for (url, hidden) in [
+            ("sftp://me:pa/ss@host:22/db", "pa/ss"),
+            ("sftp://me:p?w#x@host/db", "p?w#x"),
+            ("webdav://u:plain@host/db", "plain"),
+            ("s3://b/p?secret-access-key=abc&region=x", "abc"),
+        ] {
+            let redacted = redact_url_password(url);
+            assert!(!redacted.contains(hidden) && redacted.contains("<redacted>"), "{url} → {redacted}");
+        }
+        assert_eq!(redact_url_password("sftp://me:pa/ss@host:22/db"), "sftp://me:<redacted>@host:22/db");
+        assert_eq!(redact_url_password("s3://bucket/path/app.db"), "s3://bucket/path/app.db");
+        assert_eq!(redact_url_password("sftp://me:$PW@host/db"), "sftp://me:$PW@host/db");
+
+        let mut table =
+            toml::Value::Table(toml::toml! { heartbeat-url = "https://hc-ping.com/0f3c-uuid-secret" });
+        redact_secrets(&mut table);
+        assert_eq!(table["heartbeat-url"].as_str(), Some("https://hc-ping.com/<redacted>"));
+        let mut table = toml::Value::Table(toml::toml! { heartbeat-url = "$PING_URL" });
+        redact_secrets(&mut table);
+        assert_eq!(table["heartbeat-url"].as_str(), Some("$PING_URL"));
+    }
+
     use super::*;
 
     #[test]

@@ -237,7 +237,8 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// `litestream restore -config /p/litestream.yml app.db`, quoted where needed, for `-v` output.
+/// `litestream restore -config /p/litestream.yml app.db`, quoted where needed and URL passwords
+/// redacted, for `-v` output.
 pub fn display_command(program: &Path, args: &[OsString]) -> String {
     std::iter::once(program.as_os_str())
         .chain(args.iter().map(OsString::as_os_str))
@@ -247,10 +248,11 @@ pub fn display_command(program: &Path, args: &[OsString]) -> String {
 }
 
 fn quote(word: &OsStr) -> String {
-    let text = word.to_string_lossy();
+    // A replica URL typed with its password is shown without it (`-v` output ends up in logs).
+    let text = cargo_litestream_config::redact_url_password(&word.to_string_lossy());
     let plain =
         !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
-    if plain { text.into_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
+    if plain { text } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
 #[cfg(test)]
