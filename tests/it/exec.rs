@@ -263,3 +263,23 @@ fn exec_refusals_start_nothing() {
         .run(["replicate", "-exec", "true"])
         .our_error(&["needs the control socket", "socket.enabled = false"]);
 }
+
+/// A replica that cannot be reached: the command still starts, after `-first-sync-timeout`
+/// (not 30 s in silence), with a line saying what it waits for, then one saying it gave up.
+#[test]
+fn an_unreachable_replica_delays_the_command_by_first_sync_timeout_and_says_so() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nshutdown-sync-timeout = \"2s\"\nreplica = { type = \"s3\", bucket = \"b\", path = \"p\", \
+         endpoint = \"http://127.0.0.1:9\", region = \"us-east-1\", force-path-style = true, access-key-id = \"k\", \
+         secret-access-key = \"s\" }\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    project.sqlite("app.db").execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);").unwrap();
+    let run = project.run(["replicate", "-first-sync-timeout", "4", "-exec", "true"]);
+    assert_eq!(run.code, Some(0), "the command ran and its exit code is the exit code\n{run}");
+    assert!(run.stderr.contains("Waiting for the first sync to reach the replica"), "{run}");
+    assert!(run.stderr.contains("at most 4 s"), "{run}");
+    assert!(run.stderr.contains("starting the command anyway"), "{run}");
+    project
+        .run(["replicate", "-first-sync-timeout", "0", "-exec", "true"])
+        .our_error(&["-first-sync-timeout"]);
+}

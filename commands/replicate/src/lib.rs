@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use cargo_litestream_command::anyhow::{self, bail};
 use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::clap::{ArgMatches, Command};
-use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional};
+use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
 use cargo_litestream_command::{CommandSpec, Ctx, DatabaseArg, Lookup, register_command};
 use cargo_litestream_config::Location;
 use cargo_litestream_runner::lock::ReplicateLock;
@@ -44,6 +44,12 @@ const LITESTREAM: Passthrough = Passthrough {
         ),
         Flag::value("log-level", "LEVEL", "Log level: trace, debug, info, warn, error"),
         Flag::switch("restore-if-db-not-exists", "Restore each missing database from its replica first"),
+        Flag::value(
+            "first-sync-timeout",
+            "SECONDS",
+            "With -exec: how long to wait for litestream and the first sync before starting CMD anyway (default 30)",
+        )
+        .role(Role::Local),
         Flag::switch("once", "Sync every database once, then exit"),
         Flag::switch("force-snapshot", "With -once: write a snapshot"),
         Flag::switch("enforce-retention", "With -once: apply snapshot retention"),

@@ -30,6 +30,9 @@ pub struct Plan {
     pub lock_paths: Vec<PathBuf>,
     /// The bound on the final `sync -wait` (the configuration's `shutdown-sync-timeout`).
     pub sync_timeout: Duration,
+    /// The bound on litestream's start and the first sync before CMD starts
+    /// (`-first-sync-timeout`, 30 s by default).
+    pub first_sync_timeout: Duration,
     /// Refuse to start when the socket already answers (a daemon started some other way).
     pub check_live_socket: bool,
     /// Private files of this run, removed when it ends.
@@ -85,6 +88,7 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
             socket,
             lock_paths: vec![path],
             sync_timeout: Duration::from_secs(30),
+            first_sync_timeout: first_sync_timeout(matches)?,
             check_live_socket: false,
             _temp: Some(temp),
         }));
@@ -93,7 +97,7 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
     if given(matches, "config") {
         let file =
             ctx.env.absolute(Path::new(matches.get_one::<String>("config").map_or("", String::as_str)));
-        return own_config(&file, flag, no_expand_env, &ctx.env, &args);
+        return own_config(&file, flag, no_expand_env, &ctx.env, &args, first_sync_timeout(matches)?);
     }
 
     let project = ctx.project()?;
@@ -115,6 +119,7 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
         socket: project.socket_path(&ctx.env),
         lock_paths: database_locations(project),
         sync_timeout: shutdown_sync_timeout(project),
+        first_sync_timeout: first_sync_timeout(matches)?,
         check_live_socket: true,
         _temp: None,
     }))
@@ -128,6 +133,7 @@ fn own_config(
     no_expand_env: bool,
     env: &Env,
     args: &dyn Fn(&Path) -> Vec<OsString>,
+    first_sync_timeout: Duration,
 ) -> anyhow::Result<Option<Plan>> {
     let raw = std::fs::read_to_string(file)
         .with_context(|| format!("could not read the Litestream config {}", file.display()))?;
@@ -183,6 +189,7 @@ fn own_config(
         socket,
         lock_paths,
         sync_timeout,
+        first_sync_timeout,
         check_live_socket: true,
         _temp: temp,
     }))
@@ -276,6 +283,19 @@ fn json_to_toml(value: &serde_json::Value) -> Option<TomlValue> {
             map.iter().filter_map(|(k, v)| json_to_toml(v).map(|v| (k.clone(), v))).collect(),
         ),
     })
+}
+
+/// `-first-sync-timeout`: whole seconds, more than zero (default 30).
+fn first_sync_timeout(matches: &ArgMatches) -> anyhow::Result<Duration> {
+    let Some(text) = matches.get_one::<String>("first-sync-timeout") else {
+        return Ok(Duration::from_secs(30));
+    };
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => bail!(
+            "invalid value {text:?} for -first-sync-timeout: give whole seconds, more than zero (e.g. 10)"
+        ),
+    }
 }
 
 fn given(matches: &ArgMatches, name: &str) -> bool {

@@ -37,8 +37,6 @@ use cargo_litestream_runner::{Litestream, display_command, exit_code};
 use crate::plan::Plan;
 use crate::words;
 
-/// How long litestream gets for the control socket and the first sync.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long CMD gets to exit after SIGTERM when litestream died under it.
 const COMMAND_GRACE: Duration = Duration::from_secs(30);
 
@@ -73,11 +71,11 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
         let socket = plan.socket.clone();
         let watch = litestream_process.watch();
         let events = events.clone();
+        let timeout = plan.first_sync_timeout;
         std::thread::spawn(move || {
-            let result =
-                wait_ready(&socket, &watch, STARTUP_TIMEOUT).map_err(|e| e.to_string()).and_then(|()| {
-                    sync_all(&socket, STARTUP_TIMEOUT).map(|s| s.len()).map_err(|e| e.to_string())
-                });
+            let result = wait_ready(&socket, &watch, timeout)
+                .map_err(|e| e.to_string())
+                .and_then(|()| sync_all(&socket, timeout).map(|s| s.len()).map_err(|e| e.to_string()));
             let _ = events.send(Event::Ready(result));
         });
     }
@@ -251,8 +249,30 @@ fn wait_until_ready(
     plan: &Plan,
     ctx: &Ctx,
 ) -> anyhow::Result<Option<u8>> {
+    // Silent when quick; after a few seconds, say what the command waits for.
+    let mut told = false;
     loop {
-        match inbox.recv()? {
+        let event = match inbox.recv_timeout(Duration::from_secs(3)) {
+            Ok(event) => event,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !told {
+                    told = true;
+                    ctx.shell.status(
+                        "Waiting",
+                        format!(
+                            "for the first sync to reach the replica before starting the command (at most {} s; \
+                             -first-sync-timeout to change that)",
+                            plan.first_sync_timeout.as_secs()
+                        ),
+                    );
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the supervisor's event channel closed")
+            }
+        };
+        match event {
             Event::Ready(Ok(count)) => {
                 ctx.shell.verbose("Synced", format!("{count} database(s) before starting the command"));
                 return Ok(None);
