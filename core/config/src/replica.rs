@@ -125,6 +125,32 @@ pub fn target(table: &toml::Table) -> String {
     format!("{kind}://{host}/{}", get("path").trim_matches('/'))
 }
 
+/// [`target`] as Litestream will read it: `$VAR`s expanded (Go's `os.Expand`). The key of the
+/// machine-wide replica lock, and what two databases are compared by.
+pub fn location(table: &toml::Table, env: &crate::Env) -> String {
+    crate::go_expand(&target(table), env)
+}
+
+/// The local folder of a `file` replica (`type = "file"` or none, with `path`; or a `file://`
+/// URL), `$VAR`s expanded; `None` for every other kind.
+pub fn local_dir(table: &toml::Table, env: &crate::Env) -> Option<std::path::PathBuf> {
+    let get = |key: &str| table.get(key).and_then(toml::Value::as_str);
+    let path = match get("url") {
+        Some(url) => {
+            let rest = url.strip_prefix("file://")?;
+            let path = rest.split(['?', '#']).next().unwrap_or_default();
+            percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned()
+        }
+        None if get("type").is_none_or(|t| t.eq_ignore_ascii_case("file")) => get("path")?.to_owned(),
+        None => return None,
+    };
+    let expanded = crate::go_expand(&path, env);
+    if expanded.is_empty() {
+        return None;
+    }
+    Some(normalize(&env.absolute(Path::new(&expanded))))
+}
+
 /// A NATS replica (`type = "nats"` or a `nats://` URL).
 fn is_nats(table: &toml::Table) -> bool {
     let get = |key: &str| table.get(key).and_then(toml::Value::as_str).unwrap_or_default();
