@@ -1,7 +1,7 @@
-//! Backups that would overwrite each other ("nothing lost, ever", item 3): two projects in one
-//! replica location (the machine-wide lock while one runs, the owner record in a file replica
-//! afterwards), and a hard link replicated by a second project. Real litestream 0.5.17
-//! throughout.
+//! Backups that would overwrite each other or themselves ("nothing lost, ever", item 3): two
+//! projects in one replica location (the machine-wide lock while one runs, the owner record in
+//! a file replica afterwards), a replica inside a database's state folder, `restore -o` into a
+//! replica, and a hard link replicated by a second project. Real litestream 0.5.17 throughout.
 
 use std::path::Path;
 
@@ -122,6 +122,52 @@ fn load(project: &Project) -> (Config, Env) {
         .with("HOME", project.path())
         .with("CARGO_LITESTREAM_BIN", litestream_bin());
     (Config::load(Some(&project.path().join("Cargo.toml")), &env).unwrap(), env)
+}
+
+/// A replica inside the database's `.<db>-litestream` folder (which `reset` deletes with the
+/// backup in it), directly or through `meta-path`, is refused by every command that loads the
+/// configuration, before anything runs.
+#[test]
+fn a_replica_inside_a_state_folder_is_refused() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \".app.db-litestream/backup\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    insert(&project, 1..=2);
+    for args in [&["replicate", "-once"][..], &["config"], &["reset", "default"]] {
+        project.run(args).our_error(&["is inside", ".app.db-litestream", "reset", "outside every"]);
+    }
+    assert!(!project.path().join(".app.db-litestream").exists(), "nothing ran");
+
+    project.write_manifest(
+        "[package.metadata.litestream]\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n\n[[package.metadata.litestream.dbs]]\npath = \"default\"\nmeta-path = \"state\"\nreplica = \"state/replica\"\n",
+    );
+    project.run(["replicate", "-once"]).our_error(&["is inside", "state", "outside every"]);
+    assert!(!project.path().join("state").exists());
+}
+
+/// `restore -o` into a file replica's folder (`-force` would overwrite a backup file; without it
+/// the restored file would sit among them) is refused, for the project's replica and for a
+/// `file://` replica URL; the replica is unchanged.
+#[test]
+fn restore_into_a_replica_is_refused() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"backups\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    insert(&project, 1..=5);
+    project.run(["replicate", "-once"]).success();
+    let replica = project.path().join("backups/app.db");
+    let before = tree(&replica);
+    let victim = tree(&replica).into_iter().map(|(p, _)| p).find(|p| p.ends_with(".ltx")).unwrap();
+    let url = format!("file://{}", replica.display());
+    for args in [
+        vec!["restore", "-force", "-o", victim.as_str(), "default"],
+        vec!["restore", "-o", "backups/app.db/new.db", "default"],
+        vec!["restore", "-force", "-o", victim.as_str(), url.as_str()],
+    ] {
+        project.run(&args).our_error(&["is inside", "replica", "outside the replica folder"]);
+    }
+    assert_eq!(tree(&replica), before, "the replica is unchanged");
+    assert_eq!(restored(&project), [1, 2, 3, 4, 5]);
 }
 
 /// A hard link to a database that one project replicates, replicated by another project under
