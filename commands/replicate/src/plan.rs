@@ -50,13 +50,14 @@ pub struct Replicas {
 }
 
 impl Replicas {
-    fn of(entries: Vec<(PathBuf, TomlTable)>, env: &Env) -> Replicas {
+    /// `globals`: the configuration's top-level keys (an `endpoint` there is every replica's).
+    fn of(entries: Vec<(PathBuf, TomlTable)>, globals: &TomlTable, env: &Env) -> Replicas {
         let mut replicas = Replicas::default();
         for (database, table) in entries {
             if let Some(dir) = cargo_litestream_config::file_replica_dir(&table, env) {
                 replicas.files.push((database.clone(), dir));
             }
-            let location = cargo_litestream_config::replica_location(&table, env);
+            let location = cargo_litestream_config::replica_location(&table, globals, env);
             replicas.claims.push(ReplicaClaim { database, location });
         }
         replicas
@@ -74,16 +75,14 @@ pub fn replicas(matches: &ArgMatches, ctx: &Ctx, databases: &[PathBuf]) -> anyho
     if let (Some(_), Some(url)) =
         (matches.get_one::<String>("DB_PATH"), matches.get_one::<String>("REPLICA_URL"))
     {
-        return Ok(Replicas::of(single_database_replica(databases, url), &ctx.env));
+        return Ok(Replicas::of(single_database_replica(databases, url), &TomlTable::new(), &ctx.env));
     }
     if given(matches, "config") {
         let file =
             ctx.env.absolute(Path::new(matches.get_one::<String>("config").map_or("", String::as_str)));
         let no_expand_env = matches.get_flag("no-expand-env");
-        let entries = read_config(&file, no_expand_env, &ctx.env)
-            .map(|value| config_replicas(&value, &ctx.env))
-            .unwrap_or_default();
-        return Ok(Replicas::of(entries, &ctx.env));
+        let Ok(value) = read_config(&file, no_expand_env, &ctx.env) else { return Ok(Replicas::default()) };
+        return Ok(Replicas::of(config_replicas(&value, &ctx.env), &config_globals(&value), &ctx.env));
     }
     Ok(Replicas::of_project(ctx.project()?, &ctx.env))
 }
@@ -136,7 +135,11 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
         let config = single_database_config(&path, &url, &socket);
         let file = temp.path().join("litestream.yml");
         write_yaml(&file, &config)?;
-        let replicas = Replicas::of(single_database_replica(std::slice::from_ref(&path), &url), &ctx.env);
+        let replicas = Replicas::of(
+            single_database_replica(std::slice::from_ref(&path), &url),
+            &TomlTable::new(),
+            &ctx.env,
+        );
         return Ok(Some(Plan {
             command,
             litestream_args: args(&file),
@@ -215,7 +218,7 @@ fn own_config(
         })?;
     }
     let lock_paths = config_databases(&value, env);
-    let replicas = Replicas::of(config_replicas(&value, env), env);
+    let replicas = Replicas::of(config_replicas(&value, env), &config_globals(&value), env);
     let sync_timeout = value
         .get("shutdown-sync-timeout")
         .and_then(serde_json::Value::as_str)
@@ -261,6 +264,14 @@ fn read_config(file: &Path, no_expand_env: bool, env: &Env) -> anyhow::Result<se
         .with_context(|| format!("could not read the Litestream config {}", file.display()))?;
     let text = if no_expand_env { raw } else { go_expand(&raw, env) };
     yaml::parse(&text).map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))
+}
+
+/// A Litestream config file's top-level keys, as a table.
+fn config_globals(config: &serde_json::Value) -> TomlTable {
+    match json_to_toml(config) {
+        Some(TomlValue::Table(table)) => table,
+        _ => TomlTable::new(),
+    }
 }
 
 /// Each database of a Litestream config file with its replica (`replica`, or the first of the

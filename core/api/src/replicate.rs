@@ -503,7 +503,7 @@ pub fn replica_claims(project: &Project, env: &Env) -> Vec<ReplicaClaim> {
             let (Location::File(path) | Location::Dir(path)) = &db.location;
             ReplicaClaim {
                 database: path.clone(),
-                location: cargo_litestream_config::replica_location(&db.replica, env),
+                location: cargo_litestream_config::replica_location(&db.replica, &project.globals, env),
             }
         })
         .collect()
