@@ -125,8 +125,8 @@ pub fn target(table: &toml::Table) -> String {
     format!("{kind}://{host}/{}", get("path").trim_matches('/'))
 }
 
-/// [`target`] as Litestream will read it (`$VAR`s expanded, Go's `os.Expand`), plus the server
-/// it talks to when [`target`] does not name it: the `endpoint` of the replica table, else of
+/// `target` as Litestream will read it (`$VAR`s expanded, Go's `os.Expand`), plus the server
+/// it talks to when `target` does not name it: the `endpoint` of the replica table, else of
 /// `globals` (Litestream copies top-level keys into each replica), and for GCS
 /// `STORAGE_EMULATOR_HOST`. The key of the machine-wide replica lock: one bucket name on two
 /// servers (a test server and AWS, say) is two places.
