@@ -15,6 +15,7 @@ mod exec;
 mod invocation;
 mod library;
 mod mirror;
+mod owner;
 mod procs;
 mod recipes;
 mod s3;

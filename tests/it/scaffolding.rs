@@ -26,6 +26,9 @@ fn init_appends_a_table_and_keeps_every_byte() {
     let text = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     assert!(text.starts_with(original), "the original manifest is kept byte for byte\n{text}");
     assert!(text.contains("replica = \"file:///var/backups/svc\""), "{text}");
+    // The package's name as path-prefix: another project's `app.db` on the same replica gets a
+    // location of its own.
+    assert!(text.contains("\npath-prefix = \"svc\"\n"), "{text}");
     assert!(text.contains("jobs = \"data/jobs.sqlite3\""), "{text}");
     assert!(text.contains("`default` comes from DATABASE_URL"), "{text}");
     assert!(
@@ -71,6 +74,12 @@ fn init_in_a_virtual_workspace_uses_the_workspace_table() {
     project.run(["init", "--replica", "backups"]).success();
     let text = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
     assert!(text.contains("[workspace.metadata.litestream]\n"), "{text}");
+    let folder = std::fs::canonicalize(project.path()).unwrap();
+    let folder = folder.file_name().unwrap().to_str().unwrap();
+    assert!(
+        text.contains(&format!("\npath-prefix = \"{folder}\"\n")),
+        "no package: the folder's name\n{text}"
+    );
     assert!(text.contains("# default = \"data/app.db\""), "nothing found: an example alias\n{text}");
 }
 

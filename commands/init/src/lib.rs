@@ -60,8 +60,10 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         .flatten()
         .and_then(|(url, source)| sqlite_path(&url).ok().map(|path| (url, source, dir.join(path))));
     let found = find_databases(&dir, default.as_ref().map(|(_, _, path)| path.as_path()));
+    let prefix = path_prefix(&document, &dir);
     let snippet = render(
         table,
+        &prefix,
         replica,
         default.as_ref().map(|(url, source, _)| (url.as_str(), source.to_string())),
         &found,
@@ -237,8 +239,20 @@ fn is_sqlite(path: &Path) -> bool {
         && &header == b"SQLite format 3\0"
 }
 
+/// The package's name (the folder's in a virtual manifest): the `path-prefix` init writes, so
+/// that two projects whose databases share a file name never share a replica location.
+fn path_prefix(document: &toml_edit::DocumentMut, dir: &Path) -> String {
+    let name = document.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
+    let folder = || {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".to_owned())
+    };
+    name.map_or_else(folder, str::to_owned)
+}
+
 fn render(
     table: &str,
+    prefix: &str,
     replica: Option<&str>,
     default: Option<(&str, String)>,
     found: &[(String, PathBuf)],
@@ -258,6 +272,12 @@ fn render(
              # replica = \"s3://my-bucket/my-service\"\n",
         ),
     }
+    text.push_str(&format!(
+        "# Backups go to <replica>/{prefix}/<file name>: without a prefix, another project's database\n\
+         # of the same file name in the same replica would overwrite this one's backups.\n\
+         path-prefix = {}\n",
+        toml_edit::Value::from(prefix)
+    ));
     text.push_str(
         "# Any Litestream setting can go here too, e.g.:\n\
          # l0-retention = \"10m\"\n\

@@ -99,9 +99,11 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     if restore_first {
         refuse_orphaned_sidecars(&databases)?;
     }
+    let replicas = plan::replicas(matches, ctx, &databases)?;
     // Held until this process ends; on Unix litestream inherits it through `exec`.
-    let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path))?;
+    let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path), &replicas.claims)?;
     refuse_live_socket(matches, ctx)?;
+    cargo_litestream_api::owner::claim_all(&replicas.files, &ctx.env)?;
     let litestream = ctx.litestream()?;
     // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix).
     #[cfg(unix)]

@@ -9,12 +9,15 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cargo_litestream_api::replicate::{database_locations, shutdown_sync_timeout};
+use cargo_litestream_api::replicate::{
+    database_locations, file_replicas, replica_claims, shutdown_sync_timeout,
+};
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::ArgMatches;
 use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
 use cargo_litestream_config::{Env, Generate, TomlTable, TomlValue, go_expand, parse_go_duration, yaml};
+use cargo_litestream_runner::lock::ReplicaClaim;
 
 /// Litestream's default socket path, used when a `-config` file enables the socket without one.
 const DEFAULT_SOCKET: &str = "/var/run/litestream.sock";
@@ -28,6 +31,8 @@ pub struct Plan {
     pub litestream_args: Vec<OsString>,
     pub socket: PathBuf,
     pub lock_paths: Vec<PathBuf>,
+    /// The replica locations to lock machine-wide and the file replicas' owner records.
+    pub replicas: Replicas,
     /// The bound on the final `sync -wait` (the configuration's `shutdown-sync-timeout`).
     pub sync_timeout: Duration,
     /// The bound on litestream's start and the first sync before CMD starts
@@ -37,6 +42,57 @@ pub struct Plan {
     pub check_live_socket: bool,
     /// Private files of this run, removed when it ends.
     pub _temp: Option<tempfile::TempDir>,
+}
+
+/// Where this run's databases replicate to: each replica location (locked machine-wide beside
+/// the databases) and each `file` replica's folder (its owner record, `api::owner`).
+#[derive(Debug, Default)]
+pub struct Replicas {
+    pub claims: Vec<ReplicaClaim>,
+    pub files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Replicas {
+    /// `globals`: the configuration's top-level keys (an `endpoint` there is every replica's).
+    fn of(entries: Vec<(PathBuf, TomlTable)>, globals: &TomlTable, env: &Env) -> Replicas {
+        let mut replicas = Replicas::default();
+        for (database, table) in entries {
+            if let Some(dir) = cargo_litestream_config::file_replica_dir(&table, env) {
+                replicas.files.push((database.clone(), dir));
+            }
+            let location = cargo_litestream_config::replica_location(&table, globals, env);
+            replicas.claims.push(ReplicaClaim { database, location });
+        }
+        replicas
+    }
+
+    fn of_project(project: &cargo_litestream_config::Project, env: &Env) -> Replicas {
+        Replicas { claims: replica_claims(project, env), files: file_replicas(project, env) }
+    }
+}
+
+/// The replicas of plain `replicate` (no supervision): single-database mode's URL, those of the
+/// user's own `-config` file (one that cannot be read is litestream's to report), else the
+/// project's.
+pub fn replicas(matches: &ArgMatches, ctx: &Ctx, databases: &[PathBuf]) -> anyhow::Result<Replicas> {
+    if let (Some(_), Some(url)) =
+        (matches.get_one::<String>("DB_PATH"), matches.get_one::<String>("REPLICA_URL"))
+    {
+        return Ok(Replicas::of(single_database_replica(databases, url), &TomlTable::new(), &ctx.env));
+    }
+    if given(matches, "config") {
+        let file =
+            ctx.env.absolute(Path::new(matches.get_one::<String>("config").map_or("", String::as_str)));
+        let no_expand_env = matches.get_flag("no-expand-env");
+        let Ok(value) = read_config(&file, no_expand_env, &ctx.env) else { return Ok(Replicas::default()) };
+        return Ok(Replicas::of(config_replicas(&value, &ctx.env), &config_globals(&value), &ctx.env));
+    }
+    Ok(Replicas::of_project(ctx.project()?, &ctx.env))
+}
+
+fn single_database_replica(databases: &[PathBuf], url: &str) -> Vec<(PathBuf, TomlTable)> {
+    let table = TomlTable::from_iter([("url".to_owned(), TomlValue::from(url))]);
+    databases.iter().map(|db| (db.clone(), table.clone())).collect()
 }
 
 /// The plan for `replicate` with these arguments, or `None` when no command is to be run
@@ -82,10 +138,16 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
         let config = single_database_config(&path, &url, &socket);
         let file = temp.path().join("litestream.yml");
         write_yaml(&file, &config)?;
+        let replicas = Replicas::of(
+            single_database_replica(std::slice::from_ref(&path), &url),
+            &TomlTable::new(),
+            &ctx.env,
+        );
         return Ok(Some(Plan {
             command,
             litestream_args: args(&file),
             socket,
+            replicas,
             lock_paths: vec![path],
             sync_timeout: Duration::from_secs(30),
             first_sync_timeout: first_sync_timeout(matches)?,
@@ -118,6 +180,7 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
         litestream_args: args(&config),
         socket: project.socket_path(&ctx.env),
         lock_paths: database_locations(project),
+        replicas: Replicas::of_project(project, &ctx.env),
         sync_timeout: shutdown_sync_timeout(project),
         first_sync_timeout: first_sync_timeout(matches)?,
         check_live_socket: true,
@@ -161,6 +224,7 @@ fn own_config(
         })?;
     }
     let lock_paths = config_databases(&value, env);
+    let replicas = Replicas::of(config_replicas(&value, env), &config_globals(&value), env);
     let sync_timeout = value
         .get("shutdown-sync-timeout")
         .and_then(serde_json::Value::as_str)
@@ -188,6 +252,7 @@ fn own_config(
         litestream_args: args(&config),
         socket,
         lock_paths,
+        replicas,
         sync_timeout,
         first_sync_timeout,
         check_live_socket: true,
@@ -198,12 +263,35 @@ fn own_config(
 /// The databases (and `dir`-mode folders) a Litestream config file names, as Litestream will
 /// resolve them: what `replicate -config FILE` must lock.
 pub fn own_config_databases(file: &Path, no_expand_env: bool, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(config_databases(&read_config(file, no_expand_env, env)?, env))
+}
+
+fn read_config(file: &Path, no_expand_env: bool, env: &Env) -> anyhow::Result<serde_json::Value> {
     let raw = std::fs::read_to_string(file)
         .with_context(|| format!("could not read the Litestream config {}", file.display()))?;
     let text = if no_expand_env { raw } else { go_expand(&raw, env) };
-    let value =
-        yaml::parse(&text).map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))?;
-    Ok(config_databases(&value, env))
+    yaml::parse(&text).map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))
+}
+
+/// A Litestream config file's top-level keys, as a table.
+fn config_globals(config: &serde_json::Value) -> TomlTable {
+    match json_to_toml(config) {
+        Some(TomlValue::Table(table)) => table,
+        _ => TomlTable::new(),
+    }
+}
+
+/// Each database of a Litestream config file with its replica (`replica`, or the first of the
+/// older `replicas` list), as a table.
+fn config_replicas(config: &serde_json::Value, env: &Env) -> Vec<(PathBuf, TomlTable)> {
+    let dbs = config.get("dbs").and_then(serde_json::Value::as_array).into_iter().flatten();
+    dbs.filter_map(|db| {
+        let path = db.get("path").or_else(|| db.get("dir")).and_then(serde_json::Value::as_str)?;
+        let replica = db.get("replica").or_else(|| db.get("replicas").and_then(|r| r.get(0)))?;
+        let Some(TomlValue::Table(table)) = json_to_toml(replica) else { return None };
+        Some((litestream_path(path, env), table))
+    })
+    .collect()
 }
 
 fn config_databases(config: &serde_json::Value, env: &Env) -> Vec<PathBuf> {

@@ -54,13 +54,17 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
     signals::listen(&signals::FORWARDED, events.clone(), Event::Signal)?;
 
     let argv = words::split(&plan.command).map_err(anyhow::Error::msg)?;
-    let lock = ReplicateLock::acquire_shared(plan.lock_paths.iter().map(std::path::PathBuf::as_path))?;
+    let lock = ReplicateLock::acquire_shared(
+        plan.lock_paths.iter().map(std::path::PathBuf::as_path),
+        &plan.replicas.claims,
+    )?;
     if plan.check_live_socket && socket_answers(&plan.socket) {
         bail!(
             "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
             plan.socket.display()
         );
     }
+    cargo_litestream_api::owner::claim_all(&plan.replicas.files, &ctx.env)?;
     let (reports, wal_guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &plan.lock_paths);
     cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
     let litestream = ctx.litestream()?;

@@ -181,7 +181,7 @@ fn remove_dead_stagings(dir: &Path, name: &str, ctx: &Ctx) {
 }
 
 /// Where the restore goes: `-o`, else the database's own path (config mode).
-fn output_path(args: &[OsString], matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
+pub fn output_path(args: &[OsString], matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
     if let Some(at) = args.iter().position(|a| a == "-o") {
         return Ok(args.get(at + 1).map(PathBuf::from));
     }

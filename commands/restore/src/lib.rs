@@ -114,6 +114,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
+    refuse_output_in_a_replica(matches, ctx)?;
     if force::applies(matches) {
         return force::run(&LITESTREAM, matches, ctx);
     }
@@ -129,6 +130,54 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Res
         ));
     }
     LITESTREAM.run(matches, ctx)
+}
+
+/// An output inside a `file` replica's folder would overwrite (with `-force`) or sit among the
+/// backup files Litestream restores from: refused before litestream runs. The replicas are the
+/// project's and, when restoring from a `file://` URL, that one; paths compared with symlinks
+/// resolved where they exist.
+fn refuse_output_in_a_replica(
+    matches: &ArgMatches,
+    ctx: &Ctx,
+) -> cargo_litestream_command::anyhow::Result<()> {
+    use std::path::{Path, PathBuf};
+    let args = LITESTREAM.litestream_args(matches, ctx)?;
+    let Some(output) = force::output_path(&args, matches, ctx)? else { return Ok(()) };
+    let real = |path: &Path| -> PathBuf {
+        // The deepest existing ancestor, resolved, with the rest appended.
+        for ancestor in path.ancestors() {
+            if let Ok(resolved) = std::fs::canonicalize(ancestor) {
+                return resolved.join(path.strip_prefix(ancestor).unwrap_or(Path::new("")));
+            }
+        }
+        path.to_path_buf()
+    };
+    let mut replicas: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(project) = ctx.project_if_any()? {
+        for db in &project.databases {
+            if let Some(dir) = cargo_litestream_config::file_replica_dir(&db.replica, &ctx.env) {
+                replicas.push((format!("the replica of `{}`", db.name()), dir));
+            }
+        }
+    }
+    if let Some(url) = matches.get_one::<String>("DB_PATH").filter(|u| u.starts_with("file://")) {
+        let table = cargo_litestream_config::TomlTable::from_iter([("url".to_owned(), url.as_str().into())]);
+        if let Some(dir) = cargo_litestream_config::file_replica_dir(&table, &ctx.env) {
+            replicas.push((format!("the replica {url}"), dir));
+        }
+    }
+    let output_real = real(&output);
+    if let Some((what, dir)) =
+        replicas.iter().find(|(_, dir)| output.starts_with(dir) || output_real.starts_with(real(dir)))
+    {
+        bail!(
+            "{} is inside {} ({}): restoring there would overwrite or mix with its backup files; restore to a path outside the replica folder",
+            output.display(),
+            what,
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 register_command!(CommandSpec {

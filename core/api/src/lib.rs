@@ -47,6 +47,7 @@ pub mod child;
 pub mod control;
 pub mod doctor;
 pub mod embedded;
+pub mod owner;
 mod process;
 pub mod replicate;
 pub mod signals;

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use cargo_litestream_config::{ConfigError, Env, Generate, Location, Project, parse_go_duration};
 use cargo_litestream_runner::Litestream;
-use cargo_litestream_runner::lock::{LockError, ReplicateLock, replicating};
+use cargo_litestream_runner::lock::{LockError, ReplicaClaim, ReplicateLock, replicating};
 use serde::Serialize;
 
 use crate::child::{Child, ChildOptions, ExitWatch, signal};
@@ -54,6 +54,9 @@ pub enum ReplicateError {
 
     #[error(transparent)]
     Locked(#[from] LockError),
+
+    #[error(transparent)]
+    Owner(#[from] crate::owner::OwnerError),
 
     #[error("{message}")]
     Unreplicable { message: String },
@@ -248,10 +251,14 @@ pub fn spawn_replicate(
         return Err(ReplicateError::Unreplicable { message });
     }
     let socket = project.socket_path(env);
-    let lock = ReplicateLock::acquire_shared(database_locations(project).iter().map(PathBuf::as_path))?;
+    let lock = ReplicateLock::acquire_shared(
+        database_locations(project).iter().map(PathBuf::as_path),
+        &replica_claims(project, env),
+    )?;
     if socket_answers(&socket) {
         return Err(ReplicateError::DaemonRunning { socket });
     }
+    crate::owner::claim_all(&file_replicas(project, env), env)?;
     let (wal_reports, wal_guards) = close_wal_gaps(Some(project), &database_locations(project));
     let config = project.supervised_config_path();
     project.write_config(&config, env, Generate { omit_exec: true, ..Generate::default() })?;
@@ -491,6 +498,34 @@ pub fn database_locations(project: &Project) -> Vec<PathBuf> {
         .iter()
         .map(|db| match &db.location {
             Location::File(path) | Location::Dir(path) => path.clone(),
+        })
+        .collect()
+}
+
+/// Each database's replica location, for the machine-wide lock beside the database locks.
+pub fn replica_claims(project: &Project, env: &Env) -> Vec<ReplicaClaim> {
+    project
+        .databases
+        .iter()
+        .map(|db| {
+            let (Location::File(path) | Location::Dir(path)) = &db.location;
+            ReplicaClaim {
+                database: path.clone(),
+                location: cargo_litestream_config::replica_location(&db.replica, &project.globals, env),
+            }
+        })
+        .collect()
+}
+
+/// `(database, replica folder)` of every database with a `file` replica: where the owner
+/// record goes ([`crate::owner`]).
+pub fn file_replicas(project: &Project, env: &Env) -> Vec<(PathBuf, PathBuf)> {
+    project
+        .databases
+        .iter()
+        .filter_map(|db| {
+            let (Location::File(path) | Location::Dir(path)) = &db.location;
+            Some((path.clone(), cargo_litestream_config::file_replica_dir(&db.replica, env)?))
         })
         .collect()
 }

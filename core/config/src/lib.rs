@@ -30,7 +30,7 @@ pub use project::{
     Alias, AliasOrigin, ConfigSource, DEFAULT_LITESTREAM_VERSION, Database, Location, Project, ReplicaOrigin,
     looks_like_alias, symlinked_database,
 };
-pub use replica::url_scheme;
+pub use replica::{local_dir as file_replica_dir, location as replica_location, url_scheme};
 pub use schema::{SECRET_KEYS, parse_go_duration};
 
 /// An ordered table of configuration values.

@@ -705,7 +705,62 @@ impl Loader<'_> {
             }
             targets.insert(target, index);
         }
+        self.refuse_replicas_in_state_folders(&databases)?;
         Ok(databases)
+    }
+
+    /// A `file` replica inside a database's Litestream state folder (`.<file>-litestream`, or
+    /// its `meta-path`) is deleted with that folder: by `cargo litestream reset`, or by hand
+    /// since its name says it is disposable. Refused before anything runs.
+    fn refuse_replicas_in_state_folders(&self, databases: &[Database]) -> Result<(), ConfigError> {
+        let state_folders: Vec<(&Database, PathBuf)> = databases
+            .iter()
+            .filter_map(|db| {
+                let meta = db.options.get("meta-path").and_then(toml::Value::as_str);
+                match (&db.location, meta) {
+                    (_, Some(meta)) => {
+                        Some((db, normalize(&self.base_dir.join(crate::go_expand(meta, self.env)))))
+                    }
+                    (Location::File(path), None) => Some((db, meta_folder(path))),
+                    (Location::Dir(_), None) => None,
+                }
+            })
+            .collect();
+        for (index, db) in databases.iter().enumerate() {
+            let Some(replica) = replica::local_dir(&db.replica, self.env) else { continue };
+            let inside = state_folders
+                .iter()
+                .find(|(_, meta)| replica.starts_with(meta))
+                .map(|(owner, meta)| (owner.name(), meta.clone()));
+            // In `dir` mode each database's state folder is `.<file>-litestream` beside it.
+            let inside = inside.or_else(|| {
+                databases.iter().find_map(|other| match &other.location {
+                    Location::Dir(dir) => replica
+                        .ancestors()
+                        .take_while(|a| a.starts_with(dir) && a != dir)
+                        .find(|a| {
+                            a.file_name()
+                                .map(|n| n.to_string_lossy())
+                                .is_some_and(|n| n.starts_with('.') && n.ends_with("-litestream"))
+                        })
+                        .map(|a| (other.name(), a.to_path_buf())),
+                    _ => None,
+                })
+            });
+            if let Some((owner, meta)) = inside {
+                return Err(self.error(
+                    &format!("dbs[{index}]"),
+                    format!(
+                        "the replica of `{}` ({}) is inside {}, the Litestream state folder of `{owner}`, which `cargo litestream reset` deletes with the backup in it",
+                        db.name(),
+                        replica.display(),
+                        meta.display()
+                    ),
+                    "move it to a folder of its own, outside every `.<database>-litestream` folder, and point `replica` there",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A `dbs[].path`: an alias, else a file path relative to the manifest's folder.
@@ -843,6 +898,12 @@ fn expand_home(path: &str, env: &Env) -> PathBuf {
         Some((rest, Some(home))) => Path::new(home).join(rest),
         _ => PathBuf::from(path),
     }
+}
+
+/// Litestream's default state folder of a database: `<dir>/.<file>-litestream`.
+pub fn meta_folder(database: &Path) -> PathBuf {
+    let name = database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    database.with_file_name(format!(".{name}-litestream"))
 }
 
 fn location_display(location: &Location) -> String {

@@ -125,6 +125,48 @@ pub fn target(table: &toml::Table) -> String {
     format!("{kind}://{host}/{}", get("path").trim_matches('/'))
 }
 
+/// `target` as Litestream will read it (`$VAR`s expanded, Go's `os.Expand`), plus the server
+/// it talks to when `target` does not name it: the `endpoint` of the replica table, else of
+/// `globals` (Litestream copies top-level keys into each replica), and for GCS
+/// `STORAGE_EMULATOR_HOST`. The key of the machine-wide replica lock: one bucket name on two
+/// servers (a test server and AWS, say) is two places.
+pub fn location(table: &toml::Table, globals: &toml::Table, env: &crate::Env) -> String {
+    let mut location = crate::go_expand(&target(table), env);
+    let get = |t: &toml::Table, key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_owned);
+    if get(table, "url").is_none() {
+        let kind = get(table, "type").unwrap_or_default();
+        let server = get(table, "endpoint").or_else(|| get(globals, "endpoint")).or_else(|| {
+            matches!(kind.as_str(), "gs" | "gcs")
+                .then(|| env.non_empty("STORAGE_EMULATOR_HOST").map(str::to_owned))?
+        });
+        if let Some(server) = server.filter(|s| !s.is_empty()) {
+            location.push_str(" at ");
+            location.push_str(crate::go_expand(&server, env).trim_end_matches('/'));
+        }
+    }
+    location
+}
+
+/// The local folder of a `file` replica (`type = "file"` or none, with `path`; or a `file://`
+/// URL), `$VAR`s expanded; `None` for every other kind.
+pub fn local_dir(table: &toml::Table, env: &crate::Env) -> Option<std::path::PathBuf> {
+    let get = |key: &str| table.get(key).and_then(toml::Value::as_str);
+    let path = match get("url") {
+        Some(url) => {
+            let rest = url.strip_prefix("file://")?;
+            let path = rest.split(['?', '#']).next().unwrap_or_default();
+            percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned()
+        }
+        None if get("type").is_none_or(|t| t.eq_ignore_ascii_case("file")) => get("path")?.to_owned(),
+        None => return None,
+    };
+    let expanded = crate::go_expand(&path, env);
+    if expanded.is_empty() {
+        return None;
+    }
+    Some(normalize(&env.absolute(Path::new(&expanded))))
+}
+
 /// A NATS replica (`type = "nats"` or a `nats://` URL).
 fn is_nats(table: &toml::Table) -> bool {
     let get = |key: &str| table.get(key).and_then(toml::Value::as_str).unwrap_or_default();
@@ -185,6 +227,23 @@ mod tests {
         c.insert("path".into(), "b".into());
         assert_eq!(target(&b), target(&c));
         assert_eq!(target(&t), "nats://127.0.0.1:4222/ltbucket");
+    }
+
+    #[test]
+    fn locations_name_the_server_a_table_does_not() {
+        let env = crate::Env::empty("/srv").with("EP", "http://127.0.0.1:9000");
+        let mut t = toml::Table::new();
+        t.insert("type".into(), "s3".into());
+        t.insert("bucket".into(), "b".into());
+        t.insert("path".into(), "p/app.db".into());
+        let none = toml::Table::new();
+        assert_eq!(location(&t, &none, &env), "s3://b/p/app.db");
+        let globals = toml::Table::from_iter([("endpoint".to_owned(), toml::Value::from("$EP/"))]);
+        assert_eq!(location(&t, &globals, &env), "s3://b/p/app.db at http://127.0.0.1:9000");
+        t.insert("endpoint".into(), "http://other:1".into());
+        assert_eq!(location(&t, &globals, &env), "s3://b/p/app.db at http://other:1");
+        let url = toml::Table::from_iter([("url".to_owned(), toml::Value::from("s3://b/p?endpoint=x"))]);
+        assert_eq!(location(&url, &globals, &env), "s3://b/p?endpoint=x", "the URL names it");
     }
 
     #[test]

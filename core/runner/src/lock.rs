@@ -23,8 +23,15 @@
 //! sync. OFD locks and record locks conflict with each other, so both kinds of replicator see
 //! each other. Elsewhere (macOS, BSD) the parent alone holds a record lock.
 //!
+//! Two more kinds of lock file, in one machine-wide folder ([`machine_dir`]), are taken the same
+//! way and held alongside: one per replica location (`replica-<sha256 of the location>.lock`),
+//! because two databases writing into one location overwrite each other's backups (two projects
+//! whose databases share a file name under one project-wide replica); and one per database file
+//! identity (`file-<device>-<inode>.lock`), because a hard link is the same database under
+//! another path, which the lock beside the database cannot see.
+//!
 //! The holder writes its PID into the file, because `F_GETLK` cannot name the holder of an OFD
-//! lock (it reports -1). The lock file is left in place after the daemon ends: removing it would
+//! lock (it reports -1); the machine-wide ones also name the database, for the refusal. The lock file is left in place after the daemon ends: removing it would
 //! race with a starting daemon. On non-Unix platforms litestream runs as a child and
 //! `File::try_lock` is held by this process while it waits.
 
@@ -41,16 +48,48 @@ pub enum LockError {
     )]
     Held { database: PathBuf, lock: PathBuf, pid: Option<i32> },
 
+    #[error(
+        "{location} already receives the backup of {other}{by}; replicating {database} there too would overwrite it: give one of the two projects a `path-prefix` (or this database its own `replica`) (lock file: {lock})",
+        database = database.display(),
+        by = pid.map(|p| format!(" (replicated by process {p})")).unwrap_or_default(),
+        lock = lock.display()
+    )]
+    ReplicaHeld { database: PathBuf, other: String, location: String, lock: PathBuf, pid: Option<i32> },
+
+    #[error(
+        "{database} is the same file as {other} (a hard link), which is already being replicated{by}; a second replicator would corrupt its replica: replicate it under one name only (lock file: {lock})",
+        database = database.display(),
+        by = pid.map(|p| format!(" by process {p}")).unwrap_or_default(),
+        lock = lock.display()
+    )]
+    SameFile { database: PathBuf, other: String, lock: PathBuf, pid: Option<i32> },
+
     #[error("cannot lock {} for replication ({source}); check that its folder exists and is writable", lock.display())]
     Io { lock: PathBuf, source: std::io::Error },
+}
+
+/// A replica location a replicator is about to write to, for one of its databases: the
+/// comparable string of `cargo_litestream_config`'s replica `target`, `$VAR`s expanded as
+/// Litestream expands them (secrets in it never reach a file name: it is hashed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaClaim {
+    pub database: PathBuf,
+    pub location: String,
+}
+
+/// One lock file held: the open file (holding it is the point), and for the machine-wide ones
+/// the database it is held for, recorded under the PID.
+#[derive(Debug)]
+struct Held {
+    file: File,
+    database: Option<PathBuf>,
 }
 
 /// Locks held for the life of this process (and, on Unix, of the litestream it becomes or, with
 /// [`ReplicateLock::acquire_shared`] on Linux, of the litestream child it starts).
 #[derive(Debug)]
 pub struct ReplicateLock {
-    // Holding the open files is the point.
-    files: Vec<File>,
+    files: Vec<Held>,
     /// Open-file-description locks that a child can share (Linux, `acquire_shared`).
     shared: bool,
 }
@@ -70,8 +109,13 @@ impl ReplicateLock {
     /// replicate, and creating folders here would be a surprise).
     ///
     /// The locks are record locks kept across `exec`: for a process about to *become* litestream.
-    pub fn acquire<'a>(databases: impl IntoIterator<Item = &'a Path>) -> Result<ReplicateLock, LockError> {
-        ReplicateLock::take(databases, sys::Kind::KeptAcrossExec)
+    /// Each of `replicas` is locked machine-wide too, and so is each existing database's file
+    /// identity (device and inode).
+    pub fn acquire<'a>(
+        databases: impl IntoIterator<Item = &'a Path>,
+        replicas: &[ReplicaClaim],
+    ) -> Result<ReplicateLock, LockError> {
+        ReplicateLock::take(databases, replicas, sys::Kind::KeptAcrossExec)
     }
 
     /// Locks every database for a process that runs litestream as a child: on Linux the child
@@ -79,12 +123,14 @@ impl ReplicateLock {
     /// until both have exited; elsewhere this process alone holds them.
     pub fn acquire_shared<'a>(
         databases: impl IntoIterator<Item = &'a Path>,
+        replicas: &[ReplicaClaim],
     ) -> Result<ReplicateLock, LockError> {
-        ReplicateLock::take(databases, sys::Kind::Shared)
+        ReplicateLock::take(databases, replicas, sys::Kind::Shared)
     }
 
     fn take<'a>(
         databases: impl IntoIterator<Item = &'a Path>,
+        replicas: &[ReplicaClaim],
         kind: sys::Kind,
     ) -> Result<ReplicateLock, LockError> {
         let mut files = Vec::new();
@@ -97,7 +143,7 @@ impl ReplicateLock {
             let file = open(&lock).map_err(|source| LockError::Io { lock: lock.clone(), source })?;
             match sys::try_lock(&file, kind) {
                 Ok(true) => {
-                    files.push(file);
+                    files.push(Held { file, database: None });
                     taken.push((database.to_path_buf(), lock));
                 }
                 Ok(false) => {
@@ -114,6 +160,43 @@ impl ReplicateLock {
                 return Err(LockError::Held { database: database.clone(), lock, pid: Some(pid) });
             }
         }
+        // Then the machine-wide keys: each database's file identity (a hard link elsewhere is
+        // the same database) and each replica location (another project's database may write
+        // there). A key taken twice in this run (one location for a folder and a file in it)
+        // is taken once: closing a second descriptor would drop a record lock.
+        let mut keys: Vec<(PathBuf, &Path, Option<&str>)> = Vec::new();
+        for (database, _) in &taken {
+            if let Some(key) = identity_key(database) {
+                keys.push((key, database, None));
+            }
+        }
+        for claim in replicas {
+            keys.push((replica_key(&claim.location), &claim.database, Some(&claim.location)));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (lock, database, location) in keys {
+            if !seen.insert(lock.clone()) {
+                continue;
+            }
+            let file =
+                open_machine_wide(&lock).map_err(|source| LockError::Io { lock: lock.clone(), source })?;
+            match sys::try_lock(&file, kind) {
+                Ok(true) => files.push(Held { file, database: Some(database.to_path_buf()) }),
+                Ok(false) => {
+                    let (pid, other) = record(&file);
+                    let other = other.unwrap_or_else(|| "another database".to_owned());
+                    let database = database.to_path_buf();
+                    return Err(match location {
+                        Some(location) => {
+                            let location = cargo_litestream_config::redact_url_password(location);
+                            LockError::ReplicaHeld { database, other, location, lock, pid }
+                        }
+                        None => LockError::SameFile { database, other, lock, pid },
+                    });
+                }
+                Err(source) => return Err(LockError::Io { lock, source }),
+            }
+        }
         let lock = ReplicateLock { files, shared: kind == sys::Kind::Shared && sys::OFD };
         lock.record_holder(std::process::id());
         Ok(lock)
@@ -123,10 +206,14 @@ impl ReplicateLock {
     /// replicating (the litestream child, once it runs). Best effort: the lock is what counts.
     pub fn record_holder(&self, pid: u32) {
         use std::io::{Seek, Write};
-        for mut file in self.files.iter() {
+        for held in &self.files {
+            let mut file = &held.file;
             let _ = file.set_len(0);
             let _ = file.seek(std::io::SeekFrom::Start(0));
-            let _ = writeln!(file, "{pid}");
+            let _ = match &held.database {
+                Some(database) => write!(file, "{pid}\n{}\n", database.display()),
+                None => writeln!(file, "{pid}"),
+            };
         }
     }
 
@@ -136,10 +223,10 @@ impl ReplicateLock {
     #[cfg(unix)]
     pub fn inheritable_fds(&self) -> Vec<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
-        if self.shared { self.files.iter().map(AsRawFd::as_raw_fd).collect() } else { Vec::new() }
+        if self.shared { self.files.iter().map(|held| held.file.as_raw_fd()).collect() } else { Vec::new() }
     }
 
-    /// How many databases are locked.
+    /// How many lock files are held (databases, file identities, replica locations).
     pub fn len(&self) -> usize {
         self.files.len()
     }
@@ -156,10 +243,98 @@ fn holder(file: &File) -> Option<i32> {
     if pid > 0 {
         return Some(pid);
     }
+    Some(recorded(file).0.filter(|p| *p > 0).unwrap_or(0))
+}
+
+/// What the holder wrote: its PID, and (machine-wide locks) the database it replicates.
+fn recorded(file: &File) -> (Option<i32>, Option<String>) {
+    use std::io::{Read, Seek};
     let mut text = String::new();
-    use std::io::Read;
-    let recorded = (&*file).read_to_string(&mut text).ok().and_then(|_| text.trim().parse::<i32>().ok());
-    Some(recorded.filter(|p| *p > 0).unwrap_or(0))
+    let mut file = file;
+    if file.seek(std::io::SeekFrom::Start(0)).is_err() || file.read_to_string(&mut text).is_err() {
+        return (None, None);
+    }
+    let mut lines = text.lines();
+    let pid = lines.next().and_then(|l| l.trim().parse::<i32>().ok());
+    (pid, lines.next().map(str::to_owned).filter(|l| !l.is_empty()))
+}
+
+/// The holder of a machine-wide lock on `file` and the database it recorded.
+fn record(file: &File) -> (Option<i32>, Option<String>) {
+    (holder(file), recorded(file).1)
+}
+
+/// The machine-wide folder of replica-location and file-identity locks:
+/// `/tmp/cargo-litestream-locks` on Unix (a fixed path, so a shell, a cron job and a service
+/// of any user on the machine meet there whatever their `TMPDIR`; a systemd unit with
+/// `PrivateTmp=` has a /tmp of its own and is not seen: the owner record in a file replica
+/// covers that), the temp folder elsewhere.
+pub fn machine_dir() -> PathBuf {
+    #[cfg(unix)]
+    {
+        PathBuf::from("/tmp/cargo-litestream-locks")
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::temp_dir().join("cargo-litestream-locks")
+    }
+}
+
+/// The lock of a replica location: its sha256, so a URL's query string or user name never
+/// becomes a file name, and any location fits one.
+fn replica_key(location: &str) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(location.as_bytes());
+    machine_dir().join(format!("replica-{}.lock", cargo_litestream_fetch::hex(&digest)))
+}
+
+/// The lock of the file at `database` by device and inode; `None` when it does not exist yet
+/// (nothing links to a file that is not there) or the platform has no inodes.
+fn identity_key(database: &Path) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(database).ok()?;
+        Some(machine_dir().join(format!("file-{}-{}.lock", metadata.dev(), metadata.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = database;
+        None
+    }
+}
+
+/// Opens (creating) a lock file in [`machine_dir`]. The folder is shared by every user, as
+/// `/tmp` is (mode 1777): a symlink planted there is never followed (it could point the PID
+/// we write at another file), and the files are writable by all, so another user's replicator
+/// of the same location can take the lock and be refused by it.
+fn open_machine_wide(path: &Path) -> std::io::Result<File> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        match std::fs::DirBuilder::new().mode(0o1777).create(dir) {
+            // The umask narrowed the mode: every user must be able to add a lock file.
+            Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        if !std::fs::symlink_metadata(dir)?.is_dir() {
+            return Err(std::io::Error::other(format!("{} is not a folder", dir.display())));
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false).mode(0o666);
+        options.custom_flags(libc::O_NOFOLLOW);
+        let file = options.open(path)?;
+        // Only the creator may change the mode; for everyone else it was set already.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)?;
+        open(path)
+    }
 }
 
 /// The process replicating `database` under this lock, if one is: `Some(pid)` (0 when the
@@ -447,7 +622,7 @@ mod tests {
     fn a_missing_folder_is_skipped_and_nothing_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("missing/app.db");
-        ReplicateLock::acquire([db.as_path()]).unwrap();
+        ReplicateLock::acquire([db.as_path()], &[]).unwrap();
         assert!(!dir.path().join("missing").exists());
     }
 
@@ -460,10 +635,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("app.db");
         assert_eq!(replicating(&db), None, "no lock file yet");
-        let lock = ReplicateLock::acquire([db.as_path()]).unwrap();
+        let lock = ReplicateLock::acquire([db.as_path()], &[]).unwrap();
         use std::os::fd::AsRawFd;
         let fdinfo =
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", lock.files[0].as_raw_fd())).unwrap();
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", lock.files[0].file.as_raw_fd())).unwrap();
         let flags = fdinfo.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         let flags = u32::from_str_radix(flags, 8).unwrap();
         assert_eq!(flags & 0o2_000_000, 0, "close-on-exec is cleared: {fdinfo}");
@@ -477,17 +652,17 @@ mod tests {
     fn shared_and_exec_locks_exclude_each_other() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("app.db");
-        let shared = ReplicateLock::acquire_shared([db.as_path()]).unwrap();
+        let shared = ReplicateLock::acquire_shared([db.as_path()], &[]).unwrap();
         assert_eq!(shared.inheritable_fds().len(), 1);
         shared.record_holder(4242);
-        match ReplicateLock::acquire([db.as_path()]) {
+        match ReplicateLock::acquire([db.as_path()], &[]) {
             Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(4242)),
             other => panic!("expected a refusal, got {other:?}"),
         }
         assert_eq!(replicating(&db), Some(4242));
         drop(shared);
         assert_eq!(replicating(&db), None);
-        let exec = ReplicateLock::acquire([db.as_path()]).unwrap();
+        let exec = ReplicateLock::acquire([db.as_path()], &[]).unwrap();
         assert!(exec.inheritable_fds().is_empty(), "record locks are not shared with children");
     }
 
@@ -502,9 +677,9 @@ mod tests {
         let db = folder.join("nested/one.db");
         let real = |p: &Path| std::fs::canonicalize(p).unwrap();
 
-        let dir_lock = ReplicateLock::acquire_shared([folder.as_path()]).unwrap();
+        let dir_lock = ReplicateLock::acquire_shared([folder.as_path()], &[]).unwrap();
         dir_lock.record_holder(4242);
-        match ReplicateLock::acquire([db.as_path()]) {
+        match ReplicateLock::acquire([db.as_path()], &[]) {
             Err(LockError::Held { pid, lock, .. }) => {
                 assert_eq!(pid, Some(4242));
                 assert_eq!(lock, real(root.path()).join(".data-litestream.lock"));
@@ -514,9 +689,9 @@ mod tests {
         assert_eq!(replicating(&db), Some(4242), "restore -force sees the folder's replicator");
         drop(dir_lock);
 
-        let db_lock = ReplicateLock::acquire_shared([db.as_path()]).unwrap();
+        let db_lock = ReplicateLock::acquire_shared([db.as_path()], &[]).unwrap();
         db_lock.record_holder(4343);
-        match ReplicateLock::acquire([folder.as_path()]) {
+        match ReplicateLock::acquire([folder.as_path()], &[]) {
             Err(LockError::Held { pid, lock, .. }) => {
                 assert_eq!(pid, Some(4343));
                 assert_eq!(lock, real(&folder).join("nested/.one.db-litestream.lock"));
@@ -526,11 +701,52 @@ mod tests {
         drop(db_lock);
         // Both kinds together in one run (a config naming the folder and a file in it) is
         // litestream's business: its own locks are not a conflict.
-        ReplicateLock::acquire([folder.as_path(), db.as_path()]).unwrap();
+        ReplicateLock::acquire([folder.as_path(), db.as_path()], &[]).unwrap();
 
         assert_eq!(walk_lock_files(&folder, MAX_LOCK_SCAN).len(), 1);
         std::fs::create_dir(folder.join(".one.db-litestream")).unwrap();
         std::fs::write(folder.join(".one.db-litestream/.x-litestream.lock"), "").unwrap();
         assert_eq!(walk_lock_files(&folder, MAX_LOCK_SCAN).len(), 1, "state folders are skipped");
+    }
+
+    /// Two databases claiming one replica location exclude each other (OFD locks conflict
+    /// within one process too), and the refusal names the other database and its process.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_replica_location_one_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a/app.db"), dir.path().join("b/app.db"));
+        std::fs::create_dir_all(a.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+        let location = format!("file://{}/shared/app.db", dir.path().display());
+        let claim = |db: &Path| ReplicaClaim { database: db.to_path_buf(), location: location.clone() };
+        let first = ReplicateLock::acquire_shared([a.as_path()], &[claim(&a)]).unwrap();
+        first.record_holder(4242);
+        match ReplicateLock::acquire_shared([b.as_path()], &[claim(&b)]) {
+            Err(LockError::ReplicaHeld { other, pid, location: named, .. }) => {
+                assert_eq!((other, pid, named), (a.display().to_string(), Some(4242), location.clone()));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        drop(first);
+        ReplicateLock::acquire_shared([b.as_path()], &[claim(&b)]).unwrap();
+    }
+
+    /// A hard link is the same database: its file identity is locked machine-wide.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_hard_link_is_the_same_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, link) = (dir.path().join("app.db"), dir.path().join("link.db"));
+        std::fs::write(&db, "").unwrap();
+        std::fs::hard_link(&db, &link).unwrap();
+        let first = ReplicateLock::acquire_shared([db.as_path()], &[]).unwrap();
+        first.record_holder(4242);
+        match ReplicateLock::acquire_shared([link.as_path()], &[]) {
+            Err(LockError::SameFile { other, pid, .. }) => {
+                assert_eq!((other, pid), (db.display().to_string(), Some(4242)));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 }

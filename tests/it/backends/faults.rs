@@ -219,6 +219,33 @@ fn a_second_replicator_is_refused() {
     assert_eq!(again.stop(), Some(0));
 }
 
+/// Two projects whose databases are both `app.db`, on one S3 replica table without
+/// `path-prefix`: the second is refused while the first runs (the machine-wide lock; S3 has no
+/// owner record), naming the first; the same bucket and path on another S3 server is another
+/// place, and replicates.
+#[test]
+fn a_second_project_on_one_s3_location_is_refused() {
+    let backend = servers::rclone_s3();
+    let first = backend.project(&[("default", "app.db")]);
+    let second = backend.project(&[("default", "app.db")]);
+    seed(&first, "app.db", 3);
+    seed(&second, "app.db", 2);
+    let mut daemon = first.replicate::<_, &str>([]);
+    let pid = daemon.pid();
+    let limit = Duration::from_secs(30);
+    let run = run_bounded(&second, &["replicate", "-once"], limit);
+    run.our_error(&["already receives the backup of", &first.p("app.db"), "path-prefix"])
+        .stderr_has(&format!("process {pid}"));
+
+    let other = servers::rclone_s3();
+    let elsewhere = other.project(&[("default", "app.db")]);
+    seed(&elsewhere, "app.db", 2);
+    run_bounded(&elsewhere, &["replicate", "-once"], limit).success();
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+    assert_eq!(restore(&first, "default", "restored.db"), [1, 2, 3]);
+    assert_eq!(restore(&elsewhere, "default", "restored.db"), [1, 2]);
+}
+
 /// `restore` onto an existing database: refused without `-force`; with `-force` a failing
 /// restore leaves the old database and its `-wal`/`-shm` untouched (Litestream 0.5.17 alone
 /// deletes them first), a successful one swaps the new file in with one rename and removes
