@@ -100,3 +100,46 @@ fn our_version_flag_and_litestreams_version_command() {
     let run = Project::empty().run(["--version"]).success();
     assert!(run.stdout.starts_with("cargo-litestream "), "{run}");
 }
+
+/// Flags as Go's flag package takes them (Litestream's), each checked by the command line that
+/// reaches the real litestream (`-v`) or by what it does: `-bool=true|false`, `--o x`, `--f`.
+#[test]
+fn go_flag_spellings_reach_litestream_as_it_reads_them() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    project.sqlite("app.db").execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+    let running = |run: &Run| -> String {
+        run.stderr.lines().find(|l| l.contains("Running")).unwrap_or_else(|| panic!("{run}")).to_owned()
+    };
+
+    let run = project.run(["-v", "databases", "-json=true"]).success();
+    assert!(running(&run).ends_with(" -json"), "{run}");
+    assert!(run.stdout.trim_start().starts_with('['), "JSON: {run}");
+    let run = project.run(["-v", "databases", "-json=false"]).success();
+    assert!(!running(&run).contains("-json"), "{run}");
+    project.run(["version", "--verbose=true"]).success().stdout_has("Go Version");
+
+    project.run(["replicate", "-once=true"]).success();
+    let out = project.p("copy.db");
+    let run = project.run(["-v", "restore", "--o", &out, "-if-replica-exists=false", "default"]).success();
+    assert!(
+        running(&run).contains(&format!("-o {out}")) && !running(&run).contains("if-replica-exists"),
+        "{run}"
+    );
+    project.run(["restore", "-force=true", "-o", &out, "default"]).success();
+    assert_eq!(crate::support::rows(std::path::Path::new(&out)).len(), 1);
+
+    // Mistyped: named as typed (not `-o uput`), with a suggestion.
+    for (args, line) in [
+        (
+            &["restore", "-ouput", "x", "default"][..],
+            "flag provided but not defined: -ouput; did you mean -o?",
+        ),
+        (&["sync", "-wiat", "default"], "flag provided but not defined: -wiat; did you mean -wait?"),
+    ] {
+        let run = project.run(args).code(2);
+        assert_eq!(run.stderr.lines().count(), 1, "one line\n{run}");
+        assert!(run.stderr.starts_with(&format!("error: {line}")), "{run}");
+    }
+}

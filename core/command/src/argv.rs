@@ -46,6 +46,16 @@ pub fn normalize(args: Vec<OsString>, root: &clap::Command) -> Vec<OsString> {
             .or((name == "help").then_some(false))
     };
 
+    // A one-letter flag (`-o`, `-f`): whether it takes a value.
+    let short = |name: &str| -> Option<bool> {
+        let mut letters = name.chars();
+        let (Some(letter), None) = (letters.next(), letters.next()) else { return None };
+        sub.get_arguments()
+            .chain(root.get_arguments().filter(|a| a.is_global_set()))
+            .find(|a| a.get_short() == Some(letter))
+            .map(|a| a.get_action().takes_values())
+    };
+
     let mut out = Vec::with_capacity(args.len());
     out.extend_from_slice(&args[..=index]);
     let mut rest = args.into_iter().skip(index + 1);
@@ -59,19 +69,54 @@ pub fn normalize(args: Vec<OsString>, root: &clap::Command) -> Vec<OsString> {
             out.extend(rest);
             break;
         }
-        let takes_value = if let Some(body) = text.strip_prefix("--") {
-            let name = body.split('=').next().unwrap_or_default();
-            out.push(arg.clone());
-            known(name).unwrap_or(false) && !body.contains('=')
-        } else if let Some(body) = text.strip_prefix('-').filter(|b| b.chars().count() > 1) {
-            let name = body.split('=').next().unwrap_or_default();
-            match known(name) {
-                Some(takes) => {
-                    out.push(format!("--{body}").into());
-                    takes && !body.contains('=')
+        // Go's flag package: one dash or two, the same flag; `name=value` for any flag, a bool's
+        // value spelled as `strconv.ParseBool` reads it.
+        let body =
+            text.strip_prefix("--").or_else(|| text.strip_prefix('-').filter(|b| b.chars().count() > 1));
+        let takes_value = if let Some(body) = body {
+            let (name, value) = match body.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (body, None),
+            };
+            match (known(name), short(name), value) {
+                // A bool given a value: present for true, absent for false.
+                (Some(false), _, Some(value)) if go_bool(value).is_some() => {
+                    if go_bool(value) == Some(true) {
+                        out.push(format!("--{name}").into());
+                    }
+                    false
                 }
-                None => {
-                    out.push(arg.clone());
+                (Some(takes), _, _) => {
+                    out.push(format!("--{body}").into());
+                    takes && value.is_none()
+                }
+                // `--o x`, `-o=x`, `--f`: a one-letter flag with Go's spellings.
+                (None, Some(takes), value) => {
+                    out.push(format!("-{name}").into());
+                    match value {
+                        Some(value) if takes => {
+                            out.push(value.into());
+                            false
+                        }
+                        Some(value) => {
+                            // `-f=false`: as for long bools.
+                            out.pop();
+                            if go_bool(value) != Some(false) {
+                                out.push(format!("-{name}").into());
+                            }
+                            false
+                        }
+                        None => takes,
+                    }
+                }
+                // Unknown. A cluster of one-letter switches (`-vv`) stays; any other word is
+                // given to clap as a long flag, so `-ouput` is not read as `-o uput` and the
+                // error names the word, with a suggestion.
+                (None, None, _) => {
+                    let cluster = text.starts_with('-')
+                        && !text.starts_with("--")
+                        && body.chars().all(|c| short(&c.to_string()) == Some(false));
+                    out.push(if cluster { arg.clone() } else { format!("--{body}").into() });
                     false
                 }
             }
@@ -93,6 +138,15 @@ pub fn normalize(args: Vec<OsString>, root: &clap::Command) -> Vec<OsString> {
     out
 }
 
+/// Go's `strconv.ParseBool`.
+fn go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,9 +155,11 @@ mod tests {
     fn root() -> Command {
         Command::new("cargo-litestream")
             .arg(Arg::new("manifest-path").long("manifest-path").global(true))
+            .arg(Arg::new("verbosity").short('v').action(ArgAction::Count).global(true))
             .subcommand(
                 Command::new("restore")
                     .arg(Arg::new("if-replica-exists").long("if-replica-exists").action(ArgAction::SetTrue))
+                    .arg(Arg::new("f").short('f').action(ArgAction::SetTrue))
                     .arg(Arg::new("timestamp").long("timestamp"))
                     .arg(Arg::new("o").short('o'))
                     .arg(Arg::new("exec").long("exec"))
@@ -150,8 +206,29 @@ mod tests {
                 "--",
                 "-timestamp"
             ]),
-            ["--manifest-path", "restore", "restore", "--manifest-path", "x", "-nope", "--", "-timestamp"]
+            ["--manifest-path", "restore", "restore", "--manifest-path", "x", "--nope", "--", "-timestamp"]
         );
         assert_eq!(norm(&["restore", "-help"]), ["restore", "--help"]);
+    }
+
+    /// Go's flag package: `-b=true`/`-b=false` for bools, `--o x` and `-o=x` for one-letter flags.
+    #[test]
+    fn go_spellings() {
+        assert_eq!(
+            norm(&["restore", "-if-replica-exists=true", "db"]),
+            ["restore", "--if-replica-exists", "db"]
+        );
+        assert_eq!(norm(&["restore", "-if-replica-exists=false", "db"]), ["restore", "db"]);
+        assert_eq!(
+            norm(&["restore", "--if-replica-exists=T", "db"]),
+            ["restore", "--if-replica-exists", "db"]
+        );
+        assert_eq!(norm(&["restore", "--o", "x", "db"]), ["restore", "-o", "x", "db"]);
+        assert_eq!(norm(&["restore", "-o=x", "db"]), ["restore", "-o", "x", "db"]);
+        assert_eq!(norm(&["restore", "--f", "db"]), ["restore", "-f", "db"]);
+        assert_eq!(norm(&["restore", "-f=false", "db"]), ["restore", "db"]);
+        // An unknown word is not read as `-o uput`; a cluster of switches stays one.
+        assert_eq!(norm(&["restore", "-ouput", "x", "db"]), ["restore", "--ouput", "x", "db"]);
+        assert_eq!(norm(&["restore", "-vv", "db"]), ["restore", "-vv", "db"]);
     }
 }

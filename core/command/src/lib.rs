@@ -148,6 +148,10 @@ fn run() -> u8 {
         match root.try_get_matches_from(std::iter::once(OsString::from("cargo-litestream")).chain(args)) {
             Ok(matches) => matches,
             Err(error) => {
+                if let Some(line) = unknown_flag(&error) {
+                    eprintln!("{line}");
+                    return 2;
+                }
                 let _ = error.print();
                 return u8::try_from(error.exit_code()).unwrap_or(2);
             }
@@ -170,6 +174,46 @@ fn run() -> u8 {
     };
     ctx.forget_project();
     code
+}
+
+/// An unknown flag, in one line and Litestream's spelling, with the nearest flag of the command
+/// (`-wiat` → `-wait`, `-ouput` → `-o`), instead of clap's tip to pass it after `--`.
+fn unknown_flag(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    // Built again on this error path only: parsing consumed the tree.
+    let root = cli().ok()?;
+    let Some(ContextValue::String(given)) = error.get(ContextKind::InvalidArg) else { return None };
+    let typed = given.trim_start_matches('-');
+    if typed.is_empty() {
+        return None;
+    }
+    let name = typed.split('=').next().unwrap_or(typed);
+    // The subcommand the error is about: its usage line names it.
+    let usage = error.get(ContextKind::Usage).map(ToString::to_string).unwrap_or_default();
+    let sub =
+        root.get_subcommands().find(|c| usage.contains(&format!("cargo litestream {} ", c.get_name())))?;
+    let flags: Vec<String> = sub
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long().map(str::to_owned).or_else(|| a.get_short().map(String::from)))
+        .collect();
+    let nearest = flags
+        .iter()
+        .map(|f| (strsim::jaro_winkler(name, f), f))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, f)| f)
+        .or_else(|| {
+            flags.iter().filter(|f| f.len() == 1 && name.starts_with(f.as_str())).max_by_key(|f| f.len())
+        });
+    let hint = nearest.map(|f| format!("; did you mean -{f}?")).unwrap_or_default();
+    Some(format!(
+        "error: flag provided but not defined: -{name}{hint} (`cargo litestream {} --help` lists its flags)",
+        sub.get_name()
+    ))
 }
 
 fn shell_config(matches: &clap::ArgMatches, env: &Env) -> ShellConfig {
