@@ -918,13 +918,22 @@ fn replica_check(
                     .fix("start `cargo litestream replicate` (the first sync writes a snapshot)"),
             }
         }
-        Ok(done) => Check::new(
-            "replica",
-            name,
-            Status::Fail,
-            format!("cannot be listed: {}", last_error_line(&done.stderr)),
-        )
-        .fix("check the replica's address, bucket and credentials (`cargo litestream config` shows what litestream gets)"),
+        Ok(done) => {
+            let error = last_error_line(&done.stderr);
+            // The AWS SDK's chain ends at the instance metadata service: its error hides that no
+            // credentials were found anywhere before it.
+            let fix = if ["IMDS", "ec2imds", "no EC2 IMDS role", "failed to refresh cached credentials"]
+                .iter()
+                .any(|needle| error.contains(needle))
+            {
+                "no S3 credentials were found: set the replica's `access-key-id` and `secret-access-key` (best as \
+                 \"$VAR\" references), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials) for \
+                 litestream; the instance metadata service is only the last resort, on EC2/ECS"
+            } else {
+                "check the replica's address, bucket and credentials (`cargo litestream config` shows what litestream gets)"
+            };
+            Check::new("replica", name, Status::Fail, format!("cannot be listed: {error}")).fix(fix)
+        }
         Err(BoundedError::TimedOut(after)) => Check::new(
             "replica",
             name,

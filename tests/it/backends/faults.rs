@@ -526,3 +526,27 @@ fn restore_force_sees_every_opener_and_keeps_a_symlink() {
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
     assert_eq!(rows(&copy), (1..=20).collect::<Vec<_>>());
 }
+
+/// An S3 replica with no credentials anywhere: litestream's error names only the last link of
+/// the AWS chain (the instance metadata service); doctor says that none was found and where
+/// they go.
+#[test]
+fn doctor_says_where_s3_credentials_come_from() {
+    let backend = servers::rclone_s3();
+    let replica = format!(
+        "{{ type = \"s3\", bucket = \"{}\", path = \"dbs\", endpoint = \"{}\", region = \"us-east-1\", force-path-style = true }}",
+        servers::BUCKET,
+        backend.endpoint()
+    );
+    let project = backend.project_with(&replica, &[("default", "app.db")]);
+    seed(&project, "app.db", 1);
+    let doctor = project.run(["doctor", "--timeout", "20"]).code(1);
+    let fail = doctor
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL replica default"))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    let fix = doctor.stdout.lines().skip_while(|l| *l != fail).nth(1).unwrap_or_default();
+    assert!(fail.contains("IMDS") || fix.contains("no S3 credentials"), "{doctor}");
+    assert!(doctor.stdout.contains("no S3 credentials were found"), "{doctor}");
+}
