@@ -541,12 +541,6 @@ fn doctor_says_where_s3_credentials_come_from() {
     let project = backend.project_with(&replica, &[("default", "app.db")]);
     seed(&project, "app.db", 1);
     let doctor = project.run(["doctor", "--timeout", "20"]).code(1);
-    let fail = doctor
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("FAIL replica default"))
-        .unwrap_or_else(|| panic!("{doctor}"));
-    let fix = doctor.stdout.lines().skip_while(|l| *l != fail).nth(1).unwrap_or_default();
-    assert!(fail.contains("IMDS") || fix.contains("no S3 credentials"), "{doctor}");
+    assert!(doctor.stdout.lines().any(|l| l.starts_with("FAIL replica default")), "{doctor}");
     assert!(doctor.stdout.contains("no S3 credentials were found"), "{doctor}");
 }
