@@ -244,11 +244,6 @@ impl Project {
     pub fn database(&self, path: &Path) -> Option<&Database> {
         self.databases.iter().find(|db| db.path() == Some(path))
     }
-
-    /// The Litestream schema is strict for the version it was written for.
-    pub fn strict_schema(&self) -> bool {
-        self.version == DEFAULT_LITESTREAM_VERSION
-    }
 }
 
 struct Loader<'a> {

@@ -183,26 +183,6 @@ impl Litestream {
             Ok(exit_code(status))
         }
     }
-
-    /// Runs litestream as a child with inherited stdio and returns its exit code.
-    pub fn run(&self, args: &[OsString], env: &Env, shell: &Shell) -> Result<u8, RunnerError> {
-        shell.verbose("Running", display_command(&self.path, args));
-        let status = self
-            .command(env)
-            .args(args)
-            .status()
-            .map_err(|source| RunnerError::Spawn { path: self.path.clone(), source })?;
-        Ok(exit_code(status))
-    }
-
-    /// Runs litestream and captures its output (for commands that read what it prints).
-    pub fn output(&self, args: &[OsString], env: &Env) -> Result<std::process::Output, RunnerError> {
-        self.command(env)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|source| RunnerError::Spawn { path: self.path.clone(), source })
-    }
 }
 
 /// The exit code a shell would report: the child's code, or 128 + the signal that killed it.
