@@ -107,7 +107,13 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let litestream = ctx.litestream()?;
     // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix).
     #[cfg(unix)]
-    first_sync::start_helper(ctx)?;
+    if let Err(error) = first_sync::start_helper(ctx) {
+        // Replication matters more than the check: go on, and say what is missing.
+        ctx.shell.warn(format!(
+            "{error:#}; litestream starts without the WAL check: commits made while it was not running may be \
+             missing from the backup until its next snapshot"
+        ));
+    }
     #[cfg(not(unix))]
     {
         let (reports, _guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &databases);

@@ -77,7 +77,9 @@ pub fn close_gap(
     if wal_salts(db)?.is_none() {
         return Ok((WalState::Empty, unguarded));
     }
-    let conn = open(db, busy_timeout)?;
+    // Read-only: a reader's lock is all the guard needs, and it must not count as a writer to
+    // anything that looks (`restore -force`).
+    let conn = open(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY, busy_timeout)?;
     conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;").map_err(|e| sqlite_error(db, e))?;
     let Some(wal_salts) = wal_salts(db)? else {
         return Ok((WalState::Empty, unguarded));
@@ -89,7 +91,8 @@ pub fn close_gap(
         Some(_) => "the WAL was restarted since litestream last synced it".to_owned(),
         None => "litestream has no local position to resume the WAL from".to_owned(),
     };
-    conn.execute_batch("ROLLBACK").map_err(|e| sqlite_error(db, e))?;
+    drop(conn);
+    let conn = open(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE, busy_timeout)?;
     let busy: i64 = conn
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
         .map_err(|e| sqlite_error(db, e))?;
@@ -151,13 +154,13 @@ fn be32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes(bytes.try_into().unwrap_or_default())
 }
 
-fn open(db: &Path, busy_timeout: Duration) -> std::io::Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| sqlite_error(db, e))?;
+fn open(
+    db: &Path,
+    mode: rusqlite::OpenFlags,
+    busy_timeout: Duration,
+) -> std::io::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(db, mode | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| sqlite_error(db, e))?;
     conn.busy_timeout(busy_timeout).map_err(|e| sqlite_error(db, e))?;
     Ok(conn)
 }
