@@ -429,3 +429,31 @@ fn litestream_reads_names_yaml_would_fold_or_refuse() {
         assert!(listed.contains(&project.p(name)), "{name:?} not read back as itself: {listed:?}");
     }
 }
+
+/// Cargo's own rules: `build.target-dir` of `.cargo/config.toml` (relative to the folder holding
+/// `.cargo`) moves the generated files as it moves cargo's output, `CARGO_TARGET_DIR` still wins;
+/// a package the workspace `exclude`s does not take the workspace's table.
+#[test]
+fn cargo_config_target_dir_and_workspace_exclude_are_honoured() {
+    let project =
+        Project::new("[package.metadata.litestream]\ndatabases = { default = \"a.db\" }\nreplica = \"r\"\n");
+    project.write(".cargo/config.toml", "[build]\ntarget-dir = \"out\"\n");
+    let run = project.run(["config"]).success();
+    assert!(
+        run.stdout.contains(&format!("{}/out/litestream/app/litestream.sock", project.path().display())),
+        "{run}"
+    );
+    let moved = project.path().join("elsewhere");
+    let project = project.with_env("CARGO_TARGET_DIR", moved.to_str().unwrap());
+    let run = project.run(["config"]).success();
+    assert!(run.stdout.contains(&format!("{}/litestream/app/litestream.sock", moved.display())), "{run}");
+
+    let project = Project::empty();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\nexclude = [\"tools/app\"]\n\n[workspace.metadata.litestream]\nreplica = \"file:///var/backups\"\ndatabases = { default = \"data/app.db\" }\n",
+    );
+    project.write("tools/app/Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n");
+    let run = project.run(["--manifest-path", &project.p("tools/app/Cargo.toml"), "config"]);
+    assert!(!run.stdout.contains("/var/backups"), "an excluded package took the workspace's table\n{run}");
+}

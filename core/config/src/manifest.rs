@@ -80,8 +80,8 @@ pub fn locate(manifest_path: Option<&Path>, env: &Env) -> Result<PathBuf, Config
 }
 
 /// The workspace root of `manifest`: itself when it has `[workspace]`, the path named by
-/// `package.workspace`, else the nearest ancestor `Cargo.toml` with a `[workspace]` table.
-/// `None` for a package outside any workspace.
+/// `package.workspace`, else the nearest ancestor `Cargo.toml` with a `[workspace]` table, unless
+/// its `exclude` names the package's folder. `None` for a package outside any workspace.
 pub fn workspace_root(manifest: &Manifest) -> Result<Option<Manifest>, ConfigError> {
     if manifest.is_workspace_root() {
         return Ok(Some(manifest.clone()));
@@ -97,7 +97,18 @@ pub fn workspace_root(manifest: &Manifest) -> Result<Option<Manifest>, ConfigErr
         if candidate.is_file() {
             let parent = Manifest::read(&candidate)?;
             if parent.is_workspace_root() {
-                return Ok(Some(parent));
+                // As cargo: a package the workspace `exclude`s is a package of its own.
+                let excluded = parent
+                    .table
+                    .get("workspace")
+                    .and_then(|w| w.get("exclude"))
+                    .and_then(toml::Value::as_array)
+                    .is_some_and(|list| {
+                        list.iter()
+                            .filter_map(toml::Value::as_str)
+                            .any(|entry| manifest.dir().starts_with(normalize(&dir.join(entry))))
+                    });
+                return Ok((!excluded).then_some(parent));
             }
         }
     }
@@ -107,11 +118,39 @@ pub fn workspace_root(manifest: &Manifest) -> Result<Option<Manifest>, ConfigErr
 /// Where cargo puts build output: `CARGO_TARGET_DIR` (or `CARGO_BUILD_TARGET_DIR`), relative
 /// to the working directory as cargo resolves it, else `<workspace root>/target`.
 ///
-/// `build.target-dir` in `.cargo/config.toml` is not read: cargo does not pass it to
-/// third-party subcommands either; set `CARGO_TARGET_DIR` instead.
+/// Then `build.target-dir` of cargo's configuration files, as cargo finds them: `.cargo/config.toml`
+/// (or `.cargo/config`) in the working directory and each folder above it, then in
+/// `$CARGO_HOME` (`~/.cargo`); the deepest one that sets it wins, and a relative value is
+/// relative to the folder holding that `.cargo`. (Cargo does not pass its configuration to
+/// third-party subcommands, so it is read here.)
 pub fn target_dir(root_dir: &Path, env: &Env) -> PathBuf {
-    match env.non_empty("CARGO_TARGET_DIR").or_else(|| env.non_empty("CARGO_BUILD_TARGET_DIR")) {
-        Some(dir) => env.absolute(Path::new(dir)),
-        None => root_dir.join("target"),
+    if let Some(dir) = env.non_empty("CARGO_TARGET_DIR").or_else(|| env.non_empty("CARGO_BUILD_TARGET_DIR")) {
+        return env.absolute(Path::new(dir));
     }
+    configured_target_dir(env).unwrap_or_else(|| root_dir.join("target"))
+}
+
+/// `build.target-dir` from cargo's configuration files (see [`target_dir`]).
+fn configured_target_dir(env: &Env) -> Option<PathBuf> {
+    let cargo_home = env
+        .non_empty("CARGO_HOME")
+        .map(|home| env.absolute(Path::new(home)))
+        .or_else(|| env.non_empty("HOME").map(|home| Path::new(home).join(".cargo")));
+    let candidates = env
+        .cwd()
+        .ancestors()
+        .map(|dir| dir.join(".cargo"))
+        .chain(cargo_home)
+        .flat_map(|dot_cargo| [dot_cargo.join("config.toml"), dot_cargo.join("config")]);
+    for file in candidates {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(table) = text.parse::<toml::Table>() else { continue };
+        if let Some(dir) = table.get("build").and_then(|b| b.get("target-dir")).and_then(toml::Value::as_str)
+        {
+            // Relative to the folder holding `.cargo` (for $CARGO_HOME/config.toml: its parent).
+            let base = file.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
+            return Some(normalize(&base.join(dir)));
+        }
+    }
+    None
 }
