@@ -419,10 +419,11 @@ pub fn sqlite_user(database: &Path) -> Option<i32> {
 }
 
 /// Whether descriptor `fd` of the process at `/proc/<pid>` was opened for writing (the access
-/// mode in `fdinfo`'s octal `flags`); unknown counts as writing.
+/// mode in `fdinfo`'s octal `flags`). A descriptor closed since it was listed (its `fdinfo` is
+/// gone) is not; `flags` that cannot be read count as writing.
 #[cfg(target_os = "linux")]
 fn opened_for_writing(proc_dir: &Path, fd: &std::ffi::OsStr) -> bool {
-    let Ok(info) = std::fs::read_to_string(proc_dir.join("fdinfo").join(fd)) else { return true };
+    let Ok(info) = std::fs::read_to_string(proc_dir.join("fdinfo").join(fd)) else { return false };
     let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).map(str::trim);
     flags.and_then(|f| u32::from_str_radix(f, 8).ok()).is_none_or(|f| f & 0o3 != 0)
 }
