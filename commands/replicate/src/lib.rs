@@ -103,7 +103,9 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     // Held until this process ends; on Unix litestream inherits it through `exec`.
     let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path), &replicas.claims)?;
     refuse_live_socket(matches, ctx)?;
-    cargo_litestream_api::owner::claim_all(&replicas.files, &ctx.env)?;
+    for warning in cargo_litestream_api::owner::claim_all(&replicas.files, &ctx.env)? {
+        ctx.shell.warn(warning);
+    }
     let litestream = ctx.litestream()?;
     // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix).
     #[cfg(unix)]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cargo_litestream_api::replicate::{
-    database_locations, file_replicas, replica_claims, shutdown_sync_timeout,
+    database_locations, owner_places, replica_claims, shutdown_sync_timeout,
 };
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::ArgMatches;
@@ -45,11 +45,11 @@ pub struct Plan {
 }
 
 /// Where this run's databases replicate to: each replica location (locked machine-wide beside
-/// the databases) and each `file` replica's folder (its owner record, `api::owner`).
+/// the databases) and where each replica's owner record lives (`api::owner`).
 #[derive(Debug, Default)]
 pub struct Replicas {
     pub claims: Vec<ReplicaClaim>,
-    pub files: Vec<(PathBuf, PathBuf)>,
+    pub files: Vec<(PathBuf, cargo_litestream_api::owner::Place)>,
 }
 
 impl Replicas {
@@ -57,8 +57,8 @@ impl Replicas {
     fn of(entries: Vec<(PathBuf, TomlTable)>, globals: &TomlTable, env: &Env) -> Replicas {
         let mut replicas = Replicas::default();
         for (database, table) in entries {
-            if let Some(dir) = cargo_litestream_config::file_replica_dir(&table, env) {
-                replicas.files.push((database.clone(), dir));
+            if let Some(place) = cargo_litestream_api::owner::place_of(&table, globals, env) {
+                replicas.files.push((database.clone(), place));
             }
             let location = cargo_litestream_config::replica_location(&table, globals, env);
             replicas.claims.push(ReplicaClaim { database, location });
@@ -67,7 +67,7 @@ impl Replicas {
     }
 
     fn of_project(project: &cargo_litestream_config::Project, env: &Env) -> Replicas {
-        Replicas { claims: replica_claims(project, env), files: file_replicas(project, env) }
+        Replicas { claims: replica_claims(project, env), files: owner_places(project, env) }
     }
 }
 

@@ -64,7 +64,9 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
             plan.socket.display()
         );
     }
-    cargo_litestream_api::owner::claim_all(&plan.replicas.files, &ctx.env)?;
+    for warning in cargo_litestream_api::owner::claim_all(&plan.replicas.files, &ctx.env)? {
+        ctx.shell.warn(warning);
+    }
     let (reports, wal_guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &plan.lock_paths);
     cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
     let litestream = ctx.litestream()?;

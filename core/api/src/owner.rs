@@ -12,9 +12,14 @@
 //! compared: a container's host name changes with every deploy, its paths do not. Litestream
 //! 0.5.17 keeps a replica's files under `<replica>/ltx/<level>/`; the record sits beside that
 //! tree, and replication, `ltx` and `restore` go on with it in place (tests/it/owner.rs, with
-//! the real binary). `restore` never looks at the record. Other replica kinds (S3, GCS, …) get
-//! no record: writing one needs each store's client and credentials, which only litestream
-//! has; there only the machine-wide lock applies.
+//! the real binary). `restore` never looks at the record.
+//!
+//! S3 replicas get the same record, as the object `<path>/.cargo-litestream-owner` in their
+//! bucket, read and written with SigV4-presigned requests (`rusty-s3`, sent by `ureq`) and the
+//! credentials Litestream would use when they are in the configuration or the environment
+//! (`access-key-id`/`secret-access-key`, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`).
+//! Without such credentials (an instance role, `~/.aws`), or for other stores (GCS, Azure, …),
+//! there is no record; only the machine-wide lock applies.
 
 use std::path::{Path, PathBuf};
 
@@ -28,19 +33,21 @@ pub const RECORD: &str = ".cargo-litestream-owner";
 pub enum OwnerError {
     #[error(
         "{replica} holds the backup of {owner}{host}, not of {database}; replicating there would overwrite it: give one of the two projects a `path-prefix` (or this database its own `replica`), or, if {owner} is gone for good or moved to {database}, remove {record}",
-        replica = replica.display(),
         host = host.as_deref().map(|h| format!(" on {h}")).unwrap_or_default(),
         database = database.display(),
-        record = record.display()
     )]
-    Other { replica: PathBuf, owner: String, host: Option<String>, database: PathBuf, record: PathBuf },
+    Other { replica: String, owner: String, host: Option<String>, database: PathBuf, record: String },
 
     #[error(
-        "{} is not an owner record cargo-litestream can read ({problem}); if the replica holds only {}'s backup, remove the file",
-        record.display(),
+        "{record} is not an owner record cargo-litestream can read ({problem}); if the replica holds only {}'s backup, remove the file",
         database.display()
     )]
-    Unreadable { record: PathBuf, database: PathBuf, problem: String },
+    Unreadable { record: String, database: PathBuf, problem: String },
+
+    #[error(
+        "cannot check who owns {replica} ({problem}); check the replica's endpoint and credentials (`cargo litestream doctor`)"
+    )]
+    Remote { replica: String, problem: String },
 
     #[error("cannot write the owner record {} ({source}); check that the replica folder is writable", record.display())]
     Io { record: PathBuf, source: std::io::Error },
@@ -53,21 +60,204 @@ struct Record {
     host: Option<String>,
 }
 
-/// Checks every `(database, file replica folder)` pair and records the owner where there is
-/// none yet. The first refusal wins; records are written only once every check has passed,
-/// so a refused run writes nothing.
-pub fn claim_all(claims: &[(PathBuf, PathBuf)], env: &Env) -> Result<(), OwnerError> {
+/// Where a replica's owner record lives.
+#[derive(Clone, Debug)]
+pub enum Place {
+    /// A `file` replica's folder.
+    Folder(PathBuf),
+    /// An S3 replica's prefix, with what it takes to read and write there.
+    S3(Box<S3Place>),
+}
+
+/// An S3 replica: the bucket, the object of the record, and the credentials to reach it.
+#[derive(Clone)]
+pub struct S3Place {
+    bucket: rusty_s3::Bucket,
+    object: String,
+    credentials: rusty_s3::Credentials,
+    /// `s3://bucket/path`, for messages.
+    shown: String,
+}
+
+impl std::fmt::Debug for S3Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown) // never the credentials
+    }
+}
+
+/// Where the owner record of the replica `table` lives, if this tool can keep one there:
+/// a `file` replica's folder, or an S3 replica with credentials in the configuration or the
+/// environment. `globals`: the configuration's top-level keys (replica defaults).
+pub fn place_of(
+    table: &cargo_litestream_config::TomlTable,
+    globals: &cargo_litestream_config::TomlTable,
+    env: &Env,
+) -> Option<Place> {
+    if let Some(dir) = cargo_litestream_config::file_replica_dir(table, env) {
+        return Some(Place::Folder(dir));
+    }
+    s3_place(table, globals, env).map(|s3| Place::S3(Box::new(s3)))
+}
+
+fn s3_place(
+    table: &cargo_litestream_config::TomlTable,
+    globals: &cargo_litestream_config::TomlTable,
+    env: &Env,
+) -> Option<S3Place> {
+    let get = |key: &str| {
+        table
+            .get(key)
+            .or_else(|| globals.get(key))
+            .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_bool().map(|b| b.to_string())))
+            .map(|v| cargo_litestream_config::go_expand(&v, env))
+            .filter(|v| !v.is_empty())
+    };
+    let (mut bucket, mut path, mut endpoint, mut region, mut path_style) = (
+        get("bucket"),
+        get("path").unwrap_or_default(),
+        get("endpoint"),
+        get("region"),
+        get("force-path-style"),
+    );
+    match get("url") {
+        Some(url) => {
+            let rest = url.strip_prefix("s3://")?;
+            let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (name, key) = location.split_once('/').unwrap_or((location, ""));
+            bucket = Some(name.to_owned());
+            path = key.to_owned();
+            for pair in query.split('&') {
+                match pair.split_once('=') {
+                    Some(("endpoint", v)) => endpoint = Some(v.to_owned()),
+                    Some(("region", v)) => region = Some(v.to_owned()),
+                    Some(("forcePathStyle", v)) => path_style = Some(v.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        None if get("type").is_none_or(|t| !t.eq_ignore_ascii_case("s3")) => return None,
+        None => {}
+    }
+    let bucket = bucket?;
+    let region = region.unwrap_or_else(|| "us-east-1".to_owned());
+    let endpoint = endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+    let endpoint = if endpoint.contains("://") { endpoint } else { format!("https://{endpoint}") };
+    let key = get("access-key-id").or_else(|| env.non_empty("AWS_ACCESS_KEY_ID").map(str::to_owned))?;
+    let secret =
+        get("secret-access-key").or_else(|| env.non_empty("AWS_SECRET_ACCESS_KEY").map(str::to_owned))?;
+    let style = if path_style.as_deref() == Some("true") {
+        rusty_s3::UrlStyle::Path
+    } else {
+        rusty_s3::UrlStyle::VirtualHost
+    };
+    let bucket_handle = rusty_s3::Bucket::new(endpoint.parse().ok()?, style, bucket.clone(), region).ok()?;
+    let prefix = path.trim_matches('/');
+    let object = if prefix.is_empty() { RECORD.to_owned() } else { format!("{prefix}/{RECORD}") };
+    Some(S3Place {
+        bucket: bucket_handle,
+        object,
+        credentials: rusty_s3::Credentials::new(key, secret),
+        shown: format!("s3://{bucket}/{prefix}"),
+    })
+}
+
+/// Checks every `(database, place)` pair and records the owner where there is none yet. The
+/// first refusal wins; records are written only once every check has passed, so a refused run
+/// writes nothing. An S3 record that cannot be read or written (the store unreachable, the
+/// credentials refused, a read-only bucket) does not stop replication, which catches up once the
+/// store answers: it is returned as a warning to show, one line per replica.
+pub fn claim_all(claims: &[(PathBuf, Place)], env: &Env) -> Result<Vec<String>, OwnerError> {
+    let mut warnings = Vec::new();
     let mut missing = Vec::new();
-    for (database, replica) in claims {
-        if !check(database, replica)? {
-            missing.push((database, replica));
+    for (database, place) in claims {
+        let present = match place {
+            Place::Folder(replica) => check(database, replica)?,
+            Place::S3(s3) => match s3_check(database, s3) {
+                Err(OwnerError::Remote { replica, problem }) => {
+                    warnings.push(unchecked(&replica, &problem));
+                    true
+                }
+                other => other?,
+            },
+        };
+        if !present {
+            missing.push((database, place));
         }
     }
     let host = host_name(env);
-    for (database, replica) in missing {
-        write(database, replica, host.as_deref())?;
+    for (database, place) in missing {
+        match place {
+            Place::Folder(replica) => write(database, replica, host.as_deref())?,
+            Place::S3(s3) => match s3_write(database, s3, host.as_deref()) {
+                Err(OwnerError::Remote { replica, problem }) => warnings.push(unchecked(&replica, &problem)),
+                other => other?,
+            },
+        }
     }
-    Ok(())
+    Ok(warnings)
+}
+
+fn unchecked(replica: &str, problem: &str) -> String {
+    format!(
+        "could not check who owns {replica} ({problem}): replicating on, but a second project writing there would \
+         not be seen; `cargo litestream doctor` checks the replica"
+    )
+}
+
+/// How long an S3 request of the record may take, and its presigned URL live.
+const S3_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn s3_agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(S3_TIMEOUT))
+            .user_agent(concat!("cargo-litestream/", env!("CARGO_PKG_VERSION")))
+            .build(),
+    )
+}
+
+fn s3_error(s3: &S3Place, problem: impl std::fmt::Display) -> OwnerError {
+    OwnerError::Remote { replica: s3.shown.clone(), problem: problem.to_string() }
+}
+
+/// As [`check`], for an S3 replica: the record's object, read.
+fn s3_check(database: &Path, s3: &S3Place) -> Result<bool, OwnerError> {
+    use rusty_s3::S3Action as _;
+    let url = s3.bucket.get_object(Some(&s3.credentials), &s3.object).sign(S3_TIMEOUT);
+    let mut response = s3_agent().get(url.as_str()).call().map_err(|e| s3_error(s3, e))?;
+    match response.status().as_u16() {
+        404 => Ok(false),
+        200 => {
+            let text = response.body_mut().read_to_vec().map_err(|e| s3_error(s3, e))?;
+            compare(database, &text, &format!("{}/{RECORD}", s3.shown), &s3.shown)
+        }
+        status => Err(s3_error(s3, format!("reading {RECORD} answered HTTP {status}"))),
+    }
+}
+
+/// As [`write`], for an S3 replica (`If-None-Match: *`: never over another machine's record,
+/// where the server supports it).
+fn s3_write(database: &Path, s3: &S3Place, host: Option<&str>) -> Result<(), OwnerError> {
+    use rusty_s3::S3Action as _;
+    let text = serde_json::to_vec_pretty(&Record {
+        database: database.to_path_buf(),
+        host: host.map(str::to_owned),
+    })
+    .map_err(|e| s3_error(s3, e))?;
+    let url = s3.bucket.put_object(Some(&s3.credentials), &s3.object).sign(S3_TIMEOUT);
+    let response = s3_agent()
+        .put(url.as_str())
+        .header("If-None-Match", "*")
+        .header("Content-Type", "application/json")
+        .send(&text[..])
+        .map_err(|e| s3_error(s3, e))?;
+    match response.status().as_u16() {
+        200..=299 => Ok(()),
+        // Another machine wrote one meanwhile: that one decides.
+        412 => s3_check(database, s3).map(|_| ()),
+        status => Err(s3_error(s3, format!("writing {RECORD} answered HTTP {status}"))),
+    }
 }
 
 /// `Ok(true)`: the record names `database`; `Ok(false)`: there is none.
@@ -80,8 +270,13 @@ fn check(database: &Path, replica: &Path) -> Result<bool, OwnerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(true),
         Err(source) => return Err(OwnerError::Io { record, source }),
     };
-    let owner: Record = serde_json::from_slice(&text).map_err(|e| OwnerError::Unreadable {
-        record: record.clone(),
+    compare(database, &text, &record.display().to_string(), &replica.display().to_string())
+}
+
+/// A record's text against `database`: `Ok(true)` when it names it, else the refusal.
+fn compare(database: &Path, text: &[u8], record: &str, replica: &str) -> Result<bool, OwnerError> {
+    let owner: Record = serde_json::from_slice(text).map_err(|e| OwnerError::Unreadable {
+        record: record.to_owned(),
         database: database.to_path_buf(),
         problem: e.to_string(),
     })?;
@@ -89,11 +284,11 @@ fn check(database: &Path, replica: &Path) -> Result<bool, OwnerError> {
         return Ok(true);
     }
     Err(OwnerError::Other {
-        replica: replica.to_path_buf(),
+        replica: replica.to_owned(),
         owner: owner.database.display().to_string(),
         host: owner.host,
         database: database.to_path_buf(),
-        record,
+        record: record.to_owned(),
     })
 }
 
@@ -139,10 +334,10 @@ mod tests {
         let replica = dir.path().join("replica/app.db");
         let (a, b) = (dir.path().join("a/app.db"), dir.path().join("b/app.db"));
         let env = Env::empty(dir.path());
-        claim_all(&[(a.clone(), replica.clone())], &env).unwrap();
-        claim_all(&[(a.clone(), replica.clone())], &env).unwrap();
+        claim_all(&[(a.clone(), Place::Folder(replica.clone()))], &env).unwrap();
+        claim_all(&[(a.clone(), Place::Folder(replica.clone()))], &env).unwrap();
         let before = std::fs::read(replica.join(RECORD)).unwrap();
-        let error = claim_all(&[(b.clone(), replica.clone())], &env).unwrap_err().to_string();
+        let error = claim_all(&[(b.clone(), Place::Folder(replica.clone()))], &env).unwrap_err().to_string();
         assert!(error.contains(&format!("holds the backup of {}", a.display())), "{error}");
         assert!(error.contains("path-prefix") && error.contains(RECORD), "{error}");
         assert_eq!(std::fs::read(replica.join(RECORD)).unwrap(), before, "the record is unchanged");
@@ -155,8 +350,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (taken, fresh) = (dir.path().join("taken"), dir.path().join("fresh"));
         let env = Env::empty(dir.path());
-        claim_all(&[(dir.path().join("a.db"), taken.clone())], &env).unwrap();
-        let claims = [(dir.path().join("b.db"), fresh.clone()), (dir.path().join("b.db"), taken)];
+        claim_all(&[(dir.path().join("a.db"), Place::Folder(taken.clone()))], &env).unwrap();
+        let claims = [
+            (dir.path().join("b.db"), Place::Folder(fresh.clone())),
+            (dir.path().join("b.db"), Place::Folder(taken)),
+        ];
         assert!(claim_all(&claims, &env).is_err());
         assert!(!fresh.exists(), "nothing written for the other replica of a refused run");
     }

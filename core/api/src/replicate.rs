@@ -258,7 +258,8 @@ pub fn spawn_replicate(
     if socket_answers(&socket) {
         return Err(ReplicateError::DaemonRunning { socket });
     }
-    crate::owner::claim_all(&file_replicas(project, env), env)?;
+    // Unchecked S3 records are warnings a library has no shell for: the lock still holds.
+    let _unchecked = crate::owner::claim_all(&owner_places(project, env), env)?;
     let (wal_reports, wal_guards) = close_wal_gaps(Some(project), &database_locations(project));
     let config = project.supervised_config_path();
     project.write_config(&config, env, Generate { omit_exec: true, ..Generate::default() })?;
@@ -517,15 +518,15 @@ pub fn replica_claims(project: &Project, env: &Env) -> Vec<ReplicaClaim> {
         .collect()
 }
 
-/// `(database, replica folder)` of every database with a `file` replica: where the owner
-/// record goes ([`crate::owner`]).
-pub fn file_replicas(project: &Project, env: &Env) -> Vec<(PathBuf, PathBuf)> {
+/// `(database, place)` of every database whose replica can hold an owner record: a `file`
+/// replica's folder, an S3 replica with credentials at hand ([`crate::owner`]).
+pub fn owner_places(project: &Project, env: &Env) -> Vec<(PathBuf, crate::owner::Place)> {
     project
         .databases
         .iter()
         .filter_map(|db| {
             let (Location::File(path) | Location::Dir(path)) = &db.location;
-            Some((path.clone(), cargo_litestream_config::file_replica_dir(&db.replica, env)?))
+            Some((path.clone(), crate::owner::place_of(&db.replica, &project.globals, env)?))
         })
         .collect()
 }

@@ -244,6 +244,15 @@ fn a_second_project_on_one_s3_location_is_refused() {
     assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
     assert_eq!(restore(&first, "default", "restored.db"), [1, 2, 3]);
     assert_eq!(restore(&elsewhere, "default", "restored.db"), [1, 2]);
+
+    // With the first stopped (no lock any more), the owner record in the bucket still refuses
+    // the second, as it would on another machine, and nothing of the first's backup changes.
+    let record = backend.data.path().join(servers::BUCKET).join("dbs/app.db/.cargo-litestream-owner");
+    let owner = std::fs::read_to_string(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
+    assert!(owner.contains(&first.p("app.db")), "{owner}");
+    let run = run_bounded(&second, &["replicate", "-once"], limit);
+    run.our_error(&["holds the backup of", &first.p("app.db"), "path-prefix"]);
+    assert_eq!(restore(&first, "default", "restored-again.db"), [1, 2, 3]);
 }
 
 /// `restore` onto an existing database: refused without `-force`; with `-force` a failing
