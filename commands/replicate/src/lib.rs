@@ -199,27 +199,18 @@ fn refuse_nothing_to_replicate(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Resul
 /// this tool, or it would hold the lock). A socket file that refuses is left by a killed one
 /// (gotcha 25): Litestream replaces it.
 fn refuse_live_socket(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
-    if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
-        return Ok(());
-    }
-    let project = ctx.project()?;
-    if !project.socket_enabled() {
-        return Ok(());
-    }
-    let socket = project.socket_path(&ctx.env);
-    #[cfg(unix)]
-    if socket.exists() && std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+    if let Some(socket) = socket_of(matches, ctx)?
+        && cargo_litestream_api::replicate::socket_answers(&socket)
+    {
         bail!(
             "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
             socket.display()
         );
     }
-    let _ = socket;
     Ok(())
 }
 
 /// The project's control socket, when this run uses it (not with `-config` or a single database).
-#[cfg(unix)]
 fn socket_of(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
     if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
         return Ok(None);
