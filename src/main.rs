@@ -15,6 +15,7 @@ use cargo_litestream_cmd_register as _;
 use cargo_litestream_cmd_replicate as _;
 use cargo_litestream_cmd_reset as _;
 use cargo_litestream_cmd_restore as _;
+use cargo_litestream_cmd_restore_points as _;
 use cargo_litestream_cmd_start as _;
 use cargo_litestream_cmd_status as _;
 use cargo_litestream_cmd_stop as _;
@@ -56,6 +57,7 @@ mod tests {
                 "replicate",
                 "reset",
                 "restore",
+                "restore-points",
                 "start",
                 "status",
                 "stop",

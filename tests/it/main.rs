@@ -18,6 +18,7 @@ mod mirror;
 mod owner;
 mod procs;
 mod recipes;
+mod restore_points;
 mod s3;
 mod scaffolding;
 mod support;

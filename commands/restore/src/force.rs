@@ -26,7 +26,6 @@ use std::process::Stdio;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::ArgMatches;
 use cargo_litestream_command::clap::parser::ValueSource;
-use cargo_litestream_command::passthrough::Passthrough;
 use cargo_litestream_command::{Ctx, DatabaseArg, Lookup};
 
 use cargo_litestream_api::child::{Child, ChildOptions, signal};
@@ -47,25 +46,25 @@ pub fn applies(matches: &ArgMatches) -> bool {
 /// or as "database disk image is malformed"). Returns the output and its leftovers.
 /// `-dry-run` writes nothing and is never stopped.
 pub fn leftovers(
-    litestream_cmd: &Passthrough,
+    args: &[OsString],
     matches: &ArgMatches,
     ctx: &Ctx,
 ) -> anyhow::Result<Option<(PathBuf, Vec<PathBuf>)>> {
     if matches.value_source("dry-run") == Some(ValueSource::CommandLine) && matches.get_flag("dry-run") {
         return Ok(None);
     }
-    let args = litestream_cmd.litestream_args(matches, ctx)?;
-    let Some(output) = output_path(&args, matches, ctx)? else { return Ok(None) };
+    let Some(output) = output_path(args, matches, ctx)? else { return Ok(None) };
     // An existing database follows Litestream's own rules: refused without -force, or skipped.
     let stale = cargo_litestream_config::orphaned_sidecars(&output);
     Ok((!stale.is_empty()).then_some((output, stale)))
 }
 
-pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
-    let args = litestream_cmd.litestream_args(matches, ctx)?;
-    let Some(output) = output_path(&args, matches, ctx)? else {
+/// Restores with litestream's argv `args` (built once by the caller), safely over an existing
+/// database.
+pub fn run(args: &[OsString], matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let Some(output) = output_path(args, matches, ctx)? else {
         // A replica URL without -o: Litestream explains.
-        return litestream_cmd.run(matches, ctx);
+        return super::exec(args, ctx);
     };
     // A symlink stays one (in a container the data lives where it points, on the volume): the
     // database replaced is its target, and SQLite keeps its sidecars there too.
@@ -81,7 +80,7 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
     let dir = output.parent().unwrap_or(Path::new("/"));
     if existing.is_empty() || output.is_dir() || !dir.is_dir() {
         // Nothing to replace (or Litestream's own error to give).
-        return litestream_cmd.run(matches, ctx);
+        return super::exec(args, ctx);
     }
     if let Some(pid) = cargo_litestream_runner::lock::replicating(&output) {
         let by = if pid > 0 { format!(" by process {pid}") } else { String::new() };
@@ -109,7 +108,7 @@ pub fn run(litestream_cmd: &Passthrough, matches: &ArgMatches, ctx: &Ctx) -> any
     let restored = staging.path().join(&name);
 
     let litestream = ctx.litestream()?;
-    let staged_args = retarget(&args, &restored);
+    let staged_args = retarget(args, &restored);
     ctx.shell.verbose("Running", cargo_litestream_runner::display_command(&litestream.path, &staged_args));
     let stdout_path = staging.path().join(".stdout");
     let stdout_file = std::fs::File::create(&stdout_path)

@@ -38,6 +38,12 @@ const LITESTREAM: Passthrough = Passthrough {
         Flag::switch("f", "Follow the replica, applying new transactions as they arrive (like tail -f)"),
         Flag::value("follow-interval", "DURATION", "Poll interval in follow mode (default: 1s)"),
         Flag::value("integrity-check", "MODE", "Check the result: none, quick or full (default: none)"),
+        Flag::value(
+            "at",
+            "TIME",
+            "Restore the newest restore point at or before TIME: RFC 3339, \"2024-12-20 14:00:00\" (UTC), or \"2h ago\"",
+        )
+        .role(Role::Local),
         Flag::value("index", "N", "").role(Role::Rename("txid", index_to_txid)),
         Flag::value("generation", "ID", "").role(Role::Refuse(
             "Litestream 0.5 has no generations; restore takes the latest backup (use -txid or -timestamp for an earlier point)",
@@ -114,14 +120,20 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
-    refuse_output_in_a_replica(matches, ctx)?;
+    let at = match matches.get_one::<String>("at") {
+        Some(time) => restore_point_at(time, matches, ctx)?,
+        None => Vec::new(),
+    };
+    // Built once: it writes the generated config, and every step below reads the same argv.
+    let args = LITESTREAM.litestream_args_with(matches, ctx, at)?;
+    refuse_output_in_a_replica(&args, matches, ctx)?;
     if force::applies(matches) {
-        return force::run(&LITESTREAM, matches, ctx);
+        return force::run(&args, matches, ctx);
     }
-    if let Some((output, stale)) = force::leftovers(&LITESTREAM, matches, ctx)? {
+    if let Some((output, stale)) = force::leftovers(&args, matches, ctx)? {
         // `-if-db-not-exists -force`: the database is absent, so -force can only mean these.
         if matches.get_flag("force") {
-            return force::run(&LITESTREAM, matches, ctx);
+            return force::run(&args, matches, ctx);
         }
         bail!(cargo_litestream_config::orphaned_sidecars_message(
             &output,
@@ -129,7 +141,51 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Res
             ", or pass -force to replace them"
         ));
     }
-    LITESTREAM.run(matches, ctx)
+    exec(&args, ctx)
+}
+
+/// Hands the process over to litestream with `args`.
+fn exec(args: &[std::ffi::OsString], ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
+    Ok(ctx.litestream()?.exec(args, &ctx.env, &ctx.shell)?)
+}
+
+/// `--at TIME`: the `-txid` of the newest restore point at or before TIME, chosen from the
+/// replica's listing by Litestream's own plan (so the restore reaches it), and said. Litestream's
+/// `-timestamp` instead restores whatever its plan reaches with the files older than TIME,
+/// which after compaction can lie far before it, and does not say so.
+fn restore_point_at(
+    time: &str,
+    matches: &ArgMatches,
+    ctx: &Ctx,
+) -> cargo_litestream_command::anyhow::Result<Vec<std::ffi::OsString>> {
+    use cargo_litestream_api::backups;
+    let given = |name: &str| {
+        matches.value_source(name) == Some(cargo_litestream_command::clap::parser::ValueSource::CommandLine)
+    };
+    if let Some(other) = ["txid", "timestamp", "index", "f"].into_iter().find(|name| given(name)) {
+        bail!("--at and -{other} name the point to restore twice: give one of them");
+    }
+    let now = cargo_litestream_api::jiff::Zoned::now();
+    let time = backups::parse_time(time, &now)
+        .map_err(|why| cargo_litestream_command::anyhow::anyhow!("invalid value {time:?} for --at: {why}"))?;
+    if time > now.timestamp() {
+        bail!(
+            "--at {time} lies in the future: the newest point is the latest backup, which `restore` without --at takes"
+        );
+    }
+    let target = LITESTREAM.replica_target(matches, ctx)?;
+    let litestream = ctx.litestream()?;
+    let point = backups::point_at(&litestream, &ctx.env, &target, time, std::time::Duration::from_secs(60))?;
+    ctx.shell.status(
+        "Choosing",
+        format!(
+            "restore point {} written {} ({} before {time})",
+            backups::txid(point.txid),
+            point.time,
+            backups::distance(point.time, time)
+        ),
+    );
+    Ok(vec!["-txid".into(), backups::txid(point.txid).into()])
 }
 
 /// An output inside a `file` replica's folder would overwrite (with `-force`) or sit among the
@@ -137,12 +193,12 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Res
 /// project's and, when restoring from a `file://` URL, that one; paths compared with symlinks
 /// resolved where they exist.
 fn refuse_output_in_a_replica(
+    args: &[std::ffi::OsString],
     matches: &ArgMatches,
     ctx: &Ctx,
 ) -> cargo_litestream_command::anyhow::Result<()> {
     use std::path::{Path, PathBuf};
-    let args = LITESTREAM.litestream_args(matches, ctx)?;
-    let Some(output) = force::output_path(&args, matches, ctx)? else { return Ok(()) };
+    let Some(output) = force::output_path(args, matches, ctx)? else { return Ok(()) };
     let real = |path: &Path| -> PathBuf {
         // The deepest existing ancestor, resolved, with the rest appended.
         for ancestor in path.ancestors() {

@@ -43,6 +43,7 @@
 //! and, where litestream runs, a located [`Litestream`]
 //! binary ([`locate_litestream`]).
 
+pub mod backups;
 pub mod child;
 pub mod control;
 pub mod doctor;
@@ -60,6 +61,8 @@ pub mod wal;
 pub use cargo_litestream_config as config;
 pub use cargo_litestream_runner::{Litestream, UNUSABLE_BY_LITESTREAM, lock};
 pub use embedded::EmbeddedManifest;
+/// The time crate of restore points ([`backups`]), so callers name the same `Timestamp`.
+pub use jiff;
 pub use replicate::{
     LogOutput, ReplicateError, ReplicateExit, ReplicateHandle, ReplicateOptions, ReplicateWatch,
     RestoreAction, RestoreOptions, RestoreReport, Stopped, Synced, WalReport, close_wal_gaps,

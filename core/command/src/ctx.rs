@@ -20,6 +20,9 @@ pub struct Ctx {
     project: OnceCell<Project>,
     /// The note about variables left out of litestream's environment is printed once.
     noted_removed_variables: std::cell::Cell<bool>,
+    /// The generated config of this run, by its `no_expand_env`: written once however many
+    /// steps of a command need it.
+    written_config: std::cell::RefCell<Option<(bool, PathBuf)>>,
 }
 
 impl Ctx {
@@ -31,6 +34,7 @@ impl Ctx {
             offline,
             project: OnceCell::new(),
             noted_removed_variables: Default::default(),
+            written_config: Default::default(),
         }
     }
 
@@ -89,6 +93,11 @@ impl Ctx {
 
     /// Writes the generated Litestream config for this run and returns its path.
     pub fn write_litestream_config(&self, no_expand_env: bool) -> anyhow::Result<PathBuf> {
+        if let Some((written_for, path)) = &*self.written_config.borrow()
+            && *written_for == no_expand_env
+        {
+            return Ok(path.clone());
+        }
         let project = self.project()?;
         let path = project.config_path();
         project
@@ -101,6 +110,7 @@ impl Ctx {
                 format!("could not write the Litestream config for {}", project.manifest_path.display())
             })?;
         self.shell.verbose("Generated", path.display());
+        self.written_config.replace(Some((no_expand_env, path.clone())));
         Ok(path)
     }
 }

@@ -181,6 +181,27 @@ impl Passthrough {
     /// Litestream's argv: the command, the injected `-config`/`-socket`, every flag given, then
     /// the positionals (Go's flag package stops at the first positional).
     pub fn litestream_args(&self, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<OsString>> {
+        self.litestream_args_with(matches, ctx, Vec::new())
+    }
+
+    /// What `litestream ltx` is given to list the replica this command's positional names:
+    /// the replica URL, or `-config FILE DB_PATH` (the generated config, or the user's own).
+    pub fn replica_target(&self, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<OsString>> {
+        let listing =
+            Passthrough { command: "ltx", needs: Needs::Config, flags: &[], positionals: self.positionals };
+        let mut args = listing.litestream_args(matches, ctx)?;
+        args.remove(0);
+        Ok(args)
+    }
+
+    /// [`litestream_args`](Self::litestream_args) with `extra` flags (already spelled as
+    /// Litestream reads them) after the given ones, before the positionals.
+    pub fn litestream_args_with(
+        &self,
+        matches: &ArgMatches,
+        ctx: &Ctx,
+        extra: Vec<OsString>,
+    ) -> anyhow::Result<Vec<OsString>> {
         let given = |name: &str| matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine);
         // With the user's own `-config`, the databases it lists are not the ones in Cargo.toml:
         // aliases still resolve, but nothing is checked against the generated list.
@@ -237,6 +258,7 @@ impl Passthrough {
             _ => {}
         }
         args.extend(flags);
+        args.extend(extra);
         args.extend(positionals.iter().map(DatabaseArg::to_arg));
         Ok(args)
     }
