@@ -62,7 +62,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         reports.push(Report { database, points });
     }
 
-    let mut stdout = std::io::stdout().lock();
+    // Thousands of lines: one write per line (stdout's line buffering) would dominate.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
         let value = serde_json::json!({
             "version": backups::report::JSON_VERSION,
@@ -76,6 +77,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             report.write_human(&mut stdout, headings).context("could not write to stdout")?;
         }
     }
+    stdout.flush().context("could not write to stdout")?;
     Ok(if reports.iter().any(|r| r.points.is_err()) { 1 } else { 0 })
 }
 

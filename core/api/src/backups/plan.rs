@@ -54,42 +54,7 @@ pub fn plan(files: &[ReplicaFile], target: Target) -> Result<Vec<&ReplicaFile>, 
     if let Target::Before(time) = target {
         check_time_bounds(files, time)?;
     }
-    let levels = Levels::new(files);
-    let mut plan = Vec::new();
-
-    // The newest snapshot the target allows. Snapshot files are named 1-N, so name order is
-    // TXID order and the last eligible one is the newest.
-    if let Some(snapshot) = levels.of(SNAPSHOT_LEVEL).iter().rev().find(|f| allowed(f, target)) {
-        plan.push(*snapshot);
-    }
-    let mut covered = plan.last().map_or(0, |f| f.max_txid);
-    if let Target::Txid(txid) = target
-        && covered >= txid
-    {
-        return Ok(plan);
-    }
-
-    while let Some(next) = levels.best_next(covered, target) {
-        plan.push(next);
-        covered = next.max_txid;
-        if let Target::Txid(txid) = target
-            && covered >= txid
-        {
-            break;
-        }
-    }
-
-    if target == Target::Latest
-        && !plan.is_empty()
-        && let Some(next) = levels.first_start_after(covered.saturating_add(1))
-    {
-        return Err(PlanError::Gap { have: covered, next });
-    }
-    match (plan.last(), target) {
-        (None, _) => Err(PlanError::NotAvailable),
-        (Some(last), Target::Txid(txid)) if last.max_txid < txid => Err(PlanError::NotAvailable),
-        _ => Ok(plan),
-    }
+    Levels::new(files).plan(target)
 }
 
 /// `CalcRestoreTarget`'s check: a time before the first file or after the last is refused.
@@ -122,6 +87,8 @@ fn better(current: &ReplicaFile, next: &ReplicaFile) -> bool {
 /// iterators return them.
 pub(super) struct Levels<'a> {
     levels: [Level<'a>; SNAPSHOT_LEVEL as usize + 1],
+    /// The compaction levels that hold files, highest first: the ones a plan extends through.
+    chain: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -142,17 +109,57 @@ impl<'a> Levels<'a> {
             level.files.sort_by_key(|f| (f.min_txid, f.max_txid));
             level.disjoint = level.files.windows(2).all(|pair| pair[0].max_txid < pair[1].min_txid);
         }
-        Levels { levels }
+        let chain = (0..usize::from(SNAPSHOT_LEVEL)).rev().filter(|&l| !levels[l].files.is_empty()).collect();
+        Levels { levels, chain }
     }
 
     pub(super) fn of(&self, level: u8) -> &[&'a ReplicaFile] {
         &self.levels[usize::from(level)].files
     }
 
+    /// `CalcRestorePlan` for `target` (without the time-bounds check of [`plan()`]).
+    pub(super) fn plan(&self, target: Target) -> Result<Vec<&'a ReplicaFile>, PlanError> {
+        let mut plan = Vec::new();
+
+        // The newest snapshot the target allows. Snapshot files are named 1-N, so name order is
+        // TXID order and the last eligible one is the newest.
+        if let Some(snapshot) = self.of(SNAPSHOT_LEVEL).iter().rev().find(|f| allowed(f, target)) {
+            plan.push(*snapshot);
+        }
+        let mut covered = plan.last().map_or(0, |f| f.max_txid);
+        if let Target::Txid(txid) = target
+            && covered >= txid
+        {
+            return Ok(plan);
+        }
+
+        while let Some(next) = self.best_next(covered, target) {
+            plan.push(next);
+            covered = next.max_txid;
+            if let Target::Txid(txid) = target
+                && covered >= txid
+            {
+                break;
+            }
+        }
+
+        if target == Target::Latest
+            && !plan.is_empty()
+            && let Some(next) = self.first_start_after(covered.saturating_add(1))
+        {
+            return Err(PlanError::Gap { have: covered, next });
+        }
+        match (plan.last(), target) {
+            (None, _) => Err(PlanError::NotAvailable),
+            (Some(last), Target::Txid(txid)) if last.max_txid < txid => Err(PlanError::NotAvailable),
+            _ => Ok(plan),
+        }
+    }
+
     /// The compaction levels a plan extends through, highest first (`SnapshotLevel - 1` down
-    /// to 0).
+    /// to 0; empty ones are skipped, which changes nothing).
     fn chain_levels(&self) -> impl Iterator<Item = &Level<'a>> {
-        self.levels[..usize::from(SNAPSHOT_LEVEL)].iter().rev()
+        self.chain.iter().map(|&l| &self.levels[l])
     }
 
     /// The best file, over levels 8..0, that extends a plan covering up to `covered`.

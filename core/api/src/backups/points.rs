@@ -11,7 +11,7 @@ use std::ops::RangeInclusive;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::plan::{PlanError, Target, plan};
+use super::plan::{Levels, PlanError, SNAPSHOT_LEVEL, Target};
 use super::{ReplicaFile, txid_hex};
 
 /// A TXID a restore can reach.
@@ -79,15 +79,93 @@ pub fn restore_points(files: &[ReplicaFile]) -> RestorePoints {
             .and_modify(|time| *time = (*time).min(file.created))
             .or_insert(file.created);
     }
+    let levels = Levels::new(files);
+    let mut sweep = Sweep::new(&levels, files);
     let points = first_written
         .iter()
         .filter_map(|(&txid, &time)| {
-            let plan = plan(files, Target::Txid(txid)).ok()?;
-            Some(RestorePoint { txid, time, files: plan.len(), bytes: plan.iter().map(|f| f.size).sum() })
+            let (files, bytes) = sweep.plan(txid)?;
+            Some(RestorePoint { txid, time, files, bytes })
         })
         .collect();
-    let latest = plan(files, Target::Latest).map(|plan| plan.last().map_or(0, |f| f.max_txid));
+    let latest = levels.plan(Target::Latest).map(|plan| plan.last().map_or(0, |f| f.max_txid));
     RestorePoints { points, latest, newest_txid: first_written.keys().next_back().copied() }
+}
+
+/// The plans of ascending targets, each built from the one before.
+///
+/// A plan to T is Litestream's greedy walk from the newest snapshot at or before T. The walk
+/// to the next target T' takes the same steps as far as no file ending in (T, T'] could be
+/// chosen instead, that is, until the covered TXID reaches one before the lowest start of such a
+/// file: only the rest is walked again. With a month of files at Litestream's default levels
+/// that is a few steps per target instead of dozens (BENCHMARKS.md, measurement 6); the result
+/// is the same plan, which a test checks against [`Levels::plan`] on random replicas.
+struct Sweep<'l, 'a> {
+    levels: &'l Levels<'a>,
+    /// Files of levels 0..=8 by end TXID, and how many of them the previous target included.
+    by_end: Vec<&'a ReplicaFile>,
+    included: usize,
+    /// The snapshot the current walk started from, and its steps.
+    snapshot: Option<&'a ReplicaFile>,
+    steps: Vec<Step<'a>>,
+}
+
+struct Step<'a> {
+    file: &'a ReplicaFile,
+    /// The TXID covered when the file was chosen.
+    from: u64,
+    /// The bytes of the walk up to and with this file.
+    bytes: u64,
+}
+
+impl<'l, 'a> Sweep<'l, 'a> {
+    fn new(levels: &'l Levels<'a>, files: &'a [ReplicaFile]) -> Self {
+        let mut by_end: Vec<&ReplicaFile> = files.iter().filter(|f| f.level < SNAPSHOT_LEVEL).collect();
+        by_end.sort_by_key(|f| f.max_txid);
+        Sweep { levels, by_end, included: 0, snapshot: None, steps: Vec::new() }
+    }
+
+    fn covered(&self) -> u64 {
+        self.steps.last().map_or_else(|| self.snapshot.map_or(0, |s| s.max_txid), |s| s.file.max_txid)
+    }
+
+    fn bytes(&self) -> u64 {
+        self.steps.last().map_or_else(|| self.snapshot.map_or(0, |s| s.size), |s| s.bytes)
+    }
+
+    /// The files and bytes of the plan to `txid`, or `None` when no restore reaches it. Called
+    /// with ascending TXIDs.
+    fn plan(&mut self, txid: u64) -> Option<(usize, u64)> {
+        let target = Target::Txid(txid);
+        let snapshot = self.levels.of(SNAPSHOT_LEVEL).iter().rev().find(|f| f.max_txid <= txid).copied();
+
+        // The lowest start among files the previous target did not allow and this one does.
+        let mut lowest_new_start = u64::MAX;
+        while let Some(file) = self.by_end.get(self.included).filter(|f| f.max_txid <= txid) {
+            lowest_new_start = lowest_new_start.min(file.min_txid);
+            self.included += 1;
+        }
+        if snapshot.map(|s| s.name()) != self.snapshot.map(|s| s.name()) {
+            self.snapshot = snapshot;
+            self.steps.clear();
+        } else {
+            // Keep the steps chosen while no new file could compete: a file is a candidate
+            // once the covered TXID reaches one before its start. `from` rises along the walk.
+            let keep = self.steps.partition_point(|s| s.from.saturating_add(1) < lowest_new_start);
+            self.steps.truncate(keep);
+        }
+
+        while self.covered() < txid {
+            let from = self.covered();
+            let Some(file) = self.levels.best_next(from, target) else { break };
+            let bytes = self.bytes() + file.size;
+            self.steps.push(Step { file, from, bytes });
+        }
+        if self.covered() != txid {
+            return None;
+        }
+        Some((self.steps.len() + usize::from(self.snapshot.is_some()), self.bytes()))
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +228,46 @@ mod tests {
         assert_eq!(points.at_or_before(at(2)).map(|p| p.txid), Some(2));
         assert_eq!(points.at_or_before(at(10)).map(|p| p.txid), Some(3));
         assert_eq!(points.at_or_before(at(0)), None);
+    }
+
+    /// The sweep finds the very plans [`Levels::plan`] finds one target at a time, on random
+    /// replicas: overlapping, gapped, multi-level, with and without snapshots.
+    #[test]
+    fn the_sweep_equals_one_plan_per_target() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let mut found = 0;
+        for _ in 0..300 {
+            let mut files = Vec::new();
+            for _ in 0..next(40) {
+                let level = [0, 0, 0, 1, 1, 2, 3, 8, 9][next(9) as usize];
+                let min = if level == 9 { 1 } else { 1 + next(30) };
+                let max = min + next(if level == 0 { 2 } else { 10 });
+                let mut f = file(level, min, max);
+                f.size = 1 + next(1000);
+                if !files.iter().any(|g: &ReplicaFile| (g.level, g.min_txid, g.max_txid) == (level, min, max))
+                {
+                    files.push(f);
+                }
+            }
+            let levels = Levels::new(&files);
+            let points = restore_points(&files);
+            found += points.points.len();
+            let newest = files.iter().map(|f| f.max_txid).max().unwrap_or(0);
+            for txid in 1..=newest {
+                let one = levels
+                    .plan(Target::Txid(txid))
+                    .ok()
+                    .map(|plan| (plan.len(), plan.iter().map(|f| f.size).sum::<u64>()));
+                assert_eq!(points.get(txid).map(|p| (p.files, p.bytes)), one, "{txid} in {files:?}");
+            }
+        }
+        assert!(found > 1000, "the random replicas had only {found} restore points");
     }
 
     #[test]
