@@ -158,9 +158,12 @@ impl Term {
         self.wait_for(&format!("echo of {line:?}"), |screen| screen.contains(line));
         let tabs = self.tmux().args(["send-keys", "Tab", "Tab"]).status().unwrap();
         assert!(tabs.success());
-        self.wait_for(&format!("completion of {line:?} offering {expected:?}"), |screen| {
+        let screen = self.wait_for(&format!("completion of {line:?} offering {expected:?}"), |screen| {
             expected.iter().all(|word| has_word(screen, word))
-        })
+        });
+        // A completer that fails halfway (a missing helper) still leaves candidates behind.
+        assert!(!screen.contains("command not found"), "an error while completing {line:?}:\n{screen}");
+        screen
     }
 }
 

@@ -78,7 +78,9 @@ _cargo_litestream_load_cargo() {
     fi
     _cargo_litestream_take_next
     # bash-completion registers its `_minimal` (file names) for a command it has no file for.
-    if [[ ${_cargo_litestream_next:-_minimal} == _minimal ]] && type -P rustc >/dev/null; then
+    # rustup's file calls bash-completion's helpers: without them it would only print errors.
+    if [[ ${_cargo_litestream_next:-_minimal} == _minimal ]] && declare -F _get_comp_words_by_ref >/dev/null \
+        && type -P rustc >/dev/null; then
         local file
         file="$(rustc --print sysroot 2>/dev/null)/etc/bash_completion.d/cargo"
         # shellcheck disable=SC1090
