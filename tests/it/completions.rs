@@ -188,6 +188,7 @@ fn our_lines(home: &Home, argv: &[&str]) {
     Term::start(home, argv).complete("cargo litestream restore --if", &RESTORE_IF);
     Term::start(home, argv).complete("cargo litestream re", &RE_COMMANDS);
     Term::start(home, argv).complete("cargo lit", &["litestream"]);
+    Term::start(home, argv).complete("cargo +stable litestream re", &RE_COMMANDS);
     Term::start(home, argv).complete("cargo-litestream restore --if", &RESTORE_IF);
     Term::start(home, argv).complete("cargo-litestream re", &RE_COMMANDS);
     // A positional with possible values offers them, not file names.

@@ -92,8 +92,11 @@ _cargo_litestream_load_cargo() {
 }
 
 _cargo_litestream_cargo() {
-    if (( COMP_CWORD > 1 )) && [[ ${COMP_WORDS[1]} == litestream ]]; then
-        _cargo_litestream_complete 2
+    # `litestream` is cargo's first word, or its second after a toolchain (`cargo +nightly`).
+    local at=1
+    [[ ${COMP_WORDS[1]} == +* ]] && at=2
+    if (( COMP_CWORD > at )) && [[ ${COMP_WORDS[at]} == litestream ]]; then
+        _cargo_litestream_complete $(( at + 1 ))
         return 0
     fi
     _cargo_litestream_load_cargo
@@ -103,7 +106,7 @@ _cargo_litestream_cargo() {
         status=$?
     fi
     # cargo's completer lists `litestream` only when `cargo --list` finds the binary.
-    if (( COMP_CWORD == 1 )) && [[ litestream == "${COMP_WORDS[1]}"* && " ${COMPREPLY[*]} " != *" litestream "* ]]; then
+    if (( COMP_CWORD == at )) && [[ litestream == "${COMP_WORDS[at]}"* && " ${COMPREPLY[*]} " != *" litestream "* ]]; then
         COMPREPLY+=(litestream)
     fi
     return "$status"

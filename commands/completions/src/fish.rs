@@ -13,6 +13,8 @@ const HEAD: &str = r#"
 function __cargo_litestream_words
     set -l words (commandline -opc)
     if test "$words[1]" = cargo
+        # A toolchain may come first: `cargo +nightly litestream`.
+        string match -q -- '+*' "$words[2]"; and set -e words[2]
         test "$words[2]" = litestream; or return 1
         set -e words[1..2]
     else

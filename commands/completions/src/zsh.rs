@@ -9,9 +9,12 @@ use crate::{Opt, Tree};
 const TAIL: &str = r#"
 # The completer for `cargo`: `cargo litestream …` here, the rest to cargo's own completer.
 _cargo-litestream_cargo() {
-    if (( CURRENT > 2 )) && [[ $words[2] == litestream ]]; then
-        words=(cargo-litestream "${(@)words[3,-1]}")
-        (( CURRENT-- ))
+    # `litestream` is cargo's first word, or its second after a toolchain (`cargo +nightly`).
+    local at=2
+    [[ $words[2] == +* ]] && at=3
+    if (( CURRENT > at )) && [[ $words[at] == litestream ]]; then
+        words=(cargo-litestream "${(@)words[at+1,-1]}")
+        (( CURRENT -= at - 1 ))
         _cargo-litestream
         return
     fi
@@ -20,7 +23,7 @@ _cargo-litestream_cargo() {
         return
     fi
     # No completion for cargo: offer at least this command, and file names after others.
-    if (( CURRENT == 2 )); then
+    if (( CURRENT == at )); then
         local -a commands=('litestream:Litestream for Rust projects')
         _describe -t commands 'cargo command' commands
     else
