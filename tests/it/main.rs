@@ -6,6 +6,7 @@
 mod backends;
 mod bootstrap;
 mod commands;
+mod completions;
 mod config;
 mod conventions;
 mod doctor;

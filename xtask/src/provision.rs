@@ -61,8 +61,19 @@ impl Tools {
 
 /// Debian packages the tests run: sqlite3 (fixtures, and the app of an `-exec` test), OpenSSH's
 /// sshd and nats-server (backends), fuse3 (`fusermount3`, for doctor's network-filesystem test),
-/// systemd (`systemd-analyze verify` of the example unit; systemd need not run).
-const APT_PACKAGES: &[&str] = &["sqlite3", "openssh-server", "nats-server", "fuse3", "systemd"];
+/// systemd (`systemd-analyze verify` of the example unit; systemd need not run), and the
+/// completion tests' shells in tmux, with bash-completion (rustup's cargo completion calls it).
+const APT_PACKAGES: &[&str] = &[
+    "sqlite3",
+    "openssh-server",
+    "nats-server",
+    "fuse3",
+    "systemd",
+    "zsh",
+    "fish",
+    "tmux",
+    "bash-completion",
+];
 
 /// Everything the test suite starts: the Debian packages, litestream, the VFS, and every
 /// storage server.
