@@ -1,0 +1,46 @@
+//! A read-only, streaming decoder of the LTX files Litestream 0.5 writes.
+//!
+//! The format is superfly/ltx v0.5.2's (the version litestream 0.5.17 uses), read from its
+//! source, not from Litestream's `docs/LTX_FORMAT.md`, which is wrong on several points. An
+//! LTX file is:
+//!
+//! | part | size | |
+//! |---|---|---|
+//! | header | 100 bytes | [`Header`], big-endian |
+//! | page frames | per page | a 6-byte [`PageHeader`], then the page's LZ4 data: a 4-byte size and an LZ4 block if the page flag 0x1 is set (litestream 0.5.16+), else one LZ4 frame (0.5.15 and earlier) |
+//! | end of pages | 6 bytes | an all-zero page header |
+//! | page index | varints | per page `(pgno, offset, size)` of its frame, a zero, the index length (u64) |
+//! | trailer | 16 bytes | [`Trailer`]: post-apply checksum, file checksum |
+//!
+//! Litestream 0.5 writes every file with the no-checksum flag (0x2): the pre- and post-apply
+//! checksums are zero, and there is no chain of database checksums to verify. What a file
+//! does carry is its CRC-64/ISO file checksum, which [`check`] verifies (see [`Decoder`] for
+//! exactly which bytes it covers).
+//!
+//! - [`check`] reads a whole file in one pass (scrub);
+//! - [`Decoder`] hands out its pages one by one;
+//! - [`PageReader`] reads the page index and then single pages, by seeking.
+//!
+//! No input makes this crate panic or allocate more than it has checked against a limit:
+//! a page is at most 64 KiB, a compressed page at most LZ4's bound for it, and the page index
+//! is bounded by the pages read, or by the real length of the file.
+
+mod checksum;
+mod decoder;
+mod error;
+mod frame;
+mod header;
+mod index;
+mod source;
+mod txid;
+mod varint;
+
+pub use checksum::Checksum;
+pub use decoder::{Decoder, Summary, check};
+pub use error::{Error, HeaderFault, IndexFault, PageFault, Part, TrailerFault};
+pub use header::{
+    Encoding, HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, Header, MAX_PAGE_SIZE, PAGE_FLAG_SIZE, PAGE_HEADER_SIZE,
+    PageHeader, TRAILER_SIZE, Trailer, is_valid_page_size, lock_pgno,
+};
+pub use index::{IndexEntry, PageIndex, PageReader};
+pub use txid::{Txid, TxidError, parse_file_name};
