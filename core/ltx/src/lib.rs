@@ -44,3 +44,8 @@ pub use header::{
 };
 pub use index::{IndexEntry, PageIndex, PageReader};
 pub use txid::{Txid, TxidError, parse_file_name};
+
+#[cfg(test)]
+mod testfile;
+#[cfg(test)]
+mod tests;
