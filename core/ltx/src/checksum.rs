@@ -26,7 +26,8 @@ impl fmt::Display for Checksum {
 }
 
 /// Go's `crc64.ISO` table is the catalogue's CRC-64/GO-ISO (reflected polynomial 0x1b, init and
-/// xorout all ones). Slice-by-16 tables: scrub hashes every byte of every replica.
+/// xorout all ones): the `crc` crate names it, where `crc64fast` has only CRC-64/XZ. Slice-by-16
+/// tables (32 KiB, 1.4 GB/s here): scrub hashes every page of every replica.
 static CRC64_ISO: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_GO_ISO);
 
 /// The running file checksum of one LTX file.
