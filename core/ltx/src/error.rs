@@ -219,7 +219,7 @@ pub enum IndexFault {
     Size { stored: u64, actual: u64 },
     SizeBeyondFile { stored: u64 },
     Entry { pgno: u64 },
-    Order { prev: u32, pgno: u32 },
+    Uncovered { from: u64, to: u64 },
 }
 
 impl fmt::Display for IndexFault {
@@ -241,8 +241,8 @@ impl fmt::Display for IndexFault {
                 write!(f, "the index size field says {stored} bytes, more than the file holds")
             }
             IndexFault::Entry { pgno } => write!(f, "the entry for page {pgno} lies outside the page frames"),
-            IndexFault::Order { prev, pgno } => {
-                write!(f, "the entry for page {pgno} follows the one for page {prev}")
+            IndexFault::Uncovered { from, to } => {
+                write!(f, "no entry covers the page frames' bytes {from}..{to}")
             }
         }
     }

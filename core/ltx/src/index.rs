@@ -7,6 +7,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use crate::error::{Error, IndexFault, PageFault, Part};
 use crate::frame;
 use crate::header::{HEADER_SIZE, Header, PAGE_HEADER_SIZE, PageHeader, TRAILER_SIZE, Trailer};
+use crate::order::PageOrder;
 use crate::source::Source;
 use crate::varint;
 
@@ -82,10 +83,8 @@ impl<R: Read + Seek> PageReader<R> {
         }
         let footer_at = len - FOOTER_SIZE;
         seek(&mut src, footer_at)?;
-        let footer: [u8; FOOTER_SIZE as usize] = src.read_array(Part::Trailer)?;
-        let (size, trailer) = footer.split_at(8);
-        let index_size = u64::from_be_bytes(size.try_into().unwrap_or_default());
-        let trailer = Trailer::parse(&trailer.try_into().unwrap_or([0; TRAILER_SIZE]));
+        let index_size = u64::from_be_bytes(src.read_array(Part::PageIndex)?);
+        let trailer = Trailer::parse(&src.read_array(Part::Trailer)?);
         trailer.validate(&header)?;
 
         let pages_end = footer_at
@@ -152,9 +151,10 @@ fn seek<R: Read + Seek>(src: &mut Source<R>, offset: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Parses `size` bytes of page index at the source's position. Entries must ascend by page
-/// number and file offset, lie between the header and the end of pages, and, for a snapshot,
-/// list every page (ltx's `DecodePageIndex` checks none of this; its encoder guarantees it).
+/// Parses `size` bytes of page index at the source's position. The entries' frames must follow
+/// one another from the header to the end of pages, by ascending page number, and, for a
+/// snapshot, list every page (ltx's `DecodePageIndex` checks none of this; its encoder, which
+/// writes the frames back to back, guarantees it).
 fn read_index<R: Read>(
     src: &mut Source<R>,
     header: &Header,
@@ -164,7 +164,7 @@ fn read_index<R: Read>(
     let start = src.offset();
     let mut index_src = Source::new(BufReader::new(src.get_mut().take(size)), start);
     let mut entries = Vec::new();
-    let mut order = crate::decoder::PageOrder::new(header);
+    let mut order = PageOrder::new(header);
     let mut frames_end = HEADER_SIZE as u64;
     loop {
         let at = index_src.offset();
@@ -177,7 +177,7 @@ fn read_index<R: Read>(
         let outside = || Error::PageIndex { offset: at, fault: IndexFault::Entry { pgno } };
         let pgno = u32::try_from(pgno).map_err(|_| outside())?;
         let end = offset.checked_add(len).ok_or_else(outside)?;
-        if offset < frames_end || end > pages_end || len <= PAGE_HEADER_SIZE as u64 {
+        if offset != frames_end || end > pages_end || len <= PAGE_HEADER_SIZE as u64 {
             return Err(outside());
         }
         order.admit(pgno).map_err(|fault| Error::Page { offset, fault })?;
@@ -191,6 +191,10 @@ fn read_index<R: Read>(
     let end = index_src.offset();
     drop(index_src);
     src.set_offset(end);
+    if frames_end != pages_end {
+        let fault = IndexFault::Uncovered { from: frames_end, to: pages_end };
+        return Err(Error::PageIndex { offset: start, fault });
+    }
     order.check_complete()?;
     Ok(PageIndex { entries })
 }

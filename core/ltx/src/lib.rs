@@ -31,6 +31,7 @@ mod error;
 mod frame;
 mod header;
 mod index;
+mod order;
 mod source;
 mod txid;
 mod varint;
