@@ -46,7 +46,9 @@ pub fn check<R: Read>(r: R) -> Result<Summary, Error> {
 /// once, none beyond the commit size, never the lock page; a snapshot holds every page from 1
 /// to the commit size but the lock page (decoder.go `DecodeDatabaseTo`); a block decompresses
 /// to exactly one page; the page index lists exactly the frames read; the trailer passes
-/// `Trailer.Validate`. Memory: one compressed-page buffer, and the reader's 64 KiB buffer.
+/// `Trailer.Validate`. Memory: one compressed-page buffer and a 64 KiB read buffer, plus, while
+/// a page in the old frame encoding is decoded, the LZ4 frame decoder's buffers (at most
+/// 192 KiB: the 64 KiB blocks ltx writes are the largest this accepts).
 pub struct Decoder<R: Read> {
     src: Source<BufReader<R>>,
     header: Header,

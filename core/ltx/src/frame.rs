@@ -5,8 +5,7 @@ use std::io::{Cursor, Read};
 
 use lz4_flex::frame::FrameDecoder;
 
-use crate::error::PageFault;
-use crate::error::{Error, Part};
+use crate::error::{Error, PageFault, Part};
 use crate::header::{Encoding, PAGE_HEADER_SIZE, PageHeader};
 use crate::source::{Limited, Source, Stop};
 
@@ -24,8 +23,9 @@ pub(crate) struct Frame {
 
 /// The most LZ4 can need for one page: pierrec/lz4 `CompressBlockBound`, the buffer ltx's
 /// encoder compresses into (encoder.go `EncodePage`), so no block it writes is longer.
+/// (Callers pass a validated page size; saturating all the same.)
 pub(crate) fn compress_bound(page_size: u32) -> u32 {
-    page_size + page_size / 255 + 16
+    page_size.saturating_add(page_size / 255).saturating_add(16)
 }
 
 /// An LZ4 frame of one page: the longest descriptor (19 bytes), one block of at most
@@ -33,7 +33,7 @@ pub(crate) fn compress_bound(page_size: u32) -> u32 {
 /// content checksum (8). ltx v0.5.1's encoder writes frames of 64 KiB blocks (encoder.go
 /// `NewEncoder`: `lz4.Block64Kb`), so a page of at most 64 KiB is always a single block.
 fn frame_bound(page_size: u32) -> u64 {
-    19 + 8 + u64::from(compress_bound(page_size)) + 8
+    u64::from(compress_bound(page_size)) + 19 + 8 + 8
 }
 
 /// LZ4 frame magic number (little-endian 0x184D2204).

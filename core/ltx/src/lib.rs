@@ -1,8 +1,10 @@
 //! A read-only, streaming decoder of the LTX files Litestream 0.5 writes.
 //!
 //! The format is superfly/ltx v0.5.2's (the version litestream 0.5.17 uses), read from its
-//! source, not from Litestream's `docs/LTX_FORMAT.md`, which is wrong on several points. An
-//! LTX file is:
+//! source (`ltx.go`, `encoder.go`, `decoder.go`, `checksum.go`): Litestream's
+//! `docs/LTX_FORMAT.md` is wrong on several points (CRC-64 ECMA, uncompressed 4-byte page
+//! headers, no end marker), and so is ltx's own README (a database ID at byte 16). An LTX file
+//! is:
 //!
 //! | part | size | |
 //! |---|---|---|

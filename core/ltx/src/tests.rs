@@ -83,6 +83,12 @@ fn misuse_is_told_apart_from_findings() {
 }
 
 #[test]
+fn errors_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Error>();
+}
+
+#[test]
 fn io_errors_are_not_findings() {
     struct Broken;
     impl std::io::Read for Broken {
