@@ -23,6 +23,32 @@
 //! - [`Decoder`] hands out its pages one by one;
 //! - [`PageReader`] reads the page index and then single pages, by seeking.
 //!
+//! ```
+//! use std::fs::File;
+//! use cargo_litestream_ltx::{Decoder, PageReader, check, parse_file_name};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let name = "0000000000000006-0000000000000007.ltx";
+//! let path = format!("{}/tests/fixtures/upgrade/ltx/1/{name}", env!("CARGO_MANIFEST_DIR"));
+//! let (min, max) = parse_file_name(name).expect("an LTX file name");
+//!
+//! let summary = check(File::open(&path)?)?;
+//! assert_eq!((summary.header.min_txid, summary.header.max_txid), (min, max));
+//!
+//! let mut decoder = Decoder::new(File::open(&path)?)?;
+//! let mut page = vec![0; decoder.header().page_size as usize];
+//! while let Some(header) = decoder.next_page(&mut page)? {
+//!     println!("page {} ({:?})", header.pgno, header.encoding());
+//! }
+//! decoder.finish()?;
+//!
+//! let mut reader = PageReader::open(File::open(&path)?)?;
+//! let first = reader.index().entries()[0].pgno;
+//! assert!(reader.read_page(first, &mut page)?);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! No input makes this crate panic or allocate more than it has checked against a limit:
 //! a page is at most 64 KiB, a compressed page at most LZ4's bound for it, and the page index
 //! is bounded by the pages read, or by the real length of the file.
