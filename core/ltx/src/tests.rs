@@ -234,6 +234,30 @@ fn bad_headers_in_files() {
     assert!(matches!(err(&[0; 4096]), Error::Header(HeaderFault::Magic([0, 0, 0, 0]))));
 }
 
+#[test]
+fn random_bytes_are_findings() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let noise = random(4096);
+    assert!(matches!(err(&noise), Error::Header(HeaderFault::Magic(_))));
+    // Noise behind a sound header: a finding about the pages, never a panic.
+    for _ in 0..200 {
+        let mut file = snapshot(1, Encoding::Block)[..100].to_vec();
+        file.extend(random(700));
+        assert!(err(&file).is_finding());
+        let _ = PageReader::open(Cursor::new(&file));
+    }
+}
+
 // ---- page frames ----
 
 #[test]
