@@ -238,7 +238,7 @@ impl fmt::Display for IndexFault {
                 write!(f, "the index size field says {stored} bytes, the index has {actual}")
             }
             IndexFault::SizeBeyondFile { stored } => {
-                write!(f, "the index size field says {stored} bytes, more than the file holds")
+                write!(f, "the index size field says {stored} bytes, which do not fit the file")
             }
             IndexFault::Entry { pgno } => write!(f, "the entry for page {pgno} lies outside the page frames"),
             IndexFault::Uncovered { from, to } => {

@@ -66,8 +66,8 @@ pub struct PageReader<R> {
 }
 
 impl<R: Read + Seek> PageReader<R> {
-    /// Reads the header, the trailer and the page index: three reads, whatever the file's
-    /// size. Memory grows with the index, which the real length of the file bounds.
+    /// Reads the header, the trailer and the page index (three seeks, and no page). Memory
+    /// grows with the index, which the real length of the file bounds.
     pub fn open(mut r: R) -> Result<PageReader<R>, Error> {
         let len = r.seek(SeekFrom::End(0)).map_err(|source| Error::Io { offset: 0, source })?;
         let mut src = Source::new(r, 0);
