@@ -16,6 +16,7 @@ use cargo_litestream_cmd_replicate as _;
 use cargo_litestream_cmd_reset as _;
 use cargo_litestream_cmd_restore as _;
 use cargo_litestream_cmd_restore_points as _;
+use cargo_litestream_cmd_scrub as _;
 use cargo_litestream_cmd_start as _;
 use cargo_litestream_cmd_status as _;
 use cargo_litestream_cmd_stop as _;
@@ -58,6 +59,7 @@ mod tests {
                 "reset",
                 "restore",
                 "restore-points",
+                "scrub",
                 "start",
                 "status",
                 "stop",

@@ -31,6 +31,7 @@ fn json_everywhere() {
         "init",
         "install",
         "restore-points",
+        "scrub",
     ];
     for command in json_commands {
         let help = project.run([command, "--help"]).success();

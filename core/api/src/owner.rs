@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use cargo_litestream_config::Env;
 use serde::{Deserialize, Serialize};
 
+use crate::backups::store::S3Location;
+
 /// The record's file name, in the replica's folder.
 pub const RECORD: &str = ".cargo-litestream-owner";
 
@@ -69,20 +71,11 @@ pub enum Place {
     S3(Box<S3Place>),
 }
 
-/// An S3 replica: the bucket, the object of the record, and the credentials to reach it.
-#[derive(Clone)]
+/// An S3 replica's record: the object, and where and how to reach it.
+#[derive(Clone, Debug)]
 pub struct S3Place {
-    bucket: rusty_s3::Bucket,
+    location: S3Location,
     object: String,
-    credentials: rusty_s3::Credentials,
-    /// `s3://bucket/path`, for messages.
-    shown: String,
-}
-
-impl std::fmt::Debug for S3Place {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.shown) // never the credentials
-    }
 }
 
 /// Where the owner record of the replica `table` lives, if this tool can keep one there:
@@ -96,69 +89,9 @@ pub fn place_of(
     if let Some(dir) = cargo_litestream_config::file_replica_dir(table, env) {
         return Some(Place::Folder(dir));
     }
-    s3_place(table, globals, env).map(|s3| Place::S3(Box::new(s3)))
-}
-
-fn s3_place(
-    table: &cargo_litestream_config::TomlTable,
-    globals: &cargo_litestream_config::TomlTable,
-    env: &Env,
-) -> Option<S3Place> {
-    let get = |key: &str| {
-        table
-            .get(key)
-            .or_else(|| globals.get(key))
-            .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_bool().map(|b| b.to_string())))
-            .map(|v| cargo_litestream_config::go_expand(&v, env))
-            .filter(|v| !v.is_empty())
-    };
-    let (mut bucket, mut path, mut endpoint, mut region, mut path_style) = (
-        get("bucket"),
-        get("path").unwrap_or_default(),
-        get("endpoint"),
-        get("region"),
-        get("force-path-style"),
-    );
-    match get("url") {
-        Some(url) => {
-            let rest = url.strip_prefix("s3://")?;
-            let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let (name, key) = location.split_once('/').unwrap_or((location, ""));
-            bucket = Some(name.to_owned());
-            path = key.to_owned();
-            for pair in query.split('&') {
-                match pair.split_once('=') {
-                    Some(("endpoint", v)) => endpoint = Some(v.to_owned()),
-                    Some(("region", v)) => region = Some(v.to_owned()),
-                    Some(("forcePathStyle", v)) => path_style = Some(v.to_owned()),
-                    _ => {}
-                }
-            }
-        }
-        None if get("type").is_none_or(|t| !t.eq_ignore_ascii_case("s3")) => return None,
-        None => {}
-    }
-    let bucket = bucket?;
-    let region = region.unwrap_or_else(|| "us-east-1".to_owned());
-    let endpoint = endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-    let endpoint = if endpoint.contains("://") { endpoint } else { format!("https://{endpoint}") };
-    let key = get("access-key-id").or_else(|| env.non_empty("AWS_ACCESS_KEY_ID").map(str::to_owned))?;
-    let secret =
-        get("secret-access-key").or_else(|| env.non_empty("AWS_SECRET_ACCESS_KEY").map(str::to_owned))?;
-    let style = if path_style.as_deref() == Some("true") {
-        rusty_s3::UrlStyle::Path
-    } else {
-        rusty_s3::UrlStyle::VirtualHost
-    };
-    let bucket_handle = rusty_s3::Bucket::new(endpoint.parse().ok()?, style, bucket.clone(), region).ok()?;
-    let prefix = path.trim_matches('/');
-    let object = if prefix.is_empty() { RECORD.to_owned() } else { format!("{prefix}/{RECORD}") };
-    Some(S3Place {
-        bucket: bucket_handle,
-        object,
-        credentials: rusty_s3::Credentials::new(key, secret),
-        shown: format!("s3://{bucket}/{prefix}"),
-    })
+    let location = S3Location::of(table, globals, env)?;
+    let object = location.object(RECORD);
+    Some(Place::S3(Box::new(S3Place { location, object })))
 }
 
 /// Checks every `(database, place)` pair and records the owner where there is none yet. The
@@ -218,19 +151,19 @@ fn s3_agent() -> ureq::Agent {
 }
 
 fn s3_error(s3: &S3Place, problem: impl std::fmt::Display) -> OwnerError {
-    OwnerError::Remote { replica: s3.shown.clone(), problem: problem.to_string() }
+    OwnerError::Remote { replica: s3.location.shown.clone(), problem: problem.to_string() }
 }
 
 /// As [`check`], for an S3 replica: the record's object, read.
 fn s3_check(database: &Path, s3: &S3Place) -> Result<bool, OwnerError> {
     use rusty_s3::S3Action as _;
-    let url = s3.bucket.get_object(Some(&s3.credentials), &s3.object).sign(S3_TIMEOUT);
+    let url = s3.location.bucket.get_object(Some(&s3.location.credentials), &s3.object).sign(S3_TIMEOUT);
     let mut response = s3_agent().get(url.as_str()).call().map_err(|e| s3_error(s3, e))?;
     match response.status().as_u16() {
         404 => Ok(false),
         200 => {
             let text = response.body_mut().read_to_vec().map_err(|e| s3_error(s3, e))?;
-            compare(database, &text, &format!("{}/{RECORD}", s3.shown), &s3.shown)
+            compare(database, &text, &format!("{}/{RECORD}", s3.location.shown), &s3.location.shown)
         }
         status => Err(s3_error(s3, format!("reading {RECORD} answered HTTP {status}"))),
     }
@@ -245,7 +178,7 @@ fn s3_write(database: &Path, s3: &S3Place, host: Option<&str>) -> Result<(), Own
         host: host.map(str::to_owned),
     })
     .map_err(|e| s3_error(s3, e))?;
-    let url = s3.bucket.put_object(Some(&s3.credentials), &s3.object).sign(S3_TIMEOUT);
+    let url = s3.location.bucket.put_object(Some(&s3.location.credentials), &s3.object).sign(S3_TIMEOUT);
     let response = s3_agent()
         .put(url.as_str())
         .header("If-None-Match", "*")

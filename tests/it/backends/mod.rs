@@ -18,5 +18,6 @@ mod matrix;
 mod network;
 mod proxy;
 mod round_trip;
+mod scrub;
 mod servers;
 mod workload;

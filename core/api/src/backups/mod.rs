@@ -9,6 +9,8 @@
 pub mod plan;
 mod points;
 pub mod report;
+pub mod scrub;
+pub mod store;
 mod when;
 
 use std::ffi::OsString;

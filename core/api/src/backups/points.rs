@@ -69,6 +69,15 @@ impl RestorePoints {
 
 /// Every restore point of a replica holding `files`.
 pub fn restore_points(files: &[ReplicaFile]) -> RestorePoints {
+    restore_points_given(files, &|_| false).0
+}
+
+/// [`restore_points`], and the TXIDs of the points whose plan reads a file `damaged` says is
+/// damaged (ascending).
+pub(crate) fn restore_points_given(
+    files: &[ReplicaFile],
+    damaged: &dyn Fn(&ReplicaFile) -> bool,
+) -> (RestorePoints, Vec<u64>) {
     // A point's time is when its state was first written: the earliest file ending there (its
     // level-0 file, while it exists). A snapshot or compaction ending at the same TXID is
     // written later, of the same state.
@@ -80,16 +89,27 @@ pub fn restore_points(files: &[ReplicaFile]) -> RestorePoints {
             .or_insert(file.created);
     }
     let levels = Levels::new(files);
-    let mut sweep = Sweep::new(&levels, files);
+    let mut sweep = Sweep::new(&levels, files, damaged);
+    let mut broken = Vec::new();
     let points = first_written
         .iter()
         .filter_map(|(&txid, &time)| {
-            let (files, bytes) = sweep.plan(txid)?;
-            Some(RestorePoint { txid, time, files, bytes })
+            let plan = sweep.plan(txid)?;
+            if plan.damaged > 0 {
+                broken.push(txid);
+            }
+            Some(RestorePoint { txid, time, files: plan.files, bytes: plan.bytes })
         })
         .collect();
     let latest = levels.plan(Target::Latest).map(|plan| plan.last().map_or(0, |f| f.max_txid));
-    RestorePoints { points, latest, newest_txid: first_written.keys().next_back().copied() }
+    (RestorePoints { points, latest, newest_txid: first_written.keys().next_back().copied() }, broken)
+}
+
+/// What a plan downloads, and how many of its files are damaged.
+struct PlanCost {
+    files: usize,
+    bytes: u64,
+    damaged: usize,
 }
 
 /// The plans of ascending targets, each built from the one before.
@@ -102,6 +122,7 @@ pub fn restore_points(files: &[ReplicaFile]) -> RestorePoints {
 /// is the same plan, which a test checks against [`Levels::plan`] on random replicas.
 struct Sweep<'l, 'a> {
     levels: &'l Levels<'a>,
+    is_damaged: &'l dyn Fn(&ReplicaFile) -> bool,
     /// Files of levels 0..=8 by end TXID, and how many of them the previous target included.
     by_end: Vec<&'a ReplicaFile>,
     included: usize,
@@ -114,15 +135,20 @@ struct Step<'a> {
     file: &'a ReplicaFile,
     /// The TXID covered when the file was chosen.
     from: u64,
-    /// The bytes of the walk up to and with this file.
+    /// The bytes, and the damaged files, of the walk up to and with this file.
     bytes: u64,
+    damaged: usize,
 }
 
 impl<'l, 'a> Sweep<'l, 'a> {
-    fn new(levels: &'l Levels<'a>, files: &'a [ReplicaFile]) -> Self {
+    fn new(
+        levels: &'l Levels<'a>,
+        files: &'a [ReplicaFile],
+        is_damaged: &'l dyn Fn(&ReplicaFile) -> bool,
+    ) -> Self {
         let mut by_end: Vec<&ReplicaFile> = files.iter().filter(|f| f.level < SNAPSHOT_LEVEL).collect();
         by_end.sort_by_key(|f| f.max_txid);
-        Sweep { levels, by_end, included: 0, snapshot: None, steps: Vec::new() }
+        Sweep { levels, is_damaged, by_end, included: 0, snapshot: None, steps: Vec::new() }
     }
 
     fn covered(&self) -> u64 {
@@ -133,9 +159,15 @@ impl<'l, 'a> Sweep<'l, 'a> {
         self.steps.last().map_or_else(|| self.snapshot.map_or(0, |s| s.size), |s| s.bytes)
     }
 
-    /// The files and bytes of the plan to `txid`, or `None` when no restore reaches it. Called
-    /// with ascending TXIDs.
-    fn plan(&mut self, txid: u64) -> Option<(usize, u64)> {
+    fn damaged(&self) -> usize {
+        self.steps
+            .last()
+            .map_or_else(|| self.snapshot.map_or(0, |s| usize::from((self.is_damaged)(s))), |s| s.damaged)
+    }
+
+    /// What the plan to `txid` downloads, or `None` when no restore reaches it. Called with
+    /// ascending TXIDs.
+    fn plan(&mut self, txid: u64) -> Option<PlanCost> {
         let target = Target::Txid(txid);
         let snapshot = self.levels.of(SNAPSHOT_LEVEL).iter().rev().find(|f| f.max_txid <= txid).copied();
 
@@ -159,12 +191,14 @@ impl<'l, 'a> Sweep<'l, 'a> {
             let from = self.covered();
             let Some(file) = self.levels.best_next(from, target) else { break };
             let bytes = self.bytes() + file.size;
-            self.steps.push(Step { file, from, bytes });
+            let damaged = self.damaged() + usize::from((self.is_damaged)(file));
+            self.steps.push(Step { file, from, bytes, damaged });
         }
         if self.covered() != txid {
             return None;
         }
-        Some((self.steps.len() + usize::from(self.snapshot.is_some()), self.bytes()))
+        let files = self.steps.len() + usize::from(self.snapshot.is_some());
+        Some(PlanCost { files, bytes: self.bytes(), damaged: self.damaged() })
     }
 }
 
@@ -256,15 +290,16 @@ mod tests {
                 }
             }
             let levels = Levels::new(&files);
-            let points = restore_points(&files);
+            let bad = |f: &ReplicaFile| f.size.is_multiple_of(7);
+            let (points, broken) = restore_points_given(&files, &bad);
             found += points.points.len();
             let newest = files.iter().map(|f| f.max_txid).max().unwrap_or(0);
             for txid in 1..=newest {
-                let one = levels
-                    .plan(Target::Txid(txid))
-                    .ok()
-                    .map(|plan| (plan.len(), plan.iter().map(|f| f.size).sum::<u64>()));
-                assert_eq!(points.get(txid).map(|p| (p.files, p.bytes)), one, "{txid} in {files:?}");
+                let one = levels.plan(Target::Txid(txid)).ok();
+                let cost = one.as_ref().map(|plan| (plan.len(), plan.iter().map(|f| f.size).sum::<u64>()));
+                assert_eq!(points.get(txid).map(|p| (p.files, p.bytes)), cost, "{txid} in {files:?}");
+                let reads_bad = one.is_some_and(|plan| plan.iter().any(|f| bad(f)));
+                assert_eq!(broken.contains(&txid), reads_bad, "{txid} in {files:?}");
             }
         }
         assert!(found > 1000, "the random replicas had only {found} restore points");
