@@ -573,6 +573,52 @@ mod tests {
         assert_eq!(subset_of(&names[0], 7), subset_of(&names[0], 7));
     }
 
+    fn stored(level: u8, min: u64, max: u64) -> StoredFile {
+        let file = ReplicaFile {
+            level,
+            min_txid: min,
+            max_txid: max,
+            size: 1,
+            created: jiff::Timestamp::UNIX_EPOCH,
+        };
+        StoredFile { shown: format!("{level}/{}", file.name()), file, tag: String::new() }
+    }
+
+    #[test]
+    fn level_zero_must_continue_the_wal() {
+        let files = [stored(0, 1, 1), stored(0, 2, 2), stored(0, 3, 3), stored(0, 4, 4), stored(0, 5, 5)];
+        let wal = BTreeMap::from([
+            (1, [32, 4128, 7, 9]),
+            (2, [4160, 8256, 7, 9]),  // continues
+            (3, [16384, 4128, 7, 9]), // skips 12416..16384 of the same WAL
+            (4, [32, 4128, 8, 9]),    // a restarted WAL: new salts, from the start
+            (5, [32, 4128, 8, 9]),    // a snapshot from the start of the same WAL
+        ]);
+        let found = wal_findings(&files, &wal);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].file, files[2].shown);
+        assert!(
+            found[0].problem.contains("offset 16384") && found[0].problem.contains("ended at 12416"),
+            "{found:?}"
+        );
+        // Unknown headers (files not read this run and not remembered) are not judged.
+        assert!(wal_findings(&files, &BTreeMap::from([(3, [16384, 1, 7, 9])])).is_empty());
+    }
+
+    #[test]
+    fn levels_have_no_holes_or_overlaps_and_snapshots_start_at_1() {
+        let files = [stored(0, 3, 3), stored(0, 5, 5), stored(1, 1, 4), stored(1, 3, 8), stored(9, 2, 8)];
+        let found: Vec<(String, String)> =
+            level_findings(&files).into_iter().map(|f| (f.file, f.problem)).collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found[0].0 == "0/"
+                && found[0].1.starts_with("TXIDs 0000000000000004-0000000000000004 are missing")
+        );
+        assert!(found[1].1.starts_with("overlaps"), "{found:?}");
+        assert!(found[2].1.contains("snapshot that does not start at TXID 1"), "{found:?}");
+    }
+
     #[test]
     fn txids_become_ranges() {
         assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), [1..=3, 5..=5, 7..=8]);
