@@ -247,3 +247,55 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// By default the row is read from the replica by the pages it needs (nothing restored, no
+/// temporary copy); `--full` restores the whole backup and checks its integrity; a replica
+/// that is not read natively (WebDAV) is restored as before.
+#[test]
+fn verify_reads_pages_by_default_and_restores_with_full() {
+    let project = project();
+    let _daemon = project.replicate::<_, &str>([]);
+    project.run(["verify"]).success();
+    let before = files(project.path());
+    let json = project.run(["verify", "--json"]).success().json();
+    let db = &json["databases"][0];
+    assert_eq!(db["method"], "pages", "{json}");
+    assert!(
+        db["message"].as_str().unwrap().contains("pages read from the replica, nothing restored"),
+        "{json}"
+    );
+    let json = project.run(["verify", "--json", "--full"]).success().json();
+    assert_eq!(json["databases"][0]["method"], "restore", "{json}");
+    assert_eq!(files(project.path()), before, "no temporary copy is left either way");
+    assert_eq!(sentinel_rows(&project, "app.db"), Some(0));
+}
+
+#[test]
+fn verify_restores_a_replica_that_is_not_read_natively() {
+    let backend = crate::backends::servers::rclone_webdav();
+    let project = backend.project(&[("default", "app.db")]);
+    project.sqlite("app.db").execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);").unwrap();
+    let _daemon = project.replicate::<_, &str>([]);
+    let json = project.run(["verify", "--json"]).success().json();
+    assert_eq!(json["databases"][0]["method"], "restore", "{json}");
+}
+
+/// A replica whose files are cut short is out of sync when read by pages, with the file named.
+#[test]
+fn verify_by_pages_is_out_of_sync_on_a_damaged_replica() {
+    let project = project();
+    let _daemon = project.replicate::<_, &str>([]);
+    project.run(["verify"]).success();
+    // Cut short under the running daemon, which only ever adds files.
+    for level in std::fs::read_dir(project.path().join("replica/app.db/ltx")).unwrap() {
+        for file in std::fs::read_dir(level.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..60]).unwrap();
+        }
+    }
+    let run = project.run(["verify", "--json"]).code(1);
+    let message = run.json()["databases"][0]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains(".ltx"), "{run}");
+    assert_eq!(sentinel_rows(&project, "app.db"), Some(0));
+}

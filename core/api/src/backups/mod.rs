@@ -6,6 +6,8 @@
 //! - [`plan()`]: Litestream's restore plan for a target, computed here ([`plan`] module).
 //! - [`restore_points`]: every TXID a restore can reach, with its time and what it downloads.
 
+pub mod btree;
+pub mod pages;
 pub mod plan;
 mod points;
 pub mod report;

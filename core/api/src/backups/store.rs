@@ -108,7 +108,15 @@ impl Store {
                 let opened = std::fs::File::open(&path).map_err(|source| StoreError::Io { path, source })?;
                 Ok(Box::new(opened))
             }
-            Store::S3(s3) => s3.get(&s3.key(&file.file)),
+            Store::S3(s3) => s3.get(&s3.key_of(&file.file)),
+        }
+    }
+
+    /// A `file` replica's path of `file` (an S3 replica's key otherwise, for messages).
+    pub(crate) fn path_of(&self, file: &StoredFile) -> PathBuf {
+        match self {
+            Store::Folder(dir) => folder_path(dir, &file.file),
+            Store::S3(s3) => PathBuf::from(s3.key_of(&file.file)),
         }
     }
 }
@@ -291,7 +299,7 @@ impl S3Location {
     }
 
     /// Litestream's key of an LTX file: `<path>/<level as 4 hex digits>/<name>`.
-    fn key(&self, file: &ReplicaFile) -> String {
+    pub(crate) fn key_of(&self, file: &ReplicaFile) -> String {
         format!("{}/{:04x}/{}", self.prefix, file.level, file.name())
     }
 
@@ -390,6 +398,45 @@ impl S3Location {
             200 => Ok(Box::new(response.into_body().into_reader())),
             status => Err(self.remote(format!("reading {key} answered HTTP {status}"))),
         }
+    }
+}
+
+impl S3Location {
+    /// Bytes `start..end` of the object `key` (of `size` bytes) by a ranged GET: the offset
+    /// the bytes returned start at, and the bytes. A server may answer a range with the whole
+    /// object (HTTP allows it; `rclone serve s3` does for a range that spans it): then that.
+    pub(crate) fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: u64,
+        size: u64,
+    ) -> Result<(u64, Vec<u8>), StoreError> {
+        use rusty_s3::S3Action as _;
+        if end <= start {
+            return Ok((start, Vec::new()));
+        }
+        let url = self.bucket.get_object(Some(&self.credentials), key).sign(PRESIGNED_FOR);
+        let mut response = Self::agent()
+            .get(url.as_str())
+            .header("Range", format!("bytes={start}-{}", end - 1))
+            .call()
+            .map_err(|e| self.remote(e))?;
+        let (at, expected) = match response.status().as_u16() {
+            206 => (start, end - start),
+            200 => (0, size),
+            status => return Err(self.remote(format!("reading {key} answered HTTP {status}"))),
+        };
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(expected + 1)
+            .read_to_vec()
+            .map_err(|e| self.remote(e))?;
+        if body.len() as u64 != expected {
+            return Err(self.remote(format!("{key}: expected {expected} bytes, got {}", body.len())));
+        }
+        Ok((at, body))
     }
 }
 

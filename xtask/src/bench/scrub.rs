@@ -1,0 +1,207 @@
+//! Measurement 7: `scrub` of a file replica against `litestream restore` of the same replica,
+//! which reads the same bytes (issue 13's bars: scrub at most the restore's time, at least
+//! 300 MB/s of page data on this machine, memory bounded whatever the replica's size).
+//!
+//! The replica holds one snapshot of a 512 MiB database (`replicate -once -force-snapshot`,
+//! then its level-0 file removed), so both sides read exactly one file: restore decodes it into
+//! a database file, scrub decodes and checksums it.
+
+use std::path::Path;
+
+use super::fixture::{Bench, Lookup, Project};
+use super::measure::{self, Paired};
+use super::report::{Section, Status, Verdict, num};
+use super::samples;
+
+/// Rows of ~230 bytes (hex of 100 random bytes: pages that compress as real data does, not a
+/// page of one repeated letter).
+const ROWS: usize = 2_500_000;
+const MIN_PAGE_MB_S: f64 = 300.0;
+const MAX_RATIO: f64 = 1.0;
+
+pub fn run(bench: &Bench) -> Result<Section, String> {
+    let dir = bench.scratch("scrub")?;
+    let project = Project::new(
+        &dir.join("app"),
+        "replica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    )?;
+    let lookup = Lookup::Cache(bench.cache.clone());
+    super::step(
+        "Preparing",
+        format!("7. scrub: a database of {} rows and its snapshot", super::config::thousands(ROWS)),
+    );
+    let db = project.path("app.db");
+    create_database(&db)?;
+    let db_bytes = std::fs::metadata(&db).map_err(|e| e.to_string())?.len();
+    run_ok(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
+    let replica = project.path("replica/app.db/ltx");
+    let _ = std::fs::remove_dir_all(replica.join("0"));
+    let snapshot_bytes: u64 = std::fs::read_dir(replica.join("9"))
+        .map_err(|e| format!("no snapshot was written: {e}"))?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+
+    let config = project.path("litestream.yml");
+    run_ok(&mut bench.ours(
+        &project.dir,
+        &lookup,
+        &["config", "-o", config.to_str().ok_or("non-UTF-8 path")?],
+    ))?;
+    let out = project.path("restored.db");
+    let restore = || {
+        let _ = std::fs::remove_file(&out);
+        let mut command = bench
+            .litestream(&project.dir, &["restore", "-config", config.to_str().unwrap_or_default(), "-o"]);
+        command.arg(&out).arg(&db);
+        command
+    };
+    let scrub = || bench.ours(&project.dir, &lookup, &["scrub", "--reread", "--json", "default"]);
+
+    // Checked once, untimed: the restore is the database, the scrub is sound and read it all.
+    run_ok(&mut restore())?;
+    let report = output(&mut scrub())?;
+    let json: serde_json_lite::Report = serde_json_lite::parse(&report)?;
+    if json.outcome != "sound" || json.bytes_read != snapshot_bytes {
+        return Err(format!("scrub did not read the snapshot soundly: {report}"));
+    }
+
+    let runs = bench.runs(5);
+    super::step("Measuring", format!("7. scrub: {runs} pairs, litestream restore vs scrub of one snapshot"));
+    let paired = Paired::measure(
+        runs,
+        bench.warmup.min(1),
+        || measure::run(&mut restore()),
+        || measure::run(&mut scrub()),
+    )?;
+    samples::paired(bench, "7-scrub", &paired)?;
+
+    let (a, b) = (measure::ms(&paired.a), measure::ms(&paired.b));
+    let ratios = paired.ratios();
+    let ratio = measure::median(&ratios);
+    let ratio_ci = measure::median_ci(&ratios);
+    let rates: Vec<f64> = b.iter().map(|ms| json.page_bytes as f64 / 1e6 / (ms / 1000.0)).collect();
+    let rate = measure::median(&rates);
+    let rate_ci = measure::median_ci(&rates);
+    let rss = measure::rss_mib(&paired.b);
+    let body = format!(
+        "`litestream restore -config <generated> -o <new file> <db>` (A) against `cargo-litestream litestream scrub \
+         --reread --json default` (B) on a `file` replica holding one level-9 snapshot of a {} MiB database \
+         ({} rows of 200 hex digits; the snapshot is {} MiB of LZ4 blocks, {} MiB of pages), written by \
+         `replicate -once -force-snapshot` with its level-0 file removed, so both sides read the same one \
+         file: A decodes it into a database file, B decodes it and checks its structure and CRC-64 checksum. \
+         {runs} pairs after {} warm-up pair; the page cache is warm for both (the file was read just before).\n\n\
+         | | A: litestream restore | B: scrub | B / A (pair by pair) |\n|---|---|---|---|\n\
+         | wall time, median | {} ms | {} ms | **{ratio:.3}** (95 % CI {:.3} – {:.3}) |\n\
+         | page data rate | | **{} MB/s** (95 % CI {} – {}) | |\n\
+         | peak RSS, median (max) | {} MiB | {} MiB ({} MiB) | |\n\n\
+         Memory: scrub holds one page and one compressed frame at a time (`core/ltx`), so its peak RSS does not \
+         grow with the replica.",
+        db_bytes >> 20,
+        super::config::thousands(ROWS),
+        snapshot_bytes >> 20,
+        json.page_bytes >> 20,
+        bench.warmup.min(1),
+        num(measure::median(&a)),
+        num(measure::median(&b)),
+        ratio_ci.0,
+        ratio_ci.1,
+        num(rate),
+        num(rate_ci.0),
+        num(rate_ci.1),
+        num(measure::median(&measure::rss_mib(&paired.a))),
+        num(measure::median(&rss)),
+        num(rss.iter().copied().fold(0.0, f64::max)),
+    );
+    Ok(Section {
+        number: 7,
+        title: "`scrub` of a file replica vs `litestream restore`".to_owned(),
+        body,
+        summary: vec![
+            Verdict {
+                measurement: format!(
+                    "`scrub` of a {} MiB snapshot vs `litestream restore` of it",
+                    db_bytes >> 20
+                ),
+                result: format!(
+                    "{} vs {} ms: ratio {ratio:.3} (CI {:.3}–{:.3})",
+                    num(measure::median(&b)),
+                    num(measure::median(&a)),
+                    ratio_ci.0,
+                    ratio_ci.1
+                ),
+                bar: format!("ratio ≤ {MAX_RATIO}"),
+                status: Status::at_most(MAX_RATIO, ratio, ratio_ci),
+            },
+            Verdict {
+                measurement: "`scrub` page data rate".to_owned(),
+                result: format!(
+                    "{} MB/s (CI {} – {}), peak RSS {} MiB",
+                    num(rate),
+                    num(rate_ci.0),
+                    num(rate_ci.1),
+                    num(measure::median(&rss))
+                ),
+                bar: format!("≥ {MIN_PAGE_MB_S} MB/s"),
+                status: Status::at_least(MIN_PAGE_MB_S, rate, rate_ci),
+            },
+        ],
+    })
+}
+
+fn create_database(path: &Path) -> Result<(), String> {
+    let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = wal; CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+    )
+    .map_err(|e| e.to_string())?;
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+         INSERT INTO notes(body) SELECT hex(randomblob(100)) FROM n",
+        [ROWS as i64],
+    )
+    .map_err(|e| e.to_string())?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(|e| e.to_string())
+}
+
+fn run_ok(command: &mut std::process::Command) -> Result<(), String> {
+    output(command).map(drop)
+}
+
+fn output(command: &mut std::process::Command) -> Result<String, String> {
+    let out = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The three fields of scrub's JSON report the measurement checks, read without a JSON crate
+/// (xtask keeps its dependencies to what the workspace already builds).
+mod serde_json_lite {
+    pub struct Report {
+        pub outcome: String,
+        pub bytes_read: u64,
+        pub page_bytes: u64,
+    }
+
+    pub fn parse(text: &str) -> Result<Report, String> {
+        let field = |name: &str| -> Result<&str, String> {
+            let key = format!("\"{name}\": ");
+            let start = text.find(&key).ok_or_else(|| format!("no `{name}` in {text}"))? + key.len();
+            let rest = &text[start..];
+            let end = rest.find([',', '\n', '}']).unwrap_or(rest.len());
+            Ok(rest[..end].trim().trim_matches('"'))
+        };
+        let number = |name: &str| field(name)?.parse::<u64>().map_err(|e| format!("`{name}`: {e}"));
+        Ok(Report {
+            outcome: field("outcome")?.to_owned(),
+            bytes_read: number("bytes_read")?,
+            page_bytes: number("page_bytes")?,
+        })
+    }
+}
