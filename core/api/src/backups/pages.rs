@@ -90,7 +90,7 @@ impl ReplicaDatabase {
                 .map_err(|source| PagesError::Ltx { file: stored.shown.clone(), source })?;
             readers.push((stored.shown.clone(), reader));
         }
-        let newest = readers.last().map(|(_, r)| r.header().clone()).ok_or(PlanError::NotAvailable)?;
+        let newest = readers.last().map(|(_, r)| *r.header()).ok_or(PlanError::NotAvailable)?;
         Ok(ReplicaDatabase {
             files: readers,
             page_size: newest.page_size,
