@@ -8,9 +8,10 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::time::Duration;
 
+use cargo_litestream_api::backups::report::bytes;
 use cargo_litestream_api::backups::scrub::{self, Outcome, ScrubOptions, ScrubReport};
 use cargo_litestream_api::backups::store::Store;
-use cargo_litestream_api::backups::{self, report::bytes};
+use cargo_litestream_api::json;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
 use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
@@ -255,7 +256,7 @@ fn write_human(out: &mut impl Write, name: &str, report: &ScrubReport) -> std::i
         writeln!(out, "  {}: could not be read: {}", finding.file, finding.problem)?;
     }
     let latest = match report.latest_txid {
-        Some(txid) => format!("latest ({}): {}", backups::txid(txid), report.latest),
+        Some(txid) => format!("latest ({}): {}", json::txid(txid), report.latest),
         None => format!("latest: {}", report.latest),
     };
     let broken: Vec<String> = report
@@ -263,9 +264,9 @@ fn write_human(out: &mut impl Write, name: &str, report: &ScrubReport) -> std::i
         .iter()
         .map(|r| {
             if r.start() == r.end() {
-                backups::txid(*r.start())
+                json::txid(*r.start())
             } else {
-                format!("{} … {}", backups::txid(*r.start()), backups::txid(*r.end()))
+                format!("{} … {}", json::txid(*r.start()), json::txid(*r.end()))
             }
         })
         .collect();
