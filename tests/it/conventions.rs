@@ -10,12 +10,13 @@ use crate::support::{Project, Run, litestream_bin, vfs_extension};
 
 /// cargo-litestream's own `--json` commands, each with its schema version (README.md, "JSON
 /// output"). Litestream's `-json` (passthroughs, `sync`) is Litestream's contract, not ours.
-const OWN_JSON: [(&str, u64); 7] = [
+const OWN_JSON: [(&str, u64); 8] = [
     ("config", 1),
     ("doctor", 1),
     ("init", 1),
     ("install", 1),
     ("restore-points", 1),
+    ("scrub", 1),
     ("verify", 1),
     ("vfs-status", 1),
 ];
@@ -33,8 +34,8 @@ fn document(run: &Run, command: &str) -> Value {
     json
 }
 
-/// Every TXID in `value` (a key ending in `txid`, and the `from`/`to` of `unreachable` ranges)
-/// is Litestream's 16 lowercase hex digits, or null; returns how many were seen.
+/// Every TXID in `value` (a key ending in `txid`, and the `from`/`to` of the `unreachable` and
+/// `broken` ranges) is Litestream's 16 lowercase hex digits, or null; returns how many were seen.
 fn txids_are_hex(value: &Value, context: &str) -> usize {
     let is_hex = |v: &Value| {
         v.as_str().is_some_and(|s| {
@@ -48,7 +49,7 @@ fn txids_are_hex(value: &Value, context: &str) -> usize {
                 if key.ends_with("txid") && !v.is_null() {
                     assert!(is_hex(v), "{key} = {v} is not 16 hex digits\n{context}");
                     1
-                } else if key == "unreachable" {
+                } else if key == "unreachable" || key == "broken" {
                     for range in v.as_array().into_iter().flatten() {
                         assert!(is_hex(&range["from"]) && is_hex(&range["to"]), "{range}\n{context}");
                     }
@@ -130,11 +131,12 @@ fn own_json_documents_start_with_their_version() {
         .env
         .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
     // `init` refuses a project that has a table already: `init_json_says_what_was_found_and_added`.
-    let runs: [(&str, &[&str], i32); 6] = [
+    let runs: [(&str, &[&str], i32); 7] = [
         ("config", &[], 0),
         ("doctor", &["--timeout", "5"], 0),
         ("install", &[], 0),
         ("restore-points", &[], 0),
+        ("scrub", &[], 0),
         ("verify", &[], 3),
         ("vfs-status", &[], 0),
     ];
@@ -150,7 +152,7 @@ fn own_json_documents_start_with_their_version() {
 
 /// With a replicate running, every TXID of our own outputs is Litestream's 16-hex string, and
 /// they count the same transactions: what `verify` saw the replica reach, the later listings
-/// (`restore-points`, `vfs-status`, doctor's sync) reach too, since a replica only grows.
+/// (`restore-points`, `scrub`, `vfs-status`, doctor's sync) reach too, since a replica only grows.
 #[test]
 fn txids_are_16_hex_digits_in_every_own_json() {
     let project = Project::new(
@@ -170,6 +172,11 @@ fn txids_are_16_hex_digits_in_every_own_json() {
     let points = document(&run, "restore-points");
     assert!(txids_are_hex(&points, &run.to_string()) >= 3, "newest, latest, points\n{run}");
     assert!(hex(&points["databases"][0]["newest_txid"]) >= verified, "{run}");
+
+    let run = project.run(["scrub", "--json"]).success();
+    let scrub = document(&run, "scrub");
+    assert_eq!(txids_are_hex(&scrub, &run.to_string()), 1, "latest_txid\n{run}");
+    assert!(hex(&scrub["databases"][0]["latest_txid"]) >= verified, "{run}");
 
     let run = project.run(["vfs-status", "--json"]).success();
     let status = document(&run, "vfs-status");
@@ -210,11 +217,12 @@ fn errors_under_json_are_json_on_stdout() {
     );
     json_error(&project, &["verify", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
     json_error(&project, &["restore-points", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
+    json_error(&project, &["scrub", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
     json_error(&project, &["vfs-status", "--json", "nosuch"], 1, "`nosuch` is not a VFS alias");
 
     let broken = Project::new("[package.metadata.litestream\n");
     for (command, code) in
-        [("vfs-status", 1), ("verify", 3), ("config", 1), ("restore-points", 1), ("install", 1)]
+        [("vfs-status", 1), ("verify", 3), ("config", 1), ("restore-points", 1), ("scrub", 1), ("install", 1)]
     {
         json_error(&broken, &[command, "--json"], code, "invalid TOML");
     }
