@@ -44,6 +44,7 @@ fn doctor_passes_a_healthy_replicating_project() {
     assert!(!run.stdout.contains('✓'), "no symbols when stdout is not a terminal (NO_COLOR)\n{run}");
 
     let json = project.run(["doctor", "--json"]).success().json();
+    assert_eq!(json["version"], 1, "{json}");
     assert_eq!(json["ok"], true);
     assert_eq!(json["failures"], 0);
     let checks = json["checks"].as_array().unwrap();

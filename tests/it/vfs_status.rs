@@ -190,7 +190,10 @@ fn vfs_status_without_vfs_replicas_says_how_to_add_them() {
     let project = Project::new("[package.metadata.litestream]\n");
     let run = project.run(["vfs-status"]).success();
     assert!(run.stdout.contains("No VFS replicas configured"), "{run}");
-    assert_eq!(project.run(["vfs-status", "--json"]).success().json()["replicas"], serde_json::json!([]));
+    let empty = project.run(["vfs-status", "--json"]).success().json();
+    assert_eq!(empty["version"], 1, "{empty}");
+    assert_eq!(empty["replicas"], serde_json::json!([]));
+    assert_eq!(empty["thresholds"]["lagging_after_seconds"], 60, "the same fields with no replica");
 }
 
 #[test]

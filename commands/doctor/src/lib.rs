@@ -11,6 +11,9 @@ use cargo_litestream_command::anyhow::{self, Context as _};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 
+/// The schema version of `doctor --json` (README.md, "JSON output").
+const JSON_VERSION: u32 = 1;
+
 fn cli() -> Command {
     Command::new("doctor")
         .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the checks as JSON"))
@@ -32,6 +35,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let json = ctx.json(matches, JSON_VERSION);
     let timeout = Duration::from_secs(*matches.get_one::<u64>("timeout").expect("has a default"));
     let checks = match ctx.project() {
         Ok(project) => doctor(project, &ctx.env, &DoctorOptions { timeout }),
@@ -45,7 +49,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     let failed = worst(&checks) == Status::Fail;
     let mut stdout = std::io::stdout().lock();
-    if matches.get_flag("json") {
+    if let Some(json) = json {
         let count = |status| checks.iter().filter(|c| c.status == status).count();
         let report = serde_json::json!({
             "ok": !failed,
@@ -53,8 +57,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             "warnings": count(Status::Warn),
             "checks": checks,
         });
-        serde_json::to_writer_pretty(&mut stdout, &report).context("could not write to stdout")?;
-        writeln!(stdout).context("could not write to stdout")?;
+        json.write(&mut stdout, &report)?;
     } else {
         let color = ctx.shell.stdout_color();
         for check in &checks {

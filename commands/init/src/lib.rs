@@ -22,6 +22,9 @@ const SKIP_DIRS: &[&str] = &["target", "node_modules", ".git", ".tools", "vendor
 /// How deep below the manifest's folder databases are looked for.
 const MAX_DEPTH: usize = 4;
 
+/// The schema version of `init --json` (README.md, "JSON output").
+const JSON_VERSION: u32 = 1;
+
 fn cli() -> Command {
     Command::new("init")
         .arg(
@@ -42,6 +45,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let json_output = ctx.json(matches, JSON_VERSION);
     let manifest_path = locate_manifest(ctx.manifest_path.as_deref(), &ctx.env)?;
     let original = std::fs::read_to_string(&manifest_path)
         .with_context(|| format!("could not read {}", manifest_path.display()))?;
@@ -69,8 +73,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         &found,
     );
 
-    let json = matches.get_flag("json").then(|| {
-        serde_json::json!({
+    let json = json_output.map(|output| {
+        let body = serde_json::json!({
             "manifest": manifest_path,
             "table": table,
             "replica": replica,
@@ -80,14 +84,17 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             "databases": found.iter().map(|(alias, path)| serde_json::json!({"alias": alias, "path": path})).collect::<Vec<_>>(),
             "snippet": snippet,
             "written": !matches.get_flag("dry-run"),
-        })
+        });
+        (output, body)
     });
     if matches.get_flag("dry-run") {
         match &json {
-            Some(json) => println!("{json:#}"),
-            None => print!("{snippet}"),
+            Some((output, body)) => output.print(body)?,
+            None => {
+                print!("{snippet}");
+                std::io::stdout().flush().context("could not write to stdout")?;
+            }
         }
-        std::io::stdout().flush().context("could not write to stdout")?;
         return Ok(0);
     }
 
@@ -127,9 +134,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
          WAL, busy_timeout = 5000 and wal_autocheckpoint = 0, so that no commit can miss the backup",
     );
     ctx.shell.note("check the result with `cargo litestream config`");
-    if let Some(json) = json {
-        println!("{json:#}");
-        std::io::stdout().flush().context("could not write to stdout")?;
+    if let Some((output, body)) = json {
+        output.print(&body)?;
     }
     Ok(0)
 }

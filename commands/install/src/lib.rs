@@ -13,6 +13,9 @@ use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 use cargo_litestream_config::DEFAULT_LITESTREAM_VERSION;
 use cargo_litestream_fetch::{HOST_TARGET, copy_to};
 
+/// The schema version of `install --json` (README.md, "JSON output").
+const JSON_VERSION: u32 = 1;
+
 fn cli() -> Command {
     Command::new("install")
         .arg(
@@ -60,6 +63,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let json = ctx.json(matches, JSON_VERSION);
     let project = ctx.project_if_any()?;
     let version = matches
         .get_one::<String>("version")
@@ -100,7 +104,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             Some(dir) => copy(ctx, &file.path, &ctx.env.absolute(dir), index == 0)?,
             None => file.path.clone(),
         };
-        if matches.get_flag("json") {
+        if json.is_some() {
             report.push(serde_json::json!({
                 "artifact": file.receipt.artifact,
                 "version": file.receipt.version,
@@ -116,9 +120,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             writeln!(stdout, "{}", shown.display()).context("could not write to stdout")?;
         }
     }
-    if matches.get_flag("json") {
-        serde_json::to_writer_pretty(&mut stdout, &report).context("could not write to stdout")?;
-        writeln!(stdout).context("could not write to stdout")?;
+    if let Some(json) = json {
+        json.write(&mut stdout, &serde_json::json!({ "installed": report }))?;
     }
     stdout.flush().context("could not write to stdout")?;
     Ok(0)

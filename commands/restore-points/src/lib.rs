@@ -40,7 +40,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
-    let json = matches.get_flag("json");
+    let json = ctx.json(matches, backups::report::JSON_VERSION);
     let timeout = match matches.get_one::<String>("timeout") {
         Some(text) => match text.parse::<u64>() {
             Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
@@ -56,7 +56,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         ctx.shell.status("Listing", &database);
         let points = backups::list(&litestream, &ctx.env, &target, timeout)
             .map(|files| backups::restore_points(&files));
-        if let Err(error) = &points {
+        // With --json the error is the database's entry in the document: printed once.
+        if let (Err(error), None) = (&points, json) {
             ctx.shell.error(format!("{database}: {error}"));
         }
         reports.push(Report { database, points });
@@ -64,13 +65,9 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
 
     // Thousands of lines: one write per line (stdout's line buffering) would dominate.
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    if json {
-        let value = serde_json::json!({
-            "version": backups::report::JSON_VERSION,
-            "databases": reports.iter().map(Report::to_json).collect::<Vec<_>>(),
-        });
-        serde_json::to_writer_pretty(&mut stdout, &value).context("could not write to stdout")?;
-        writeln!(stdout).context("could not write to stdout")?;
+    if let Some(json) = json {
+        let databases: Vec<_> = reports.iter().map(Report::to_json).collect();
+        json.write(&mut stdout, &serde_json::json!({ "databases": databases }))?;
     } else {
         let headings = reports.len() > 1;
         for report in &reports {

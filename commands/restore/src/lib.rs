@@ -158,7 +158,7 @@ fn restore_point_at(
     matches: &ArgMatches,
     ctx: &Ctx,
 ) -> cargo_litestream_command::anyhow::Result<Vec<std::ffi::OsString>> {
-    use cargo_litestream_api::backups;
+    use cargo_litestream_api::{backups, json};
     let given = |name: &str| {
         matches.value_source(name) == Some(cargo_litestream_command::clap::parser::ValueSource::CommandLine)
     };
@@ -180,12 +180,12 @@ fn restore_point_at(
         "Choosing",
         format!(
             "restore point {} written {} ({} before {time})",
-            backups::txid(point.txid),
+            json::txid(point.txid),
             point.time,
             backups::distance(point.time, time)
         ),
     );
-    Ok(vec!["-txid".into(), backups::txid(point.txid).into()])
+    Ok(vec!["-txid".into(), json::txid(point.txid).into()])
 }
 
 /// An output inside a `file` replica's folder would overwrite (with `-force`) or sit among the

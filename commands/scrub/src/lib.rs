@@ -8,9 +8,10 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::time::Duration;
 
+use cargo_litestream_api::backups::report::bytes;
 use cargo_litestream_api::backups::scrub::{self, Outcome, ScrubOptions, ScrubReport};
 use cargo_litestream_api::backups::store::Store;
-use cargo_litestream_api::backups::{self, report::bytes};
+use cargo_litestream_api::json;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
 use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
@@ -58,7 +59,7 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
-    let json = matches.get_flag("json");
+    let json = ctx.json(matches, JSON_VERSION);
     let options = ScrubOptions {
         subset: matches.get_one::<String>("subset").map(|s| parse_subset(s)).transpose()?,
         reread: matches.get_flag("reread"),
@@ -71,7 +72,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     for target in targets {
         ctx.shell.status("Scrubbing", &target.name);
         let result = scrub_one(&target, &options, timeout, ctx);
-        if let Err(error) = &result {
+        // With --json the error is the database's entry in the document: printed once.
+        if let (Err(error), None) = (&result, json) {
             ctx.shell.error(format!("{}: {error:#}", target.name));
         }
         results.push((target.name, result));
@@ -80,7 +82,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let outcome =
         Outcome::worst(results.iter().map(|(_, r)| r.as_ref().map_or(Outcome::Unchecked, |r| r.outcome)));
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    if json {
+    if let Some(json) = json {
         let databases: Vec<serde_json::Value> = results
             .iter()
             .map(|(name, result)| match result {
@@ -92,14 +94,14 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                 Err(error) => serde_json::json!({ "database": name, "outcome": "unchecked", "error": format!("{error:#}") }),
             })
             .collect();
-        let value = serde_json::json!({
-            "version": JSON_VERSION,
-            "outcome": outcome,
-            "exit_code": outcome.exit_code(),
-            "databases": databases,
-        });
-        serde_json::to_writer_pretty(&mut stdout, &value).context("could not write to stdout")?;
-        writeln!(stdout).context("could not write to stdout")?;
+        json.write(
+            &mut stdout,
+            &serde_json::json!({
+                "outcome": outcome,
+                "exit_code": outcome.exit_code(),
+                "databases": databases,
+            }),
+        )?;
     } else {
         for (name, result) in &results {
             if let Ok(report) = result {
@@ -255,7 +257,7 @@ fn write_human(out: &mut impl Write, name: &str, report: &ScrubReport) -> std::i
         writeln!(out, "  {}: could not be read: {}", finding.file, finding.problem)?;
     }
     let latest = match report.latest_txid {
-        Some(txid) => format!("latest ({}): {}", backups::txid(txid), report.latest),
+        Some(txid) => format!("latest ({}): {}", json::txid(txid), report.latest),
         None => format!("latest: {}", report.latest),
     };
     let broken: Vec<String> = report
@@ -263,9 +265,9 @@ fn write_human(out: &mut impl Write, name: &str, report: &ScrubReport) -> std::i
         .iter()
         .map(|r| {
             if r.start() == r.end() {
-                backups::txid(*r.start())
+                json::txid(*r.start())
             } else {
-                format!("{} … {}", backups::txid(*r.start()), backups::txid(*r.end()))
+                format!("{} … {}", json::txid(*r.start()), json::txid(*r.end()))
             }
         })
         .collect();

@@ -10,8 +10,12 @@ use std::time::Duration;
 use cargo_litestream_api::verify::{self, EXIT_INCONCLUSIVE, Outcome, Verification, VerifyOptions};
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use cargo_litestream_command::json::Json;
 use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
 use cargo_litestream_config::{DatabaseArg, Location};
+
+/// The schema version of `verify --json` (README.md, "JSON output").
+const JSON_VERSION: u32 = 1;
 
 fn cli() -> Command {
     Command::new("verify")
@@ -40,7 +44,8 @@ fn cli() -> Command {
 }
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
-    match verify_all(matches, ctx) {
+    let json = ctx.json(matches, JSON_VERSION);
+    match verify_all(matches, ctx, json) {
         Ok(code) => Ok(code),
         // `verify | head` is not a failed check: the dispatcher ends quietly.
         Err(error)
@@ -51,16 +56,15 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             Err(error)
         }
         Err(error) => {
-            // Whatever stopped the check, nothing was verified.
-            ctx.shell.error(format!("{error:#}"));
+            // Whatever stopped the check, nothing was verified (with --json: the error document).
+            ctx.report_error(&error);
             Ok(EXIT_INCONCLUSIVE)
         }
     }
 }
 
-fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+fn verify_all(matches: &ArgMatches, ctx: &Ctx, json: Option<Json>) -> anyhow::Result<u8> {
     let project = ctx.project()?;
-    let json = matches.get_flag("json");
     let options = VerifyOptions {
         timeout: Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&30)),
         full: matches.get_flag("full"),
@@ -112,22 +116,19 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         for warning in &result.warnings {
             ctx.shell.warn(warning);
         }
-        if !json {
+        if json.is_none() {
             print_line(&result, ctx.shell.stdout_color())?;
         }
         results.push(result);
     }
 
     let outcome = Outcome::worst(results.iter().map(|r| r.outcome));
-    if json {
-        let value = serde_json::json!({
+    if let Some(json) = json {
+        json.print(&serde_json::json!({
             "outcome": outcome,
             "exit_code": outcome.exit_code(),
             "databases": results,
-        });
-        let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &value).context("could not write to stdout")?;
-        writeln!(stdout).context("could not write to stdout")?;
+        }))?;
     }
     Ok(outcome.exit_code())
 }

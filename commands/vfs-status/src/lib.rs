@@ -18,7 +18,7 @@ use cargo_litestream_api::vfs::{
 };
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
-use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use cargo_litestream_command::{CommandSpec, Ctx, json, register_command};
 use serde::Serialize;
 
 /// How often the probe's reader polls the replica: short, so the first poll (the reader's
@@ -27,6 +27,9 @@ const PROBE_POLL_INTERVAL_MS: u64 = 200;
 /// A probe child's start-up and the loading of the 84 MB extension, on top of `--timeout`.
 const PROBE_GRACE: Duration = Duration::from_secs(10);
 const NULL_DEVICE: &str = if cfg!(windows) { "NUL" } else { "/dev/null" };
+
+/// The schema version of `vfs-status --json` (README.md, "JSON output").
+const JSON_VERSION: u32 = 1;
 
 fn cli() -> Command {
     // A threshold of 0 is allowed (every replica at least Lagging, or Stale): it lets a monitor's
@@ -59,8 +62,8 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     if matches.get_flag("probe-child") {
         return probe_child();
     }
+    let json = ctx.json(matches, JSON_VERSION);
     let project = ctx.project()?;
-    let json = matches.get_flag("json");
     let secs = |name: &str| Duration::from_secs(*matches.get_one::<u64>(name).unwrap_or(&1));
     let thresholds = Thresholds { lagging_after: secs("lagging-after"), stale_after: secs("stale-after") };
     if thresholds.lagging_after > thresholds.stale_after {
@@ -83,9 +86,13 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         targets.retain(|(name, _)| name == alias);
     }
+    let thresholds_json = serde_json::json!({
+        "lagging_after_seconds": thresholds.lagging_after.as_secs(),
+        "stale_after_seconds": thresholds.stale_after.as_secs(),
+    });
     if targets.is_empty() {
-        if json {
-            print_json(&serde_json::json!({ "replicas": [] }))?;
+        if let Some(json) = json {
+            json.print(&serde_json::json!({ "thresholds": thresholds_json, "replicas": [] }))?;
         } else {
             println!(
                 "No VFS replicas configured. Add them to [{}.vfs] in {}: alias = \"s3://bucket/path\" or alias = \"<database alias>\".",
@@ -179,21 +186,16 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             .collect()
     });
 
-    if json {
-        print_json(&serde_json::json!({
-            "thresholds": {
-                "lagging_after_seconds": thresholds.lagging_after.as_secs(),
-                "stale_after_seconds": thresholds.stale_after.as_secs(),
-            },
-            "replicas": reports,
-        }))?;
+    if let Some(json) = json {
+        json.print(&serde_json::json!({ "thresholds": thresholds_json, "replicas": reports }))?;
     } else {
         print_text(&reports, ctx.shell.stdout_color())?;
     }
     Ok(if reports.iter().any(|r| r.status.is_failure()) { 1 } else { 0 })
 }
 
-/// The child side: one probe, request on stdin, answer on stdout.
+/// The child side: one probe, request on stdin, answer on stdout (a private protocol between
+/// two copies of this binary: no envelope).
 fn probe_child() -> anyhow::Result<u8> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).context("could not read the probe request")?;
@@ -252,7 +254,7 @@ impl Report {
                 TargetSource::Url => None,
             },
             txid: probe.txid,
-            replica_txid: position.ok().flatten().map(|p| format!("{:016x}", p.txid)),
+            replica_txid: position.ok().flatten().map(|p| json::txid(p.txid)),
             txids_behind: assessment.txids_behind,
             poll_age_seconds: probe.poll_age_seconds,
             data_time: probe.data_time,

@@ -957,7 +957,10 @@ fn shipping(socket: &Path, path: &Path, db: &cargo_litestream_config::Database, 
             "daemon",
             db.name(),
             Status::Pass,
-            format!("replicated by the running daemon; the replica has TXID {} (synced now)", reply.replica_txid),
+            format!(
+                "replicated by the running daemon; the replica has TXID {} (synced now)",
+                crate::json::txid(reply.replica_txid)
+            ),
         ),
         Err(ControlError::Refused { message, .. }) if message.contains("no position") => {
             Check::new("daemon", db.name(), Status::Pass, "replicated by the running daemon (nothing written yet)")

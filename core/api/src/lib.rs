@@ -48,6 +48,7 @@ pub mod child;
 pub mod control;
 pub mod doctor;
 pub mod embedded;
+pub mod json;
 pub mod owner;
 mod process;
 pub mod replicate;

@@ -98,9 +98,11 @@ pub struct Verification {
     pub outcome: Outcome,
     /// One sentence saying what was found and, when it is not in sync, what to do.
     pub message: String,
-    /// The database's TXID once the sentinel row was synced.
+    /// The database's TXID once the sentinel row was synced (16 hex digits in JSON).
+    #[serde(serialize_with = "crate::json::serialize_optional_txid")]
     pub txid: Option<u64>,
     /// The replica's TXID then.
+    #[serde(serialize_with = "crate::json::serialize_optional_txid")]
     pub replica_txid: Option<u64>,
     pub duration_ms: u64,
     /// Cleanup that failed (the row or temporary files left behind).
@@ -379,7 +381,7 @@ impl Check<'_> {
                 )
                 .optional()
             });
-        let txid = report.txid.map(|t| format!(" (txid {t})")).unwrap_or_default();
+        let txid = report.txid.map(|t| format!(" (txid {})", crate::json::txid(t))).unwrap_or_default();
         match found {
             Ok(Some(())) => (
                 Outcome::InSync,

@@ -6,6 +6,7 @@
 
 mod argv;
 mod ctx;
+pub mod json;
 pub mod passthrough;
 mod registry;
 pub mod sync;
@@ -112,10 +113,14 @@ pub fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown panic".to_owned())
             .replace('\n', " ");
         let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!(
-            "error: internal error: {message}{place}; this is a bug, please report it at {}/issues",
+        let line = format!(
+            "internal error: {message}{place}; this is a bug, please report it at {}/issues",
             env!("CARGO_PKG_REPOSITORY")
         );
+        // A bug under --json is still a document on stdout (exit 101, as without --json).
+        if !json::print_error(&line) {
+            eprintln!("error: {line}");
+        }
     }));
     match std::panic::catch_unwind(run) {
         Ok(code) => ExitCode::from(code),
@@ -168,7 +173,7 @@ fn run() -> u8 {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => 0,
         Err(error) => {
-            ctx.shell.error(format!("{error:#}"));
+            ctx.report_error(&error);
             1
         }
     };

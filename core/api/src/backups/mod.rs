@@ -23,6 +23,7 @@ use cargo_litestream_runner::Litestream;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::json::{self, txid};
 use crate::process::{BoundedError, last_error_line, output_within};
 pub use plan::{PlanError, Target, plan};
 pub use points::{RestorePoint, RestorePoints, restore_points};
@@ -33,9 +34,9 @@ pub use when::parse_time;
 pub struct ReplicaFile {
     /// 0 (one file per sync), 1-8 (compactions), 9 (snapshots).
     pub level: u8,
-    #[serde(serialize_with = "txid_hex")]
+    #[serde(serialize_with = "json::serialize_txid")]
     pub min_txid: u64,
-    #[serde(serialize_with = "txid_hex")]
+    #[serde(serialize_with = "json::serialize_txid")]
     pub max_txid: u64,
     /// Bytes a restore downloads for this file.
     pub size: u64,
@@ -50,15 +51,6 @@ impl ReplicaFile {
     pub fn name(&self) -> String {
         format!("{:016x}-{:016x}.ltx", self.min_txid, self.max_txid)
     }
-}
-
-/// A TXID as Litestream writes it: 16 lowercase hexadecimal digits.
-pub fn txid(txid: u64) -> String {
-    format!("{txid:016x}")
-}
-
-pub(crate) fn txid_hex<S: serde::Serializer>(txid: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&self::txid(*txid))
 }
 
 /// Why a replica could not be listed.

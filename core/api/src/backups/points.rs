@@ -11,13 +11,14 @@ use std::ops::RangeInclusive;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::ReplicaFile;
 use super::plan::{Levels, PlanError, SNAPSHOT_LEVEL, Target};
-use super::{ReplicaFile, txid_hex};
+use crate::json;
 
 /// A TXID a restore can reach.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RestorePoint {
-    #[serde(serialize_with = "txid_hex")]
+    #[serde(serialize_with = "json::serialize_txid")]
     pub txid: u64,
     /// When this state was first written: the earliest time of a file ending at this TXID
     /// (see [`ReplicaFile::created`]).

@@ -1,13 +1,14 @@
 //! `cargo litestream restore-points`: the report of one replica, for people and as JSON.
 //!
-//! The JSON contract (`version` 1) is documented in README.md: TXIDs are Litestream's
+//! The JSON contract (`version` 1) is documented in README.md ("JSON output"); TXIDs are Litestream's
 //! 16-hex-digit strings, times RFC 3339 in UTC, sizes in bytes.
 
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{ListError, RestorePoints, txid};
+use super::{ListError, RestorePoints};
+use crate::json::txid;
 
 /// The report's schema version (README.md, "JSON output").
 pub const JSON_VERSION: u32 = 1;

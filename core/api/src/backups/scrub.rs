@@ -22,10 +22,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::ReplicaFile;
 use super::plan::{PlanError, SNAPSHOT_LEVEL};
 use super::points::restore_points_given;
 use super::store::{Store, StoredFile};
-use super::{ReplicaFile, txid_hex};
+use crate::json;
 
 /// What `scrub` concluded about one replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -90,19 +91,12 @@ pub struct ScrubReport {
     pub unreadable: Vec<Finding>,
     /// What `restore` with no target does: `sound`, `broken`, or why it fails.
     pub latest: String,
-    #[serde(serialize_with = "latest_txid")]
+    #[serde(serialize_with = "json::serialize_optional_txid")]
     pub latest_txid: Option<u64>,
     pub points: usize,
     /// Restore points whose plan reads a damaged file, as ranges of TXIDs.
     #[serde(serialize_with = "txid_ranges")]
     pub broken: Vec<RangeInclusive<u64>>,
-}
-
-fn latest_txid<S: serde::Serializer>(txid: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
-    match txid {
-        Some(txid) => txid_hex(txid, serializer),
-        None => serializer.serialize_none(),
-    }
 }
 
 fn txid_ranges<S: serde::Serializer>(
@@ -113,8 +107,8 @@ fn txid_ranges<S: serde::Serializer>(
     let mut seq = serializer.serialize_seq(Some(ranges.len()))?;
     for range in ranges {
         seq.serialize_element(&serde_json::json!({
-            "from": super::txid(*range.start()),
-            "to": super::txid(*range.end()),
+            "from": json::txid(*range.start()),
+            "to": json::txid(*range.end()),
         }))?;
     }
     seq.end()
@@ -300,7 +294,7 @@ pub fn by_restoring(
     let mut latest_broken = false;
     for txid in chains {
         let shown =
-            txid.map_or_else(|| "the latest point".to_owned(), |t| format!("point {}", super::txid(t)));
+            txid.map_or_else(|| "the latest point".to_owned(), |t| format!("point {}", json::txid(t)));
         match restore_checked(litestream, env, target, work_dir, txid, timeout) {
             Ok(()) => {}
             Err(Failure::Damaged(problem)) => {
@@ -354,7 +348,7 @@ fn restore_checked(
         .args(["-integrity-check", "full", "-o"])
         .arg(folder.path().join("db"));
     if let Some(txid) = txid {
-        command.args(["-txid", &super::txid(txid)]);
+        command.args(["-txid", &json::txid(txid)]);
     }
     command.arg(positional);
     let done = crate::process::output_within(&mut command, None, timeout)
@@ -453,8 +447,8 @@ fn level_findings(files: &[StoredFile]) -> Vec<Finding> {
                     file: format!("{level}/"),
                     problem: format!(
                         "TXIDs {}-{} are missing between {} and {}",
-                        super::txid(a.max_txid + 1),
-                        super::txid(b.min_txid - 1),
+                        json::txid(a.max_txid + 1),
+                        json::txid(b.min_txid - 1),
                         a.name(),
                         b.name()
                     ),
