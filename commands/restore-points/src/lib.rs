@@ -127,4 +127,5 @@ register_command!(CommandSpec {
     about: "List the TXIDs and times a restore can reach, with what each downloads",
     cli,
     run,
+    passthrough: None,
 });

@@ -152,4 +152,5 @@ register_command!(CommandSpec {
     about: "Check that a fresh write comes back from the replica's latest backup (exit 0 / 1 out of sync / 3 inconclusive)",
     cli,
     run,
+    passthrough: None,
 });

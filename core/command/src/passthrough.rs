@@ -152,8 +152,9 @@ impl Passthrough {
         command
     }
 
-    /// The command's own flags, then those its kind of command always has.
-    fn all_flags(&self) -> impl Iterator<Item = &Flag> {
+    /// Every flag the command takes: those its kind of command always has (`-config`,
+    /// `-no-expand-env`; `-socket`, `-timeout`), then its own.
+    pub fn all_flags(&self) -> impl Iterator<Item = &Flag> {
         let common: &[Flag] = match self.needs {
             Needs::Nothing => &[],
             Needs::Config => &CONFIG_FLAGS,
