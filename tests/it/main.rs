@@ -14,6 +14,7 @@ mod doctor;
 mod durability;
 mod errors;
 mod exec;
+mod flags;
 mod invocation;
 mod library;
 mod mirror;
