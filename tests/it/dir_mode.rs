@@ -69,6 +69,15 @@ fn commands_reach_databases_inside_a_dir_entry_by_path() {
     let run = project.run(["status", "flat/f.db"]).success();
     assert!(run.stdout.contains(&project.p("flat/f.db")), "{run}");
 
+    // With no argument: each database the entries replicate (not the files they leave out).
+    let run = project.run(["verify"]).success();
+    for db in ["tenants/t5.db", "tenants/sub/deep.db", "flat/f.db"] {
+        assert!(run.stdout.contains(&format!("{}: in sync: ", project.p(db))), "{db}\n{run}");
+    }
+    assert_eq!(run.stdout.lines().count(), 3, "{run}");
+    let json = project.run(["restore-points", "--json"]).success().json();
+    assert_eq!(json["databases"].as_array().unwrap().len(), 3, "{json}");
+
     // Paths an entry leaves out: one line naming the rule.
     project.run(["ltx", "tenants/notes.txt"]).our_error(&["notes.txt", "does not match its pattern `*.db`"]);
     project.run(["restore", "-o", "x.db", "flat/sub/x.db"]).our_error(&["flat/sub/x.db", "not `recursive`"]);

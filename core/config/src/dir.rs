@@ -63,6 +63,50 @@ impl Project {
     }
 }
 
+impl Database {
+    /// The databases this `dir` entry replicates now, as Litestream's scan finds them when
+    /// `replicate` starts (`FindSQLiteDatabases`): files below the folder (subfolders only with
+    /// `recursive`, symlinked folders not followed) whose name matches `pattern` and that start
+    /// with SQLite's header, in walk order. Empty for a `path` entry or a missing folder.
+    pub fn dir_databases(&self) -> Vec<PathBuf> {
+        let Location::Dir(dir) = &self.location else { return Vec::new() };
+        let recursive = self.options.get("recursive").and_then(toml::Value::as_bool).unwrap_or(false);
+        let pattern = self.options.get("pattern").and_then(toml::Value::as_str).unwrap_or_default();
+        let mut found = Vec::new();
+        walk(dir, recursive, pattern, &mut found);
+        found
+    }
+}
+
+fn walk(dir: &Path, recursive: bool, pattern: &str, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    // Go's filepath.Walk visits names in lexical order.
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            if recursive {
+                walk(&path, recursive, pattern, found);
+            }
+            continue;
+        }
+        let name = entry.file_name();
+        if go_match(pattern, &name.to_string_lossy()) == Ok(true) && is_sqlite(&path) {
+            found.push(path);
+        }
+    }
+}
+
+/// `IsSQLiteDatabase`: the file starts with "SQLite format 3\0".
+fn is_sqlite(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)).is_ok()
+        && &header == b"SQLite format 3\0"
+}
+
 /// Why the entry for `dir` does not replicate `relative`, or `None` when it does. Litestream's
 /// rule (`FindSQLiteDatabases`): below `dir` only with `recursive`, and the file name matches
 /// `pattern` (Go's `filepath.Match`). Whether the file is a SQLite database is not asked: a
