@@ -7,7 +7,8 @@
 //! The comparison is cheap: success, a flag error, another failure (e.g. no daemon: both get
 //! past parsing and fail alike), or still running. The spelling of a boolean's value is checked
 //! for meaning too: `-f=false` on `restore -dry-run` plans, `-f=true` is refused by Litestream's
-//! own "cannot use -dry-run with -f", whichever program parsed it.
+//! own "cannot use -dry-run with -f", whichever program parsed it; `replicate -once=false -exec
+//! true` runs, `-once=true` is refused; and whether stdout is JSON must agree (`-json=false`).
 
 // Linked so that every command registers itself in this process too.
 use cargo_litestream_cmd_completions as _;
@@ -79,11 +80,13 @@ fn outcome(code: Option<i32>, stderr: &str, ours: bool) -> Outcome {
     }
 }
 
-fn run_bounded(command: &mut Command, ours: bool) -> (Outcome, String) {
+/// The outcome, stderr, and whether stdout was JSON (the meaning of `-json` and its spellings).
+fn run_bounded(command: &mut Command, ours: bool) -> (Outcome, String, bool) {
     let output = tempfile::NamedTempFile::new().unwrap();
+    let stdout = tempfile::NamedTempFile::new().unwrap();
     let mut child = command
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout.reopen().unwrap())
         .stderr(output.reopen().unwrap())
         .spawn()
         .expect("start");
@@ -95,12 +98,14 @@ fn run_bounded(command: &mut Command, ours: bool) -> (Outcome, String) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return (Outcome::Running, std::fs::read_to_string(output.path()).unwrap_or_default());
+            return (Outcome::Running, std::fs::read_to_string(output.path()).unwrap_or_default(), false);
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let stderr = std::fs::read_to_string(output.path()).unwrap_or_default();
-    (outcome(code, &stderr, ours), stderr)
+    let json =
+        std::fs::read_to_string(stdout.path()).unwrap_or_default().trim_start().starts_with(['{', '[']);
+    (outcome(code, &stderr, ours), stderr, json)
 }
 
 /// A valid value for each value flag (a new flag needs one here: the test says so).
@@ -189,6 +194,7 @@ fn every_flag_is_accepted_as_litestream_accepts_it() {
     };
     let mut differences = Vec::new();
     let mut compared = 0;
+    let mut json_outputs = 0;
     for (name, passthrough) in passthroughs() {
         let positionals: Vec<(String, String)> = passthrough
             .positionals
@@ -216,12 +222,13 @@ fn every_flag_is_accepted_as_litestream_accepts_it() {
                 }
                 raw.args(&extra).args(&tokens).args(positionals.iter().map(|p| &p.1));
                 project.hermetic(&mut raw);
-                let (theirs, their_err) = run_bounded(&mut raw, false);
+                let (theirs, their_err, their_json) = run_bounded(&mut raw, false);
 
                 let mut ours_cmd = project.cmd([name]);
                 ours_cmd.args(&our_extra).args(&our_tokens).args(positionals.iter().map(|p| &p.0));
-                let (ours, our_err) = run_bounded(&mut ours_cmd, true);
+                let (ours, our_err, our_json) = run_bounded(&mut ours_cmd, true);
                 compared += 1;
+                json_outputs += usize::from(their_json);
 
                 let expected_ours = match flag.role {
                     // Litestream's flags: alike.
@@ -240,9 +247,11 @@ fn every_flag_is_accepted_as_litestream_accepts_it() {
                 };
                 let refused_spelling = tokens[0].ends_with("=maybe");
                 let expected_ours = if refused_spelling { Outcome::FlagError } else { expected_ours };
-                if ours != expected_ours || (refused_spelling && theirs != Outcome::FlagError) {
+                let same_output = their_json == our_json || !matches!(flag.role, Role::Pass);
+                if ours != expected_ours || (refused_spelling && theirs != Outcome::FlagError) || !same_output
+                {
                     differences.push(format!(
-                        "{name} {extra:?} {tokens:?}: litestream {theirs:?}, cargo litestream {ours:?}\n  litestream: {}\n  ours: {}",
+                        "{name} {extra:?} {tokens:?}: litestream {theirs:?} (JSON: {their_json}), cargo litestream {ours:?} (JSON: {our_json})\n  litestream: {}\n  ours: {}",
                         their_err.lines().find(|l| l.contains("rror")).unwrap_or_default(),
                         our_err.lines().find(|l| l.contains("rror")).unwrap_or_default(),
                     ));
@@ -251,6 +260,8 @@ fn every_flag_is_accepted_as_litestream_accepts_it() {
         }
     }
     assert!(compared > 200, "only {compared} runs compared");
+    // The JSON comparison saw JSON (databases, status, ltx, wal, restore: `-json` and `=true`).
+    assert!(json_outputs >= 20, "only {json_outputs} runs printed JSON");
     assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
 }
 
@@ -271,7 +282,7 @@ fn a_mistyped_flag_gets_the_nearest_one() {
         let mut raw = Command::new(litestream_bin());
         raw.arg(passthrough.command).arg(format!("-{typo}"));
         project.hermetic(&mut raw);
-        let (theirs, _) = run_bounded(&mut raw, false);
+        let (theirs, _, _) = run_bounded(&mut raw, false);
         assert_eq!(theirs, Outcome::FlagError, "litestream {name} -{typo}");
 
         let run = project.run([name, &format!("-{typo}")]);
