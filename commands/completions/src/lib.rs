@@ -153,6 +153,7 @@ register_command!(CommandSpec {
     about: "Print a shell completion script (bash, zsh, fish, powershell, elvish)",
     cli,
     run,
+    passthrough: None,
 });
 
 #[cfg(test)]

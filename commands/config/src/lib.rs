@@ -88,4 +88,5 @@ register_command!(CommandSpec {
     about: "Print the Litestream YAML generated from Cargo.toml (secrets redacted), or write it with -o",
     cli,
     run,
+    passthrough: None,
 });

@@ -24,4 +24,5 @@ register_command!(CommandSpec {
     about: "List the databases configured in Cargo.toml and their replica types",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -96,4 +96,5 @@ register_command!(CommandSpec {
     about: "Check that the project is ready to replicate in production (databases, binary, environment, replicas, daemon)",
     cli,
     run,
+    passthrough: None,
 });

@@ -24,4 +24,5 @@ register_command!(CommandSpec {
     about: "Show the running replicate daemon (through the control socket)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

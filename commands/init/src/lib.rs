@@ -348,4 +348,5 @@ register_command!(CommandSpec {
     about: "Add a commented [package.metadata.litestream] table to Cargo.toml, with the databases found",
     cli,
     run,
+    passthrough: None,
 });

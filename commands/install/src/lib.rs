@@ -150,4 +150,5 @@ register_command!(CommandSpec {
     about: "Install the verified litestream binary (sha256-pinned) into the cache and print its path",
     cli,
     run,
+    passthrough: None,
 });

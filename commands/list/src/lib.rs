@@ -24,4 +24,5 @@ register_command!(CommandSpec {
     about: "List the databases the running replicate daemon replicates",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -32,4 +32,10 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Res
     LITESTREAM.run(matches, ctx)
 }
 
-register_command!(CommandSpec { name: "ltx", about: "List the LTX files on a database's replica", cli, run });
+register_command!(CommandSpec {
+    name: "ltx",
+    about: "List the LTX files on a database's replica",
+    cli,
+    run,
+    passthrough: Some(&LITESTREAM)
+});

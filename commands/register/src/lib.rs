@@ -37,4 +37,5 @@ register_command!(CommandSpec {
     about: "Add a database to the running replicate daemon",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

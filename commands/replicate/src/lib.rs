@@ -228,4 +228,5 @@ register_command!(CommandSpec {
     about: "Replicate every configured database continuously (the production daemon)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

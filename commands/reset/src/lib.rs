@@ -30,4 +30,5 @@ register_command!(CommandSpec {
     about: "Delete a database's local Litestream state; the next sync takes a fresh snapshot",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -102,11 +102,21 @@ fn replicas(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<(String, Vec<
                 replicas
                     .push((db.name(), vec!["-config".into(), config.clone().into(), path.clone().into()]));
             }
-            Location::Dir(dir) => ctx.shell.note(format!(
-                "{} is a directory entry (dir + pattern): list its databases one by one with \
-                 `cargo litestream restore-points <path of the database>`",
-                dir.display()
-            )),
+            // Each database the entry replicates, as Litestream's scan finds them, with the
+            // config that lists it alone (Litestream's `ltx` finds `path:` entries only).
+            Location::Dir(dir) => {
+                let found = db.dir_databases();
+                if found.is_empty() {
+                    ctx.shell
+                        .note(format!("no database in {} matches its entry's pattern yet", dir.display()));
+                }
+                for path in found {
+                    let own =
+                        ctx.write_litestream_config_for(matches.get_flag("no-expand-env"), Some(&path))?;
+                    replicas
+                        .push((path.display().to_string(), vec!["-config".into(), own.into(), path.into()]));
+                }
+            }
         }
     }
     if replicas.is_empty() {
@@ -124,4 +134,5 @@ register_command!(CommandSpec {
     about: "List the TXIDs and times a restore can reach, with what each downloads",
     cli,
     run,
+    passthrough: None,
 });

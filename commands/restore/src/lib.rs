@@ -241,6 +241,7 @@ register_command!(CommandSpec {
     about: "Restore a database from its replica (to its own path, or -o PATH)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });
 
 #[cfg(test)]

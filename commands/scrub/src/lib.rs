@@ -324,6 +324,7 @@ register_command!(CommandSpec {
     about: "Read and check every file of each replica; say which restore points damage breaks (exit 0 / 1 damaged / 3 unchecked)",
     cli,
     run,
+    passthrough: None,
 });
 
 #[cfg(test)]

@@ -30,4 +30,5 @@ register_command!(CommandSpec {
     about: "Start replicating a database in the running replicate daemon",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -30,4 +30,5 @@ register_command!(CommandSpec {
     about: "Show the local replication state of each database (no daemon needed)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

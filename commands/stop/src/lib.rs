@@ -30,4 +30,5 @@ register_command!(CommandSpec {
     about: "Stop replicating a database in the running replicate daemon (after a final sync)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

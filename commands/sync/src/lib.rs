@@ -35,4 +35,5 @@ register_command!(CommandSpec {
     about: "Sync a database now through the running replicate daemon (-wait: until the replica has it)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -33,4 +33,5 @@ register_command!(CommandSpec {
     about: "Remove a database from the running replicate daemon",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -80,17 +80,21 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx, json: Option<Json>) -> anyhow::Re
         None => project
             .databases
             .iter()
-            .map(|db| match &db.location {
-                Location::File(path) => Selected::Check(path.clone()),
-                Location::Dir(dir) => Selected::Skip(verify::not_verifiable(
-                    db.name(),
-                    dir.clone(),
-                    format!(
-                        "{} is a directory entry (dir + pattern); verify its databases one by one: \
-                         `cargo litestream verify <path of the database>`",
-                        dir.display()
-                    ),
-                )),
+            .flat_map(|db| match &db.location {
+                Location::File(path) => vec![Selected::Check(path.clone())],
+                // Each database the entry replicates, as Litestream's scan finds them.
+                Location::Dir(dir) => {
+                    let found = db.dir_databases();
+                    if found.is_empty() {
+                        vec![Selected::Skip(verify::not_verifiable(
+                            db.name(),
+                            dir.clone(),
+                            format!("no database in {} matches the entry's pattern yet", dir.display()),
+                        ))]
+                    } else {
+                        found.into_iter().map(Selected::Check).collect()
+                    }
+                }
             })
             .collect(),
     };
@@ -160,4 +164,5 @@ register_command!(CommandSpec {
     about: "Check that a fresh write comes back from the replica's latest backup (exit 0 / 1 out of sync / 3 inconclusive)",
     cli,
     run,
+    passthrough: None,
 });

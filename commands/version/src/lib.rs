@@ -24,4 +24,5 @@ register_command!(CommandSpec {
     about: "Print the version of the litestream binary",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -86,4 +86,5 @@ register_command!(CommandSpec {
     about: "Install the verified Litestream VFS extension (sha256-pinned) into the cache and print its path",
     cli,
     run,
+    passthrough: None,
 });

@@ -326,4 +326,5 @@ register_command!(CommandSpec {
     about: "Show how fresh each VFS read replica is (exit 1 when any is Stale or Unknown)",
     cli,
     run,
+    passthrough: None,
 });

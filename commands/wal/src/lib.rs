@@ -38,4 +38,5 @@ register_command!(CommandSpec {
     about: "Deprecated name of `ltx` (Litestream prints a warning)",
     cli,
     run,
+    passthrough: Some(&LITESTREAM),
 });

@@ -285,9 +285,11 @@ impl Check<'_> {
     }
 
     fn restore(&self, output: &Path) -> Result<(), Verdict> {
-        let config = self.project.config_path();
-        self.project
-            .write_config(&config, self.env, Generate::default())
+        // A database inside a `dir` entry gets a config of its own (Litestream's restore finds
+        // databases by `path:` entries only).
+        let config = self
+            .project
+            .write_config_for(self.path, self.env, Generate::default())
             .map_err(|error| inconclusive(error.to_string()))?;
         let mut command = self.litestream.command(self.env);
         command.arg("restore").arg("-config").arg(&config).arg("-o").arg(output);

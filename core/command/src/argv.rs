@@ -99,10 +99,13 @@ pub fn normalize(args: Vec<OsString>, root: &clap::Command) -> Vec<OsString> {
                             false
                         }
                         Some(value) => {
-                            // `-f=false`: as for long bools.
+                            // `-f=false`: as for long bools; `-f=maybe` is left for clap to
+                            // refuse, as Go refuses it ("invalid boolean value").
                             out.pop();
-                            if go_bool(value) != Some(false) {
-                                out.push(format!("-{name}").into());
+                            match go_bool(value) {
+                                Some(true) => out.push(format!("-{name}").into()),
+                                Some(false) => {}
+                                None => out.push(arg.clone()),
                             }
                             false
                         }
@@ -227,6 +230,7 @@ mod tests {
         assert_eq!(norm(&["restore", "-o=x", "db"]), ["restore", "-o", "x", "db"]);
         assert_eq!(norm(&["restore", "--f", "db"]), ["restore", "-f", "db"]);
         assert_eq!(norm(&["restore", "-f=false", "db"]), ["restore", "db"]);
+        assert_eq!(norm(&["restore", "-f=maybe", "db"]), ["restore", "-f=maybe", "db"]);
         // An unknown word is not read as `-o uput`; a cluster of switches stays one.
         assert_eq!(norm(&["restore", "-ouput", "x", "db"]), ["restore", "--ouput", "x", "db"]);
         assert_eq!(norm(&["restore", "-vv", "db"]), ["restore", "-vv", "db"]);

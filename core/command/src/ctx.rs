@@ -91,6 +91,26 @@ impl Ctx {
         Ok(litestream)
     }
 
+    /// Writes the config Litestream must read to find the database at `database` (absolute):
+    /// the project's, or for a database inside a `dir` entry, one listing it alone
+    /// (`Project::write_config_for`). `None`: the project's.
+    pub fn write_litestream_config_for(
+        &self,
+        no_expand_env: bool,
+        database: Option<&std::path::Path>,
+    ) -> anyhow::Result<PathBuf> {
+        let project = self.project()?;
+        match database {
+            Some(database) if project.dir_member(database)?.is_some() => {
+                let options = cargo_litestream_config::Generate { no_expand_env, ..Default::default() };
+                let path = project.write_config_for(database, &self.env, options)?;
+                self.shell.verbose("Generated", format!("{} (for {})", path.display(), database.display()));
+                Ok(path)
+            }
+            _ => self.write_litestream_config(no_expand_env),
+        }
+    }
+
     /// Writes the generated Litestream config for this run and returns its path.
     pub fn write_litestream_config(&self, no_expand_env: bool) -> anyhow::Result<PathBuf> {
         if let Some((written_for, path)) = &*self.written_config.borrow()

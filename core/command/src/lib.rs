@@ -153,7 +153,7 @@ fn run() -> u8 {
         match root.try_get_matches_from(std::iter::once(OsString::from("cargo-litestream")).chain(args)) {
             Ok(matches) => matches,
             Err(error) => {
-                if let Some(line) = unknown_flag(&error) {
+                if let Some(line) = unknown_flag(&error).or_else(|| unknown_command(&error)) {
                     eprintln!("{line}");
                     return 2;
                 }
@@ -219,6 +219,35 @@ fn unknown_flag(error: &clap::Error) -> Option<String> {
         "error: flag provided but not defined: -{name}{hint} (`cargo litestream {} --help` lists its flags)",
         sub.get_name()
     ))
+}
+
+/// An unknown command, in one line with the nearest commands, nearest first (`restor` →
+/// `restore`, then `restore-points`), as cargo's "a command with a similar name exists",
+/// instead of clap's list ordered the other way round.
+fn unknown_command(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = error.get(ContextKind::InvalidSubcommand) else { return None };
+    let mut near: Vec<(f64, &str)> = commands()
+        .ok()?
+        .keys()
+        .map(|name| (strsim::jaro_winkler(given, name), *name))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let quoted = |names: &[(f64, &str)]| names.iter().map(|(_, n)| format!("`{n}`")).collect::<Vec<_>>();
+    let hint = match near.as_slice() {
+        [] => String::new(),
+        [first] => format!("; did you mean {}?", quoted(std::slice::from_ref(first))[0]),
+        [first, rest @ ..] => format!(
+            "; did you mean {}? (or {})",
+            quoted(std::slice::from_ref(first))[0],
+            quoted(&rest[..rest.len().min(2)]).join(", ")
+        ),
+    };
+    Some(format!("error: no such command: `{given}`{hint} (`cargo litestream --help` lists the commands)"))
 }
 
 fn shell_config(matches: &clap::ArgMatches, env: &Env) -> ShellConfig {

@@ -152,8 +152,9 @@ impl Passthrough {
         command
     }
 
-    /// The command's own flags, then those its kind of command always has.
-    fn all_flags(&self) -> impl Iterator<Item = &Flag> {
+    /// Every flag the command takes: those its kind of command always has (`-config`,
+    /// `-no-expand-env`; `-socket`, `-timeout`), then its own.
+    pub fn all_flags(&self) -> impl Iterator<Item = &Flag> {
         let common: &[Flag] = match self.needs {
             Needs::Nothing => &[],
             Needs::Config => &CONFIG_FLAGS,
@@ -247,7 +248,13 @@ impl Passthrough {
         match self.needs {
             Needs::Config if !url_mode && !given("config") => {
                 let no_expand_env = matches.get_flag("no-expand-env");
-                let path = ctx.write_litestream_config(no_expand_env)?;
+                // A database inside a `dir` entry gets a config listing it alone: Litestream's
+                // config commands find databases by `path:` entries only.
+                let database = positionals.iter().find_map(|p| match p {
+                    DatabaseArg::Path { path, .. } => Some(path.as_path()),
+                    DatabaseArg::Url(_) => None,
+                });
+                let path = ctx.write_litestream_config_for(no_expand_env, database)?;
                 args.extend(["-config".into(), path.into_os_string()]);
             }
             Needs::Socket(_) if !given("socket") => {

@@ -18,6 +18,10 @@ pub struct CommandSpec {
     pub cli: fn() -> clap::Command,
     /// Does the work and returns the process exit code (Litestream's own, for passthroughs).
     pub run: fn(&clap::ArgMatches, &Ctx) -> anyhow::Result<u8>,
+    /// The Litestream command this one passes through, as declared (`None`: a command of our
+    /// own). Its flags are Litestream's: the integration test runs each of them against
+    /// litestream itself, so a flag declared here is compared with Litestream automatically.
+    pub passthrough: Option<&'static crate::passthrough::Passthrough>,
 }
 
 inventory::collect!(CommandSpec);
@@ -25,7 +29,9 @@ inventory::collect!(CommandSpec);
 /// Registers a command; use once per command crate.
 ///
 /// ```ignore
-/// cargo_litestream_command::register_command!(CommandSpec { name: "databases", about: "…", cli, run });
+/// cargo_litestream_command::register_command!(CommandSpec {
+///     name: "databases", about: "…", cli, run, passthrough: Some(&LITESTREAM),
+/// });
 /// ```
 #[macro_export]
 macro_rules! register_command {

@@ -53,9 +53,19 @@ impl Project {
             return Ok(DatabaseArg::Url(arg.to_owned()));
         }
         let path = env.absolute(std::path::Path::new(arg));
-        let known = self.is_configured(&path);
+        if self.database(&path).is_some() {
+            return Ok(DatabaseArg::Path { path, alias: None });
+        }
+        // Inside a `dir` entry: one of its databases when its pattern says so. A path the
+        // pattern leaves out is refused only where the config must list it: a daemon may
+        // have had it `register`ed.
+        match self.dir_member(&path) {
+            Ok(Some(_)) => return Ok(DatabaseArg::Path { path, alias: None }),
+            Err(refused) if lookup == Lookup::Configured => return Err(refused),
+            Ok(None) | Err(_) => {}
+        }
         let plausible = path.exists() || !looks_like_alias(arg);
-        if known || (lookup == Lookup::Any && plausible) {
+        if lookup == Lookup::Any && plausible {
             return Ok(DatabaseArg::Path { path, alias: None });
         }
         Err(self.unknown_database(arg, &path))

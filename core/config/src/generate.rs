@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::env::Env;
 use crate::error::ConfigError;
 use crate::fsutil;
-use crate::project::{Location, Project, ReplicaOrigin};
+use crate::project::{Database, Location, Project, ReplicaOrigin};
 use crate::replica::display;
 use crate::schema::SECRET_KEYS;
 use crate::yaml;
@@ -81,6 +81,73 @@ impl Project {
 
     /// The configuration tree Litestream gets, in a stable order.
     pub fn litestream_config(&self, env: &Env, options: Generate) -> Result<toml::Table, ConfigError> {
+        self.config_tree(&self.databases, env, options)
+    }
+
+    /// Where the configuration Litestream reads to find the database at `database` is
+    /// written: the project's, or for a database inside a `dir` entry, a file of its own
+    /// (see [`Project::write_config_for`]).
+    pub fn config_path_for(&self, database: &Path) -> PathBuf {
+        match self.dir_member(database) {
+            Ok(Some(member)) => self.member_config_path(&member.path),
+            _ => self.config_path(),
+        }
+    }
+
+    fn member_config_path(&self, database: &Path) -> PathBuf {
+        let name = database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let id = fnv1a(database.as_os_str().as_encoded_bytes());
+        self.state_dir.join("dir-databases").join(format!("{name}-{id:016x}.yml"))
+    }
+
+    /// Writes the configuration Litestream must read to find the database at `database`, and
+    /// returns its path. For a database inside a `dir` entry that is a configuration listing it
+    /// alone, as the entry Litestream's directory scan builds for it (`DirMember::database`):
+    /// Litestream's `restore`, `ltx`, `status` and `reset` find databases by `path:` entries
+    /// only. One file per database, so two commands on two databases never swap files under
+    /// each other; mode 0600, like the project's, since it holds the same secrets.
+    pub fn write_config_for(
+        &self,
+        database: &Path,
+        env: &Env,
+        options: Generate,
+    ) -> Result<PathBuf, ConfigError> {
+        let Some(member) = self.dir_member(database)? else {
+            let path = self.config_path();
+            self.write_config(&path, env, options)?;
+            return Ok(path);
+        };
+        let text = member.path.to_string_lossy();
+        let refused = |problem: String, help: &str| ConfigError::Argument { problem, help: help.to_owned() };
+        if !options.no_expand_env && crate::go_expand(&text, env) != text {
+            return Err(refused(
+                format!(
+                    "`{text}` holds `$`, which Litestream would expand as a variable in the configuration naming it"
+                ),
+                "rename the file, or pass -no-expand-env",
+            ));
+        }
+        crate::project::refuse_unreplicable_file(&member.path)
+            .map_err(|(problem, help)| refused(problem, &help))?;
+        let path = self.member_config_path(&member.path);
+        let tree = self.config_tree(&[member.database()], env, options)?;
+        let yaml = yaml::to_string(&toml::Value::Table(tree)).map_err(|problem| ConfigError::Argument {
+            problem: format!("could not write the configuration as YAML: {problem}"),
+            help: "please report this as a bug".to_owned(),
+        })?;
+        let dir = path.parent().unwrap_or(&self.state_dir);
+        create_private_dir(dir).map_err(|source| ConfigError::Write { path: dir.to_path_buf(), source })?;
+        fsutil::write_private(&path, yaml.as_bytes())
+            .map_err(|source| ConfigError::Write { path: path.clone(), source })?;
+        Ok(path)
+    }
+
+    fn config_tree(
+        &self,
+        databases: &[Database],
+        env: &Env,
+        options: Generate,
+    ) -> Result<toml::Table, ConfigError> {
         let mut config = self.globals.clone();
         if options.omit_exec {
             config.remove("exec");
@@ -94,7 +161,7 @@ impl Project {
         socket.entry("enabled").or_insert(toml::Value::Boolean(true));
         socket.entry("path").or_insert_with(|| display(&socket_path).into());
 
-        let uses_env_s3 = self.databases.iter().any(|db| db.replica_origin == ReplicaOrigin::EnvironmentS3);
+        let uses_env_s3 = databases.iter().any(|db| db.replica_origin == ReplicaOrigin::EnvironmentS3);
         if uses_env_s3 && !options.no_expand_env {
             for (key, var) in [
                 ("access-key-id", "$LITESTREAM_ACCESS_KEY_ID"),
@@ -104,8 +171,8 @@ impl Project {
             }
         }
 
-        let mut dbs = Vec::with_capacity(self.databases.len());
-        for db in &self.databases {
+        let mut dbs = Vec::with_capacity(databases.len());
+        for db in databases {
             let mut entry = toml::Table::new();
             match &db.location {
                 Location::File(path) => entry.insert("path".into(), display(path).into()),

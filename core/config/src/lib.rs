@@ -7,6 +7,7 @@
 
 mod args;
 mod database_url;
+mod dir;
 mod env;
 mod error;
 mod expand;
@@ -20,6 +21,7 @@ pub mod yaml;
 
 pub use args::{DatabaseArg, Lookup};
 pub use database_url::{UrlSource, find as find_database_url, sqlite_path};
+pub use dir::{BadPattern, DirMember, go_match};
 pub use env::{Env, normalize};
 pub use error::ConfigError;
 pub use expand::{go_expand, go_expand_with};

@@ -232,12 +232,9 @@ impl Project {
         self.aliases.iter().find(|a| a.name == name)
     }
 
-    /// Whether `path` is one of the configured databases (or lies in a configured `dir`).
+    /// Whether `path` is one of the configured databases, or one a `dir` entry replicates.
     pub fn is_configured(&self, path: &Path) -> bool {
-        self.databases.iter().any(|db| match &db.location {
-            Location::File(p) => p == path,
-            Location::Dir(dir) => path.starts_with(dir),
-        })
+        self.database(path).is_some() || matches!(self.dir_member(path), Ok(Some(_)))
     }
 
     /// The configured database at `path`.
@@ -829,7 +826,7 @@ fn is_file_replica(table: &toml::Table) -> bool {
 /// Litestream 0.5.17 opens each database as the SQLite URI `file:<path>?_pragma=…`, the path
 /// unescaped (`db.go`, `init`): a `#` ends the name there, a `?` starts the parameters, and
 /// `%xx` is decoded, so it opens (and creates) another database.
-fn refuse_unreplicable_file(path: &Path) -> Result<(), (String, String)> {
+pub(crate) fn refuse_unreplicable_file(path: &Path) -> Result<(), (String, String)> {
     let text = path.to_string_lossy();
     if let Some(c) = text.chars().find(|c| matches!(c, '#' | '?' | '%')) {
         return Err((
@@ -895,10 +892,13 @@ fn expand_home(path: &str, env: &Env) -> PathBuf {
     }
 }
 
+/// The suffix of Litestream's state folders (`litestream.MetaDirSuffix`).
+pub(crate) const META_SUFFIX: &str = "-litestream";
+
 /// Litestream's default state folder of a database: `<dir>/.<file>-litestream`.
 pub fn meta_folder(database: &Path) -> PathBuf {
     let name = database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    database.with_file_name(format!(".{name}-litestream"))
+    database.with_file_name(format!(".{name}{META_SUFFIX}"))
 }
 
 fn location_display(location: &Location) -> String {
