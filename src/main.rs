@@ -1,35 +1,8 @@
-//! `cargo litestream`: the binary. It links every command crate (each registers itself with
-//! `inventory`; a crate not named here is not linked and its command silently vanishes: the
-//! `command_crates_are_linked` test guards the list) and hands over to the dispatcher.
-
-use cargo_litestream_cmd_completions as _;
-use cargo_litestream_cmd_config as _;
-use cargo_litestream_cmd_databases as _;
-use cargo_litestream_cmd_doctor as _;
-use cargo_litestream_cmd_info as _;
-use cargo_litestream_cmd_init as _;
-use cargo_litestream_cmd_install as _;
-use cargo_litestream_cmd_list as _;
-use cargo_litestream_cmd_ltx as _;
-use cargo_litestream_cmd_register as _;
-use cargo_litestream_cmd_replicate as _;
-use cargo_litestream_cmd_reset as _;
-use cargo_litestream_cmd_restore as _;
-use cargo_litestream_cmd_restore_points as _;
-use cargo_litestream_cmd_scrub as _;
-use cargo_litestream_cmd_start as _;
-use cargo_litestream_cmd_status as _;
-use cargo_litestream_cmd_stop as _;
-use cargo_litestream_cmd_sync as _;
-use cargo_litestream_cmd_unregister as _;
-use cargo_litestream_cmd_verify as _;
-use cargo_litestream_cmd_version as _;
-use cargo_litestream_cmd_vfs_install as _;
-use cargo_litestream_cmd_vfs_status as _;
-use cargo_litestream_cmd_wal as _;
+//! `cargo litestream`: the binary. The commands are linked by the library beside it
+//! (`src/lib.rs`, the one list of them), which hands over to the dispatcher.
 
 fn main() -> std::process::ExitCode {
-    cargo_litestream_command::main()
+    cargo_litestream::main()
 }
 
 #[cfg(test)]
@@ -49,6 +22,7 @@ mod tests {
                 "config",
                 "databases",
                 "doctor",
+                "drill",
                 "info",
                 "init",
                 "install",
@@ -79,7 +53,7 @@ mod tests {
         cargo_litestream_command::cli().unwrap().debug_assert();
     }
 
-    /// The `use … as _;` list above, the `commands/` folders and the dependencies in
+    /// The `use … as _;` list of src/lib.rs, the `commands/` folders and the dependencies in
     /// Cargo.toml name the same crates.
     #[test]
     fn command_crates_are_linked() {
@@ -88,14 +62,14 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().replace('-', "_"))
             .collect();
-        let main = std::fs::read_to_string(root.join("src/main.rs")).unwrap();
+        let main = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
         let used: BTreeSet<String> = main
             .lines()
             .filter_map(|l| l.strip_prefix("use cargo_litestream_cmd_"))
             .filter_map(|l| l.strip_suffix(" as _;"))
             .map(str::to_owned)
             .collect();
-        assert_eq!(used, folders, "src/main.rs must `use` every crate in commands/ (and nothing else)");
+        assert_eq!(used, folders, "src/lib.rs must `use` every crate in commands/ (and nothing else)");
         let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
         for name in &folders {
             let dep = format!(

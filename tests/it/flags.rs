@@ -11,30 +11,7 @@
 //! true` runs, `-once=true` is refused; and whether stdout is JSON must agree (`-json=false`).
 
 // Linked so that every command registers itself in this process too.
-use cargo_litestream_cmd_completions as _;
-use cargo_litestream_cmd_config as _;
-use cargo_litestream_cmd_databases as _;
-use cargo_litestream_cmd_doctor as _;
-use cargo_litestream_cmd_info as _;
-use cargo_litestream_cmd_init as _;
-use cargo_litestream_cmd_install as _;
-use cargo_litestream_cmd_list as _;
-use cargo_litestream_cmd_ltx as _;
-use cargo_litestream_cmd_register as _;
-use cargo_litestream_cmd_replicate as _;
-use cargo_litestream_cmd_reset as _;
-use cargo_litestream_cmd_restore as _;
-use cargo_litestream_cmd_restore_points as _;
-use cargo_litestream_cmd_start as _;
-use cargo_litestream_cmd_status as _;
-use cargo_litestream_cmd_stop as _;
-use cargo_litestream_cmd_sync as _;
-use cargo_litestream_cmd_unregister as _;
-use cargo_litestream_cmd_verify as _;
-use cargo_litestream_cmd_version as _;
-use cargo_litestream_cmd_vfs_install as _;
-use cargo_litestream_cmd_vfs_status as _;
-use cargo_litestream_cmd_wal as _;
+use cargo_litestream as _; // links every command (src/lib.rs)
 
 use std::cell::Cell;
 use std::process::{Command, Stdio};
@@ -167,10 +144,10 @@ fn base(command: &str, tested: &str, project: &Project, fresh: &dyn Fn() -> Stri
 
 fn passthroughs() -> Vec<(&'static str, &'static Passthrough)> {
     let commands = cargo_litestream_command::commands().unwrap();
-    // Every command crate is linked above: the root manifest lists each as a dependency.
+    // Every command crate is linked through the tool's library: the root manifest lists each.
     let manifest = include_str!("../../Cargo.toml");
     let crates = manifest.lines().filter(|l| l.starts_with("cargo-litestream-cmd-")).count();
-    assert_eq!(commands.len(), crates, "tests/it/flags.rs must `use` every command crate");
+    assert_eq!(commands.len(), crates, "src/lib.rs must `use` every command crate");
     commands.iter().filter_map(|(name, spec)| spec.passthrough.map(|p| (*name, p))).collect()
 }
 

@@ -11,6 +11,7 @@ mod config;
 mod conventions;
 mod dir_mode;
 mod doctor;
+mod drill;
 mod durability;
 mod errors;
 mod exec;

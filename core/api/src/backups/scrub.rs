@@ -78,6 +78,7 @@ pub struct ScrubReport {
     pub outcome: Outcome,
     /// `file://…` or `s3://…`.
     pub replica: String,
+    pub duration_ms: u64,
     pub files: usize,
     /// Read now, remembered as verified from an earlier run, and left to another subset.
     pub files_read: usize,
@@ -149,6 +150,7 @@ pub fn scrub(
     options: &ScrubOptions,
     progress: &mut dyn Progress,
 ) -> Result<ScrubReport, super::store::StoreError> {
+    let started = std::time::Instant::now();
     let listing = store.list()?;
     let mut memory = options.memory.as_deref().map(|path| load_memory(path, store)).unwrap_or_default();
     let mut findings: Vec<Finding> =
@@ -158,6 +160,7 @@ pub fn scrub(
     let mut report = ScrubReport {
         outcome: Outcome::Sound,
         replica: store.describe(),
+        duration_ms: 0,
         files: listing.files.len(),
         files_read: 0,
         files_remembered: 0,
@@ -255,6 +258,7 @@ pub fn scrub(
         Outcome::Sound
     };
     report.findings = findings;
+    report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(report)
 }
 
@@ -269,11 +273,13 @@ pub fn by_restoring(
     work_dir: &Path,
     timeout: std::time::Duration,
 ) -> Result<ScrubReport, super::ListError> {
+    let started = std::time::Instant::now();
     let files = super::list(litestream, env, target, timeout)?;
     let (points, _) = restore_points_given(&files, &|_| false);
     let mut report = ScrubReport {
         outcome: Outcome::Sound,
         replica: target.last().map(|t| t.to_string_lossy().into_owned()).unwrap_or_default(),
+        duration_ms: 0,
         files: files.len(),
         files_read: 0,
         files_remembered: 0,
@@ -322,6 +328,7 @@ pub fn by_restoring(
     } else {
         Outcome::Sound
     };
+    report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(report)
 }
 
