@@ -9,6 +9,7 @@ mod commands;
 mod completions;
 mod config;
 mod conventions;
+mod dist;
 mod doctor;
 mod durability;
 mod errors;
