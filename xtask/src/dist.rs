@@ -548,7 +548,10 @@ fn target_installed(target: &str) -> Result<bool, String> {
     if !output.status.success() {
         return Err(format!(
             "target {target}: {}",
-            String::from_utf8_lossy(&output.stderr).lines().next().unwrap_or("unknown to rustc")
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .next()
+                .map_or("unknown to rustc", |l| l.trim_start_matches("error: "))
         ));
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
