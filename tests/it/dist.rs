@@ -81,8 +81,10 @@ fn render(template: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
                 None => out.push('\\'),
             },
             '{' => {
-                let key: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                let key = key.trim();
+                let rest = chars.as_str();
+                let end = rest.find('}').unwrap_or_else(|| panic!("an unclosed `{{` in {template}"));
+                let key = rest[..end].trim();
+                chars = rest[end + 1..].chars();
                 out.push_str(
                     &value(key).unwrap_or_else(|| panic!("binstall has no value for `{key}` in {template}")),
                 );
