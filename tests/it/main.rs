@@ -10,6 +10,7 @@ mod completions;
 mod config;
 mod conventions;
 mod dir_mode;
+mod dist;
 mod doctor;
 mod drill;
 mod durability;

