@@ -10,9 +10,10 @@ use crate::support::{Project, Run, litestream_bin, vfs_extension};
 
 /// cargo-litestream's own `--json` commands, each with its schema version (README.md, "JSON
 /// output"). Litestream's `-json` (passthroughs, `sync`) is Litestream's contract, not ours.
-const OWN_JSON: [(&str, u64); 8] = [
+const OWN_JSON: [(&str, u64); 9] = [
     ("config", 1),
     ("doctor", 1),
+    ("drill", 1),
     ("init", 1),
     ("install", 1),
     ("restore-points", 1),
@@ -95,6 +96,7 @@ fn json_everywhere() {
         "install",
         "restore-points",
         "scrub",
+        "drill",
     ];
     for command in json_commands {
         let help = project.run([command, "--help"]).success();
@@ -131,9 +133,11 @@ fn own_json_documents_start_with_their_version() {
         .env
         .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
     // `init` refuses a project that has a table already: `init_json_says_what_was_found_and_added`.
-    let runs: [(&str, &[&str], i32); 7] = [
+    let runs: [(&str, &[&str], i32); 8] = [
         ("config", &[], 0),
         ("doctor", &["--timeout", "5"], 0),
+        // Nothing replicated yet: the rehearsal's restore fails, as it must.
+        ("drill", &[], 1),
         ("install", &[], 0),
         ("restore-points", &[], 0),
         ("scrub", &[], 0),
@@ -218,12 +222,19 @@ fn errors_under_json_are_json_on_stdout() {
     json_error(&project, &["verify", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
     json_error(&project, &["restore-points", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
     json_error(&project, &["scrub", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
+    json_error(&project, &["drill", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
     json_error(&project, &["vfs-status", "--json", "nosuch"], 1, "`nosuch` is not a VFS alias");
 
     let broken = Project::new("[package.metadata.litestream\n");
-    for (command, code) in
-        [("vfs-status", 1), ("verify", 3), ("config", 1), ("restore-points", 1), ("scrub", 1), ("install", 1)]
-    {
+    for (command, code) in [
+        ("vfs-status", 1),
+        ("verify", 3),
+        ("config", 1),
+        ("restore-points", 1),
+        ("scrub", 1),
+        ("drill", 1),
+        ("install", 1),
+    ] {
         json_error(&broken, &[command, "--json"], code, "invalid TOML");
     }
     // `init --json` refuses a manifest it cannot parse, as JSON too.
