@@ -16,10 +16,10 @@
 //!
 //! S3 replicas get the same record, as the object `<path>/.cargo-litestream-owner` in their
 //! bucket, read and written with SigV4-presigned requests (`rusty-s3`, sent by `ureq`) and the
-//! credentials Litestream would use when they are in the configuration or the environment
-//! (`access-key-id`/`secret-access-key`, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`).
-//! Without such credentials (an instance role, `~/.aws`), or for other stores (GCS, Azure, …),
-//! there is no record; only the machine-wide lock applies.
+//! credentials Litestream would use when they are in the configuration, the environment or the
+//! shared credentials file (`backups::store::S3Location::of`). Without such credentials (an
+//! instance role, SSO), or for other stores (GCS, Azure, …), there is no record; only the
+//! machine-wide lock applies.
 
 use std::path::{Path, PathBuf};
 

@@ -252,3 +252,35 @@ fn a_replica_not_read_natively_is_checked_by_restoring() {
     assert_eq!(json["databases"][0]["latest"], "sound", "{run}");
     assert_eq!(json["databases"][0]["files_read"], 0, "{run}");
 }
+
+/// Credentials only in `~/.aws/credentials` (as on a developer's machine): litestream reads them,
+/// and so do scrub's native reading and the owner record.
+#[test]
+fn the_shared_credentials_file_is_read_as_litestream_reads_it() {
+    let backend = servers::rclone_s3();
+    let replica = format!(
+        "{{ type = \"s3\", bucket = \"{BUCKET}\", path = \"dbs\", endpoint = \"{}\", region = \"us-east-1\", force-path-style = true }}",
+        backend.endpoint()
+    );
+    let project = backend.project_with(&replica, &[("default", "app.db")]);
+    project.write(
+        ".aws/credentials",
+        &format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            servers::ACCESS_KEY,
+            servers::SECRET_KEY
+        ),
+    );
+    seed(&project, "app.db", 3);
+    let mut daemon = project.replicate::<_, &str>([]);
+    sync_wait(&project, "default");
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+    assert!(!daemon.log().contains("could not check who owns"), "{}", daemon.log());
+    let record = backend.data.path().join(BUCKET).join("dbs/app.db/.cargo-litestream-owner");
+    assert!(record.is_file(), "the owner record is written with the file's credentials");
+
+    let (run, json) = scrub(&project, &[]);
+    let run = run.success();
+    assert!(!run.stderr.contains("not read natively"), "{run}");
+    assert_eq!(json["databases"][0]["files_read"], json["databases"][0]["files"], "{run}");
+}

@@ -272,6 +272,23 @@ impl S3Server {
     }
 }
 
+/// A SQLite database in WAL mode with `rows` rows of 200 random hex digits in `notes`: pages
+/// that compress as real data does (not a page of one repeated letter).
+pub fn create_random_database(path: &Path, rows: usize) -> Result<(), String> {
+    let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = wal; CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+    )
+    .map_err(|e| e.to_string())?;
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+         INSERT INTO notes(body) SELECT hex(randomblob(100)) FROM n",
+        [rows as i64],
+    )
+    .map_err(|e| e.to_string())?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(|e| e.to_string())
+}
+
 /// A SQLite database in WAL mode with `rows` rows of ~100 bytes in `notes`.
 pub fn create_database(path: &Path, rows: usize) -> Result<(), String> {
     let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;

@@ -5,16 +5,18 @@
 //! | 1 | `version` | `cargo-litestream litestream version` vs the same litestream run directly |
 //! | 2 | `config` | `config` for 1 … 10 000 databases: time, peak RSS, instructions |
 //! | 3 | `bootstrap` | cold install from a loopback mirror vs curl + sha256sum + tar; warm lookup |
-//! | 4 | `verify` | `verify` wall time on a file replica and on S3 (`rclone serve s3`) |
+//! | 4 | `verify` | `verify` at 1 MiB to 2 GiB (file) and on S3, against the full restore it replaces |
 //! | 5 | `lag` | a committed write → visible in a restore, `cargo litestream replicate` vs `litestream replicate` |
 //! | 6 | `points` | `restore-points` on a replica of 10 000 files vs the listing it rests on |
 //! | 7 | `scrub` | `scrub` of a 512 MiB snapshot vs `litestream restore` of it |
+//! | 8 | `drill` | `drill`'s restore vs `litestream restore` of the same point |
 //!
 //! Whole processes only; the results go to BENCHMARKS.md (see `report`). Nothing here is part of
 //! `cargo xtask test`: timings on shared machines are not test assertions.
 
 mod bootstrap;
 mod config;
+mod drill;
 mod fixture;
 mod lag;
 mod measure;
@@ -35,7 +37,7 @@ use crate::{cargo, exec, provision, root};
 use fixture::Bench;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--only 1,2,3,4,5,6,7] [--runs N] [--warmup N] [--out FILE]
+usage: cargo xtask bench [--only 1,2,3,4,5,6,7,8] [--runs N] [--warmup N] [--out FILE]
 
   --only LIST   measurements to run (default: all); only their sections of the report change
   --runs N      runs per side (samples per side for 5) instead of each measurement's default
@@ -43,7 +45,7 @@ usage: cargo xtask bench [--only 1,2,3,4,5,6,7] [--runs N] [--warmup N] [--out F
   --out FILE    where to write the report (default: BENCHMARKS.md at the repository root)
 ";
 
-const ALL: &[u8] = &[1, 2, 3, 4, 5, 6, 7];
+const ALL: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8];
 
 struct Options {
     only: Vec<u8>,
@@ -129,6 +131,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             5 => lag::run(&bench)?,
             6 => points::run(&bench)?,
             7 => scrub::run(&bench)?,
+            8 => drill::run(&bench)?,
             _ => unreachable!("checked by parse"),
         };
         let during = load.since(before);

@@ -6,8 +6,6 @@
 //! then its level-0 file removed), so both sides read exactly one file: restore decodes it into
 //! a database file, scrub decodes and checksums it.
 
-use std::path::Path;
-
 use super::fixture::{Bench, Lookup, Project};
 use super::measure::{self, Paired};
 use super::report::{Section, Status, Verdict, num};
@@ -31,7 +29,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         format!("7. scrub: a database of {} rows and its snapshot", super::config::thousands(ROWS)),
     );
     let db = project.path("app.db");
-    create_database(&db)?;
+    super::fixture::create_random_database(&db, ROWS)?;
     let db_bytes = std::fs::metadata(&db).map_err(|e| e.to_string())?.len();
     run_ok(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
     let replica = project.path("replica/app.db/ltx");
@@ -147,21 +145,6 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             },
         ],
     })
-}
-
-fn create_database(path: &Path) -> Result<(), String> {
-    let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = wal; CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
-    )
-    .map_err(|e| e.to_string())?;
-    conn.execute(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-         INSERT INTO notes(body) SELECT hex(randomblob(100)) FROM n",
-        [ROWS as i64],
-    )
-    .map_err(|e| e.to_string())?;
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(|e| e.to_string())
 }
 
 fn run_ok(command: &mut std::process::Command) -> Result<(), String> {

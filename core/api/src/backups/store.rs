@@ -231,9 +231,9 @@ const PRESIGNED_FOR: Duration = Duration::from_secs(3600);
 
 impl S3Location {
     /// The S3 location of the replica `table`, when it is one with credentials this tool can
-    /// use: in the table (or the configuration's top level), or `AWS_ACCESS_KEY_ID` /
-    /// `AWS_SECRET_ACCESS_KEY` (or Litestream's `LITESTREAM_` names for them) in the environment.
-    /// An instance role or `~/.aws` is not read.
+    /// use: in the table (or the configuration's top level), `AWS_ACCESS_KEY_ID` /
+    /// `AWS_SECRET_ACCESS_KEY` (or Litestream's `LITESTREAM_` names for them) in the environment,
+    /// or the shared credentials file. An instance role or SSO is not read.
     pub(crate) fn of(table: &TomlTable, globals: &TomlTable, env: &Env) -> Option<S3Location> {
         let get = |key: &str| {
             table
@@ -274,10 +274,20 @@ impl S3Location {
         let endpoint = endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
         let endpoint = if endpoint.contains("://") { endpoint } else { format!("https://{endpoint}") };
         let from_env = |names: [&str; 2]| names.iter().find_map(|n| env.non_empty(n)).map(str::to_owned);
-        let key =
-            get("access-key-id").or_else(|| from_env(["AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID"]))?;
-        let secret = get("secret-access-key")
-            .or_else(|| from_env(["AWS_SECRET_ACCESS_KEY", "LITESTREAM_SECRET_ACCESS_KEY"]))?;
+        // The AWS SDK's order, as far as it needs no network: the config, the environment, then
+        // the shared credentials file (an instance role or SSO is not read).
+        let (key, secret, token) = match (get("access-key-id"), get("secret-access-key")) {
+            (Some(key), Some(secret)) => (key, secret, None),
+            _ => match (
+                from_env(["AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID"]),
+                from_env(["AWS_SECRET_ACCESS_KEY", "LITESTREAM_SECRET_ACCESS_KEY"]),
+            ) {
+                (Some(key), Some(secret)) => {
+                    (key, secret, env.non_empty("AWS_SESSION_TOKEN").map(str::to_owned))
+                }
+                _ => shared_credentials(env)?,
+            },
+        };
         let style = if path_style.as_deref() == Some("true") {
             rusty_s3::UrlStyle::Path
         } else {
@@ -289,7 +299,10 @@ impl S3Location {
             bucket: handle,
             shown: format!("s3://{bucket}/{prefix}"),
             prefix,
-            credentials: rusty_s3::Credentials::new(key, secret),
+            credentials: match token {
+                Some(token) => rusty_s3::Credentials::new_with_token(key, secret, token),
+                None => rusty_s3::Credentials::new(key, secret),
+            },
         })
     }
 
@@ -440,6 +453,51 @@ impl S3Location {
     }
 }
 
+/// The profile's keys in the AWS shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+/// `~/.aws/credentials`; the profile `AWS_PROFILE`, else `default`), as the AWS SDK reads it.
+fn shared_credentials(env: &Env) -> Option<(String, String, Option<String>)> {
+    let path = match env.non_empty("AWS_SHARED_CREDENTIALS_FILE") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env.non_empty("HOME")?).join(".aws/credentials"),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_credentials(&text, env.non_empty("AWS_PROFILE").unwrap_or("default"))
+}
+
+fn parse_credentials(text: &str, profile: &str) -> Option<(String, String, Option<String>)> {
+    let (mut key, mut secret, mut token, mut inside) = (None, None, None, false);
+    for line in text.lines().map(str::trim) {
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = section.trim() == profile;
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=').filter(|_| inside) else { continue };
+        let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        match name.trim() {
+            "aws_access_key_id" => key = value,
+            "aws_secret_access_key" => secret = value,
+            "aws_session_token" => token = value,
+            _ => {}
+        }
+    }
+    Some((key?, secret?, token))
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("").trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_credentials_by_profile() {
+        let text = "[default]\naws_access_key_id = AK\naws_secret_access_key=SK\n\n[ci]\naws_access_key_id = A2\n\
+                    aws_secret_access_key = S2\naws_session_token = T2\n# a comment\n";
+        assert_eq!(parse_credentials(text, "default"), Some(("AK".into(), "SK".into(), None)));
+        assert_eq!(parse_credentials(text, "ci"), Some(("A2".into(), "S2".into(), Some("T2".into()))));
+        assert_eq!(parse_credentials(text, "nosuch"), None);
+        assert_eq!(parse_credentials("[default]\naws_access_key_id = AK\n", "default"), None);
+    }
 }
