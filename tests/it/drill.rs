@@ -111,6 +111,9 @@ fn bad_drill_settings_and_an_unreachable_replica_are_one_line() {
         ("drill = { checks = [\"\"] }", "drill.checks"),
         ("drill = { every = \"1h\" }", "drill.every"),
         ("drill = 3", "drill"),
+        ("verify-every = \"0s\"", "verify-every"),
+        ("scrub-every = \"often\"", "scrub-every"),
+        ("drill-every = 3600", "drill-every"),
     ] {
         project(setting).run(["drill"]).our_error(&[fragment]);
     }

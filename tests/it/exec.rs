@@ -283,3 +283,24 @@ fn an_unreachable_replica_delays_the_command_by_first_sync_timeout_and_says_so()
         .run(["replicate", "-first-sync-timeout", "0", "-exec", "true"])
         .our_error(&["-first-sync-timeout"]);
 }
+
+/// Under `replicate -exec`, the project's `verify-every`, `scrub-every` and `drill-every` run
+/// while the command does: here the command waits until the history holds one of each.
+#[test]
+fn exec_runs_the_scheduled_checks_while_the_command_runs() {
+    let project = project("verify-every = \"1s\"\nscrub-every = \"1s\"\ndrill-every = \"1s\"\n");
+    project.write(
+        "wait.sh",
+        "for i in $(seq 1 600); do\n\
+         h=target/litestream/app/history.jsonl\n\
+         grep -q '\"kind\":\"verify\"' $h 2>/dev/null && grep -q '\"kind\":\"scrub\"' $h && \
+         grep -q '\"kind\":\"drill\"' $h && exit 0\n\
+         sleep 0.1\ndone\nexit 1\n",
+    );
+    let run = project.run(["replicate", "-exec", "sh wait.sh"]);
+    let run = run.success();
+    for kind in ["verify default: in sync", "scrub default: sound", "drill default: passed"] {
+        assert!(run.stderr.contains(&format!("Assured {kind}")), "{kind}\n{run}");
+    }
+    project.run(["drill"]).success();
+}

@@ -262,3 +262,54 @@ fn a_killed_application_leaves_no_orphan() {
     project.run(["restore", "-o", &out, "default"]).success();
     assert_eq!(rows(Path::new(&out)), [1, 2], "the last write is replicated\n{}", log(&project));
 }
+
+/// The history's kinds, once each of `kinds` appears in it (bounded wait: the schedule runs
+/// every second).
+fn wait_for_history(project: &Project, kinds: &[&str]) -> Vec<serde_json::Value> {
+    let path = project.path().join("target/litestream/app/history.jsonl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if kinds.iter().all(|k| lines.iter().any(|l| l["kind"] == *k)) {
+            return lines;
+        }
+        assert!(std::time::Instant::now() < deadline, "not every kind ran within 60 s: {lines:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `verify-every`, `scrub-every` and `drill-every` run while `spawn_replicate`'s handle lives:
+/// each result is a line of litestream's log and of the history; stopping the handle stops them.
+#[test]
+fn spawn_replicate_runs_the_scheduled_checks() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\nverify-every = \"1s\"\nscrub-every = \"1s\"\ndrill-every = \"1s\"\n\n[package.metadata.litestream.databases]\ndefault = \"data/app.db\"\n",
+    );
+    insert(&project, &[1, 2, 3]);
+    let (config, env) = (load(&project), env(&project));
+    let litestream = locate_litestream(&config, &env).unwrap();
+    let handle = spawn_replicate(&config, &env, &litestream, &options(&project)).unwrap();
+    let lines = wait_for_history(&project, &["verify", "scrub", "drill"]);
+    let stopped = handle.stop().unwrap();
+    assert!(stopped.final_sync.is_ok(), "{stopped:?}");
+    assert!(lines.iter().all(|l| l["ok"] == true), "{lines:?}");
+    let log = log(&project);
+    for kind in ["verify default: in sync", "scrub default: sound", "drill default: passed"] {
+        assert!(log.contains(&format!("cargo-litestream: {kind}")), "{kind}\n{log}");
+    }
+    // Stopped with the handle: no line is added afterwards.
+    let count = std::fs::read_to_string(project.path().join("target/litestream/app/history.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = std::fs::read_to_string(project.path().join("target/litestream/app/history.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(after, count, "a check ran after stop");
+}

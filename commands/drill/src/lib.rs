@@ -121,11 +121,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 fn write_human(out: &mut impl Write, name: &str, report: &DrillReport) -> std::io::Result<()> {
-    let verdict = match report.outcome {
-        Outcome::Passed => "passed",
-        Outcome::Failed => "FAILED",
-        Outcome::Unchecked => "could not run",
-    };
+    let verdict = report.outcome.label();
     let rpo = report.rpo_seconds.map_or_else(|| "no backup yet".to_owned(), |s| format!("{s:.1} s"));
     writeln!(
         out,

@@ -40,6 +40,9 @@ pub struct Plan {
     pub first_sync_timeout: Duration,
     /// Refuse to start when the socket already answers (a daemon started some other way).
     pub check_live_socket: bool,
+    /// The project's own databases are replicated (its generated config), so its scheduled
+    /// verify, scrub and drill apply; not with `-config FILE` or a single database.
+    pub scheduled: bool,
     /// Private files of this run, removed when it ends.
     pub _temp: Option<tempfile::TempDir>,
 }
@@ -152,6 +155,7 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
             sync_timeout: Duration::from_secs(30),
             first_sync_timeout: first_sync_timeout(matches)?,
             check_live_socket: false,
+            scheduled: false,
             _temp: Some(temp),
         }));
     }
@@ -184,6 +188,7 @@ pub fn plan(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<Plan>> {
         sync_timeout: shutdown_sync_timeout(project),
         first_sync_timeout: first_sync_timeout(matches)?,
         check_live_socket: true,
+        scheduled: true,
         _temp: None,
     }))
 }
@@ -256,6 +261,7 @@ fn own_config(
         sync_timeout,
         first_sync_timeout,
         check_live_socket: true,
+        scheduled: false,
         _temp: temp,
     }))
 }

@@ -92,6 +92,17 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(code);
     }
 
+    // Scheduled verify, scrub and drill (the project's `verify-every`, …) while the command runs.
+    let assurance = match ctx.project_if_any()? {
+        Some(project) if plan.scheduled => cargo_litestream_api::assurance::start(
+            project,
+            &ctx.env,
+            &litestream,
+            Box::new(|line| eprintln!("{:>12} {line}", "Assured")),
+        ),
+        _ => None,
+    };
+
     // 2. The command.
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]).env_clear().envs(ctx.env.vars()).current_dir(ctx.env.cwd());
@@ -150,7 +161,9 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     };
 
-    // 3. The command's last writes, then litestream.
+    // 3. No check starts any more (one in progress ends first), the command's last writes, then
+    // litestream.
+    drop(assurance);
     {
         let socket = plan.socket.clone();
         let timeout = plan.sync_timeout;

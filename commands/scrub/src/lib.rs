@@ -147,10 +147,7 @@ fn scrub_one(
     match &target.store {
         Ok(store) => {
             let options = ScrubOptions {
-                memory: target
-                    .state_dir
-                    .as_ref()
-                    .map(|dir| dir.join("scrub").join(memory_name(&store.describe()))),
+                memory: target.state_dir.as_ref().map(|dir| scrub::memory_path(dir, store)),
                 ..options.clone()
             };
             let mut bar = Bar::new(ctx, &target.name);
@@ -242,21 +239,8 @@ fn parse_subset(text: &str) -> anyhow::Result<(u32, u32)> {
     }
 }
 
-/// The memory's file name: readable, and one per replica location.
-fn memory_name(replica: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in replica.bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}.json")
-}
-
 fn write_human(out: &mut impl Write, name: &str, report: &ScrubReport) -> std::io::Result<()> {
-    let verdict = match report.outcome {
-        Outcome::Sound => "sound",
-        Outcome::Damaged => "DAMAGED",
-        Outcome::Unchecked => "could not check",
-    };
+    let verdict = report.outcome.label();
     let mut read = format!("{} read", report.files_read);
     if report.files_remembered > 0 {
         read.push_str(&format!(", {} verified before", report.files_remembered));

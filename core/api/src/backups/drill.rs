@@ -49,6 +49,14 @@ impl Outcome {
         }
     }
 
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "FAILED",
+            Outcome::Unchecked => "could not run",
+        }
+    }
+
     pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
         outcomes.into_iter().max().unwrap_or(Outcome::Passed)
     }

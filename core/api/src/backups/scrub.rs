@@ -48,6 +48,14 @@ impl Outcome {
         }
     }
 
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Sound => "sound",
+            Outcome::Damaged => "DAMAGED",
+            Outcome::Unchecked => "could not check",
+        }
+    }
+
     /// The outcome of several replicas: damage first, then anything unchecked.
     pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
         outcomes.into_iter().max().unwrap_or(Outcome::Sound)
@@ -113,6 +121,16 @@ fn txid_ranges<S: serde::Serializer>(
         }))?;
     }
     seq.end()
+}
+
+/// Where the files of `store` verified in this project are remembered: one file per replica
+/// location, named by a hash of it, in the project's state folder.
+pub fn memory_path(state_dir: &Path, store: &Store) -> PathBuf {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in store.describe().bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    state_dir.join("scrub").join(format!("{hash:016x}.json"))
 }
 
 /// What one read file told, kept between runs.
