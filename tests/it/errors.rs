@@ -357,3 +357,19 @@ fn verbose_output_hides_a_password_in_a_url() {
     let run = project.run(["-v", "restore", "-o", &project.p("x.db"), url]).our_error(&["percent-encode"]);
     assert!(!run.stderr.contains("s3cr/et-pw") && !run.stderr.contains("Running"), "{run}");
 }
+
+/// A cause is said once: an error whose message already shows its cause (here the OS error of
+/// a binary that cannot be run) is not followed by it again.
+#[test]
+fn each_cause_is_printed_once() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+    );
+    project.write("not-executable", "#!/bin/sh\n");
+    let bin = project.p("not-executable");
+    let project = project.with_env("CARGO_LITESTREAM_BIN", &bin);
+    let run = project.run(["version"]);
+    assert_ne!(run.code, Some(0), "{run}");
+    assert_eq!(run.stderr.matches("error:").count(), 1, "{run}");
+    assert_eq!(run.stderr.matches("Permission denied").count(), 1, "{run}");
+}

@@ -75,7 +75,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         let result = scrub_one(&target, &options, timeout, ctx);
         // With --json the error is the database's entry in the document: printed once.
         if let (Err(error), None) = (&result, json) {
-            ctx.shell.error(format!("{}: {error:#}", target.name));
+            ctx.shell.error(format!("{}: {}", target.name, cargo_litestream_command::one_line(&error)));
         }
         if let (Ok(report), Some(state_dir)) = (&result, &target.state_dir)
             && report.outcome != Outcome::Unchecked
@@ -106,7 +106,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                     value["database"] = name.as_str().into();
                     value
                 }
-                Err(error) => serde_json::json!({ "database": name, "outcome": "unchecked", "error": format!("{error:#}") }),
+                Err(error) => serde_json::json!({ "database": name, "outcome": "unchecked", "error": cargo_litestream_command::one_line(error) }),
             })
             .collect();
         json.write(

@@ -71,7 +71,7 @@ impl Ctx {
     /// [`Ctx::json`] said `--json` was given (nothing on stderr: a monitor logs stderr and parses
     /// stdout, and would otherwise see each cause twice), else as one `error:` line on stderr.
     pub fn report_error(&self, error: &anyhow::Error) {
-        let message = format!("{error:#}");
+        let message = crate::one_line(error);
         if !print_error(&message) {
             self.shell.error(message);
         }

@@ -101,6 +101,22 @@ fn cargo_styles() -> Styles {
         .invalid(AnsiColor::Yellow.on_default().effects(Effects::BOLD))
 }
 
+/// An error and its causes in one line, each said once: a message that already shows its cause
+/// (`could not read x: Permission denied`) is not followed by the cause again, as `{:#}` would.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// The program: parse, dispatch, turn every outcome into an exit code. Nothing panics past
 /// this point without being reported as one line.
 pub fn main() -> ExitCode {
@@ -281,4 +297,35 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// An error whose message shows its cause, as several of this workspace's do.
+    #[derive(Debug)]
+    struct Read(std::io::Error);
+
+    impl std::fmt::Display for Read {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "could not read `x`: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Read {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied (os error 13)");
+        let error = anyhow::Error::new(Read(io)).context("could not load the project");
+        assert_eq!(
+            super::one_line(&error),
+            "could not load the project: could not read `x`: Permission denied (os error 13)"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::one_line(&plain), "outer: inner");
+    }
 }
