@@ -864,24 +864,46 @@ fn replicas(
         checks.push(Check::new("replica", "", Status::Fail, error.to_string()));
         return;
     }
-    let results: Vec<Check> = std::thread::scope(|scope| {
-        let handles: Vec<_> = project
-            .databases
-            .iter()
-            .filter_map(|db| db.path().map(|path| (db.name(), path.to_path_buf())))
-            .map(|(name, path)| {
-                let config = &config;
-                scope.spawn(move || replica_check(&name, &path, config, env, litestream, timeout))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| Check::new("replica", "", Status::Fail, "the check panicked"))
-            })
-            .collect()
+    let targets: Vec<(String, PathBuf)> = project
+        .databases
+        .iter()
+        .filter_map(|db| db.path().map(|path| (db.name(), path.to_path_buf())))
+        .collect();
+    let results = bounded_map(&targets, PARALLEL_CHECKS, |(name, path)| {
+        replica_check(name, path, &config, env, litestream, timeout)
     });
+    let results: Vec<Check> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Check::new("replica", "", Status::Fail, "the check panicked")))
+        .collect();
     checks.extend(results);
+}
+
+/// How many replicas doctor lists at once: each is a `litestream ltx` process, and a project
+/// may have thousands of databases.
+const PARALLEL_CHECKS: usize = 8;
+
+/// `f` over `items` on at most `workers` threads, results in the items' order (`None` where `f`
+/// panicked).
+fn bounded_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<Option<R>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(items.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))).ok();
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = result;
+                    }
+                }
+            });
+        }
+    });
+    results.into_iter().map(|slot| slot.into_inner().ok().flatten()).collect()
 }
 
 fn replica_check(
@@ -892,17 +914,13 @@ fn replica_check(
     litestream: &Litestream,
     timeout: Duration,
 ) -> Check {
-    #[derive(serde::Deserialize)]
-    struct Ltx {
-        max_txid: String,
-        timestamp: String,
-    }
     let mut command = litestream.command(env);
     command.arg("ltx").arg("-config").arg(config).args(["-level", "all", "-json"]).arg(path);
     match output_within(&mut command, None, timeout) {
-        Ok(done) if done.status.success() => {
-            let files: Vec<Ltx> = serde_json::from_slice(&done.stdout).unwrap_or_default();
-            match files.iter().max_by(|a, b| a.max_txid.cmp(&b.max_txid)) {
+        Ok(done) if done.status.success() => match crate::backups::parse_listing(&done.stdout) {
+            Err(error) => Check::new("replica", name, Status::Fail, error.to_string())
+                .fix("report it: litestream's listing is not what cargo-litestream reads"),
+            Ok(files) => match files.iter().max_by_key(|f| f.max_txid) {
                 Some(newest) => Check::new(
                     "replica",
                     name,
@@ -910,14 +928,14 @@ fn replica_check(
                     format!(
                         "reachable: {} LTX files, newest TXID {} written {}",
                         files.len(),
-                        newest.max_txid,
-                        newest.timestamp
+                        crate::json::txid(newest.max_txid),
+                        newest.created
                     ),
                 ),
                 None => Check::new("replica", name, Status::Warn, "reachable, but it holds no backup yet")
                     .fix("start `cargo litestream replicate` (the first sync writes a snapshot)"),
-            }
-        }
+            },
+        },
         Ok(done) => {
             let error = last_error_line(&done.stderr);
             // The AWS SDK's chain ends at the instance metadata service: its error hides that no
@@ -1096,6 +1114,23 @@ fn daemon(project: &Project, env: &Env, timeout: Duration, checks: &mut Vec<Chec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_map_keeps_order_and_bounds_the_threads() {
+        let running = std::sync::atomic::AtomicUsize::new(0);
+        let most = std::sync::atomic::AtomicUsize::new(0);
+        let items: Vec<usize> = (0..50).collect();
+        let out = bounded_map(&items, 4, |&i| {
+            let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            i * 2
+        });
+        assert_eq!(out, items.iter().map(|i| Some(i * 2)).collect::<Vec<_>>());
+        assert!(most.load(std::sync::atomic::Ordering::SeqCst) <= 4);
+        assert!(bounded_map(&[1], 4, |_: &i32| -> i32 { panic!("no") })[0].is_none());
+    }
 
     #[test]
     fn variable_references() {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use cargo_litestream_config::Env;
 use cargo_litestream_runner::Litestream;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Probe;
 use crate::process::{last_error_line, output_within};
@@ -93,13 +93,6 @@ pub struct ReplicaPosition {
     pub timestamp: String,
 }
 
-#[derive(Deserialize)]
-struct LtxFile {
-    max_txid: String,
-    #[serde(default)]
-    timestamp: String,
-}
-
 /// The replica's newest transaction (`None` for a replica with no backup yet), listed by
 /// running `litestream ltx -level all -json` with `target` (a replica URL, or `-config FILE
 /// DB_PATH`) and `extra_env` (credentials) added to `env`; bounded by `timeout`.
@@ -117,13 +110,12 @@ pub fn replica_position(
     if !done.status.success() {
         return Err(format!("listing the replica failed: {}", last_error_line(&done.stderr)));
     }
-    let files: Vec<LtxFile> = serde_json::from_slice(&done.stdout)
-        .map_err(|e| format!("could not read `litestream ltx -json` output: {e}"))?;
-    let newest = files
-        .into_iter()
-        .filter_map(|f| u64::from_str_radix(&f.max_txid, 16).ok().map(|txid| (txid, f.timestamp)))
-        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    Ok(newest.map(|(txid, timestamp)| ReplicaPosition { txid, timestamp }))
+    // The one reader of litestream's listing (a listing it cannot read is an error here as in
+    // doctor, never "no backup yet").
+    let files = crate::backups::parse_listing(&done.stdout).map_err(|e| e.to_string())?;
+    let newest =
+        files.iter().max_by(|a, b| a.max_txid.cmp(&b.max_txid).then_with(|| a.created.cmp(&b.created)));
+    Ok(newest.map(|f| ReplicaPosition { txid: f.max_txid, timestamp: f.created.to_string() }))
 }
 
 /// A replica's health, with the numbers it rests on.
