@@ -1123,7 +1123,7 @@ mod tests {
         let out = bounded_map(&items, 4, |&i| {
             let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(2));
             running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             i * 2
         });
