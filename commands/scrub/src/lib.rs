@@ -75,7 +75,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         let result = scrub_one(&target, &options, timeout, ctx);
         // With --json the error is the database's entry in the document: printed once.
         if let (Err(error), None) = (&result, json) {
-            ctx.shell.error(format!("{}: {}", target.name, cargo_litestream_command::one_line(&error)));
+            ctx.shell.error(format!("{}: {}", target.name, cargo_litestream_command::one_line(error)));
         }
         if let (Ok(report), Some(state_dir)) = (&result, &target.state_dir)
             && report.outcome != Outcome::Unchecked
