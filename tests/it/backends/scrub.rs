@@ -284,3 +284,16 @@ fn the_shared_credentials_file_is_read_as_litestream_reads_it() {
     assert!(!run.stderr.contains("not read natively"), "{run}");
     assert_eq!(json["databases"][0]["files_read"], json["databases"][0]["files"], "{run}");
 }
+
+/// A replica whose listing fails: exit 3 (could not check), one line, and the JSON says so.
+#[test]
+fn a_replica_that_cannot_be_listed_is_unchecked() {
+    let project = Project::new("");
+    let project = project.with_env("AWS_ACCESS_KEY_ID", "x").with_env("AWS_SECRET_ACCESS_KEY", "y");
+    let url = "s3://bucket/db?endpoint=http://127.0.0.1:9&region=us-east-1&forcePathStyle=true";
+    let run = project.run(["scrub", url]).code(3);
+    assert_eq!(run.stderr.matches("error:").count(), 1, "{run}");
+    let run = project.run(["scrub", "--json", url]).code(3);
+    assert_eq!(run.json()["databases"][0]["outcome"], "unchecked", "{run}");
+    assert!(run.stderr.is_empty() || !run.stderr.contains("error:"), "{run}");
+}
