@@ -1,34 +1,8 @@
 //! `cargo litestream start`: Start replicating a database in the running replicate daemon.
 
-use cargo_litestream_command::Lookup;
-use cargo_litestream_command::clap::{ArgMatches, Command};
-use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, SocketTimeout};
-use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use cargo_litestream_command::passthrough::START_STOP;
 
-const LITESTREAM: Passthrough = Passthrough {
-    command: "start",
-    needs: Needs::Socket(SocketTimeout::ThirtySeconds),
-    flags: &[Flag::switch("json", "Print JSON")],
-    positionals: &[Positional {
-        name: "DB_PATH",
-        help: "Database alias or path",
-        required: true,
-        kind: Kind::Database(Lookup::Any),
-    }],
-};
-
-fn cli() -> Command {
-    LITESTREAM.cli()
-}
-
-fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
-    LITESTREAM.run(matches, ctx)
-}
-
-register_command!(CommandSpec {
-    name: "start",
+cargo_litestream_command::passthrough_command! {
     about: "Start replicating a database in the running replicate daemon",
-    cli,
-    run,
-    passthrough: Some(&LITESTREAM),
-});
+    table: START_STOP,
+}

@@ -123,6 +123,38 @@ const SOCKET_FLAGS_30: [Flag; 2] = [
     Flag::value("timeout", "SECONDS", "Give up after this many seconds (default: 30)"),
 ];
 
+/// `ltx` (and its deprecated name `wal`, which differs only in `command`): one table.
+pub const LTX: Passthrough = Passthrough {
+    command: "ltx",
+    needs: Needs::Config,
+    flags: &[
+        Flag::value("level", "LEVEL", "Compaction level 0-9, or `all` (default: 0)"),
+        Flag::switch("json", "Print JSON"),
+        Flag::value("replica", "NAME", "").role(Role::Refuse(
+            "Litestream 0.5 has one replica per database; give the database, or the replica URL instead of it",
+        )),
+    ],
+    positionals: &[Positional {
+        name: "DB_PATH",
+        help: "Database alias or path, or a replica URL",
+        required: true,
+        kind: Kind::DatabaseOrUrl(Lookup::Configured),
+    }],
+};
+
+/// `start` and `stop` take the same arguments.
+pub const START_STOP: Passthrough = Passthrough {
+    command: "start",
+    needs: Needs::Socket(SocketTimeout::ThirtySeconds),
+    flags: &[Flag::switch("json", "Print JSON")],
+    positionals: &[Positional {
+        name: "DB_PATH",
+        help: "Database alias or path",
+        required: true,
+        kind: Kind::Database(Lookup::Any),
+    }],
+};
+
 /// A Litestream command passed through.
 pub struct Passthrough {
     /// Litestream's name for it.

@@ -40,6 +40,49 @@ macro_rules! register_command {
     };
 }
 
+/// A command of Litestream's, passed through: its crate is this one declaration (the command's
+/// help line, whether it is hidden, and its [`Passthrough`](crate::passthrough::Passthrough)
+/// table), from which its clap definition, its run and its registration follow.
+///
+/// ```ignore
+/// cargo_litestream_command::passthrough_command! {
+///     about: "Show the running replicate daemon (through the control socket)",
+///     table: Passthrough {
+///         command: "info",
+///         needs: Needs::Socket(SocketTimeout::TenSeconds),
+///         flags: &[Flag::switch("json", "Print JSON")],
+///         positionals: &[],
+///     },
+/// }
+/// ```
+#[macro_export]
+macro_rules! passthrough_command {
+    (about: $about:expr, table: $declaration:expr $(, hidden: $hidden:expr)? $(,)?) => {
+        #[allow(unused_imports)]
+        use $crate::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role, SocketTimeout};
+        #[allow(unused_imports)]
+        use $crate::Lookup;
+
+        const LITESTREAM: $crate::passthrough::Passthrough = $declaration;
+
+        fn cli() -> $crate::clap::Command {
+            LITESTREAM.cli()$(.hide($hidden))?
+        }
+
+        fn run(matches: &$crate::clap::ArgMatches, ctx: &$crate::Ctx) -> $crate::anyhow::Result<u8> {
+            LITESTREAM.run(matches, ctx)
+        }
+
+        $crate::register_command!($crate::CommandSpec {
+            name: LITESTREAM.command,
+            about: $about,
+            cli,
+            run,
+            passthrough: Some(&LITESTREAM),
+        });
+    };
+}
+
 /// Every registered command, sorted by name. Two commands with one name are refused: the
 /// second would otherwise shadow the first depending on link order.
 pub fn commands() -> Result<&'static BTreeMap<&'static str, &'static CommandSpec>, String> {
