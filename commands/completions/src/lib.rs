@@ -5,7 +5,7 @@
 //! cargo's own completion (and hand everything else back to it), which clap_complete's scripts
 //! cannot do, and its bash script never completes a subcommand's flags for a tree whose
 //! `bin_name` has a space (clap#6421). The tree is one level of commands with flags and
-//! positionals, so a model of it ([`Tree`]) and one small writer per shell cover it.
+//! positionals, so a model of it (`Tree`) and one small writer per shell cover it.
 //! PowerShell and Elvish keep clap_complete's script, which completes `cargo-litestream …` only.
 
 mod bash;

@@ -3,7 +3,7 @@
 //! - [`list`]: the replica's files, as `litestream ltx -level all -json` lists them (the one
 //!   reader of that output). Litestream lists every backend it supports with the same config
 //!   and credentials it replicates with, so this works wherever replication does.
-//! - [`plan()`]: Litestream's restore plan for a target, computed here ([`plan`] module).
+//! - [`plan()`]: Litestream's restore plan for a target, computed here ([`mod@plan`] module).
 //! - [`restore_points`]: every TXID a restore can reach, with its time and what it downloads.
 
 pub mod btree;

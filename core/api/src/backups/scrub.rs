@@ -8,7 +8,7 @@
 //! continue the WAL where the one before stopped (the same salts, the next offset), which is how
 //! frames that were never shipped show. What the level folders hold besides LTX files (another
 //! name, a directory) is a finding too. Each damaged file is mapped to the restore points whose
-//! plan reads it (Litestream's own plan, [`super::plan`]).
+//! plan reads it (Litestream's own plan, [`mod@super::plan`]).
 //!
 //! Nothing is written to the replica. What was verified is remembered beside the project's
 //! generated config (name, size, and the object's ETag or the file's time and inode), so the
