@@ -309,3 +309,22 @@ fn verify_by_pages_is_out_of_sync_on_a_damaged_replica() {
     assert!(message.contains(".ltx"), "{run}");
     assert_eq!(sentinel_rows(&project, "app.db"), Some(0));
 }
+
+/// On S3 the files are read by 256 KiB ranges: a database whose snapshot spans many of them
+/// (here about 3 MB of random rows) is read by pages too (`rclone serve s3` answers a range
+/// with HTTP 200 and the range's bytes).
+#[test]
+fn verify_reads_pages_of_a_multi_megabyte_database_on_s3() {
+    let s3 = S3Server::start();
+    let project = project_with(&s3.replica_toml("dbs"), "");
+    project
+        .sqlite("app.db")
+        .execute_batch(
+            "CREATE TABLE big(x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             INSERT INTO big SELECT randomblob(1000) FROM n;",
+        )
+        .unwrap();
+    let _daemon = project.replicate::<_, &str>([]);
+    let json = project.run(["verify", "--json"]).success().json();
+    assert_eq!(json["databases"][0]["method"], "pages", "{json}");
+}
