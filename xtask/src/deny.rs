@@ -8,7 +8,7 @@
 //! which CI cannot reach: advisories are checked whenever the clone succeeds, and a failed clone
 //! is said plainly and skipped (licenses, bans and sources need no network beyond crates.io).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,7 @@ fn install() -> Result<PathBuf, String> {
     Ok(binary)
 }
 
-fn deny_command(deny: &PathBuf) -> Command {
+fn deny_command(deny: &Path) -> Command {
     let mut command = Command::new(deny);
     command.current_dir(root());
     command
@@ -107,7 +107,7 @@ fn dev_only_stay_dev() -> Result<(), String> {
 }
 
 /// The advisory check, when the database can be cloned or updated; a clear skip when it cannot.
-fn advisories(deny: &PathBuf) -> Result<(), String> {
+fn advisories(deny: &Path) -> Result<(), String> {
     eprintln!("    Fetching the RustSec advisory database (cargo-deny clones it from GitHub)");
     let mut fetch = deny_command(deny)
         .args(["--locked", "fetch", "db"])
