@@ -263,7 +263,7 @@ fn config_json_is_the_yaml_as_json_with_secrets_redacted() {
     assert_eq!(document["litestream_version"], "0.5.17");
     let json = &document["config"];
     let yaml = project.run(["config"]).success().stdout;
-    let from_yaml: Value = serde_yaml::from_str(&yaml).unwrap();
+    let from_yaml = cargo_litestream_config::yaml::parse(&yaml).unwrap();
     assert_eq!(*json, from_yaml);
     assert_eq!(json["secret-access-key"], "<redacted>");
     assert_eq!(json["dbs"][0]["replica"]["access-key-id"], "$KEY");

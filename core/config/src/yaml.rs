@@ -7,9 +7,10 @@
 //! double-quoted with JSON-style escapes, which both versions read the same way. It is also
 //! several times faster than going through serde (10 000 databases: the bar is 100 ms).
 //!
-//! Reading (tests, and Litestream's own files): `serde_yaml`, archived upstream
-//! (0.9.34+deprecated); it is used here and nowhere else, so a maintained fork can replace it
-//! by editing this file.
+//! Reading (the user's own `replicate -config FILE`, and tests): `saphyr`, a maintained YAML 1.2
+//! parser in safe Rust, used here and nowhere else. It replaced `serde_yaml` (archived upstream,
+//! built on `unsafe-libyaml`), which stays a dev-dependency only: the tests read the writer's
+//! output back with it as well, a YAML 1.1 reader as Go's yaml.v2 is.
 
 use std::fmt::Write as _;
 
@@ -28,8 +29,166 @@ pub fn to_string(value: &toml::Value) -> Result<String, String> {
 }
 
 /// Parses YAML into JSON values: for tests and for reading Litestream's own files.
+///
+/// What `serde_yaml` 0.9 read before it (the tests compare the two): one document (an empty text
+/// is null), scalars resolved as it did (YAML 1.2's core schema, plus `0b101`; `yes` and `0600`
+/// are strings), aliases expanded, a repeated key's last value kept, keys by their text. Only
+/// laxer: a value with a tag of its own (`!env x`) is read as the value, where it failed.
 pub fn parse(text: &str) -> Result<serde_json::Value, String> {
-    serde_yaml::from_str(text).map_err(|e| e.to_string())
+    let mut loader = saphyr::YamlLoader::<saphyr::Yaml>::default();
+    // Scalars stay text: `resolve` reads them as serde_yaml did, keys keep their spelling.
+    loader.early_parse(false);
+    loader.allow_duplicate_keys(true);
+    saphyr_parser::Parser::new_from_str(text).load(&mut loader, true).map_err(|e| e.to_string())?;
+    if let Some(error) = loader.error() {
+        return Err(error.to_string());
+    }
+    let mut documents = loader.into_documents();
+    if documents.len() > 1 {
+        // Go's yaml.Unmarshal would silently read the first alone.
+        return Err(format!(
+            "{} YAML documents (separated by `---` lines): a Litestream config is one",
+            documents.len()
+        ));
+    }
+    documents.pop().map_or(Ok(serde_json::Value::Null), to_json)
+}
+
+fn to_json(node: saphyr::Yaml<'_>) -> Result<serde_json::Value, String> {
+    use saphyr::Yaml;
+    Ok(match node {
+        Yaml::Representation(text, style, tag) => resolve(&text, style, tag.as_deref())?,
+        Yaml::Sequence(items) => {
+            serde_json::Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Yaml::Mapping(map) => {
+            let mut object = serde_json::Map::with_capacity(map.len());
+            for (key, value) in map {
+                object.insert(key_text(key)?, to_json(value)?);
+            }
+            serde_json::Value::Object(object)
+        }
+        Yaml::Tagged(_, inner) => to_json(*inner)?,
+        // Early parsing is off and saphyr expands aliases itself: neither is produced.
+        Yaml::Value(_) | Yaml::Alias(_) | Yaml::BadValue => return Err("unexpected YAML node".into()),
+    })
+}
+
+/// A mapping key as written (`~: x` is `"~"`, `0x10: x` is `"0x10"`), as serde_yaml read it.
+fn key_text(key: saphyr::Yaml<'_>) -> Result<String, String> {
+    match key {
+        saphyr::Yaml::Representation(text, ..) => Ok(text.into_owned()),
+        saphyr::Yaml::Tagged(_, inner) => key_text(*inner),
+        _ => Err("a mapping key is a list or a mapping: keys must be plain values".into()),
+    }
+}
+
+/// A scalar's value, by serde_yaml 0.9's rules (its `visit_scalar`): the core tags `!!bool`,
+/// `!!int`, `!!float`, `!!null` must match and `!!str` is a string; otherwise a plain scalar is
+/// resolved and a quoted or block one is a string.
+fn resolve(
+    text: &str,
+    style: saphyr::ScalarStyle,
+    tag: Option<&saphyr::Tag>,
+) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    let mismatch = |kind: &str| Err(format!("invalid value {text:?}: the tag wants {kind}"));
+    match tag.filter(|tag| tag.is_yaml_core_schema()).map(|tag| tag.suffix.as_str()) {
+        Some("bool") => return parse_bool(text).map(Value::Bool).map_or_else(|| mismatch("a boolean"), Ok),
+        Some("int") => return parse_int(text).unwrap_or_else(|| mismatch("an integer")),
+        Some("float") => return parse_float(text).map(float).map_or_else(|| mismatch("a float"), Ok),
+        Some("null") => return if is_null(text) { Ok(Value::Null) } else { mismatch("null") },
+        Some(_) => return Ok(Value::String(text.to_owned())),
+        None => {}
+    }
+    if style != saphyr::ScalarStyle::Plain {
+        return Ok(Value::String(text.to_owned()));
+    }
+    if text.is_empty() || is_null(text) {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = parse_bool(text) {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(number) = parse_int(text) {
+        return number;
+    }
+    if !leading_zero_digits(text)
+        && let Some(f) = parse_float(text)
+    {
+        return Ok(float(f));
+    }
+    Ok(Value::String(text.to_owned()))
+}
+
+fn is_null(text: &str) -> bool {
+    matches!(text, "null" | "Null" | "NULL" | "~")
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// `12`, `+12`, `-12`, `0x1f`, `0o17`, `0b101` (signed too); not `0600` (a string: YAML 1.1
+/// would read it as octal, 1.2 as decimal). Beyond 64 bits: an error, as serde_yaml gave.
+fn parse_int(text: &str) -> Option<Result<serde_json::Value, String>> {
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (digits, radix) = [("0x", 16), ("0o", 8), ("0b", 2)]
+        .into_iter()
+        .find_map(|(prefix, radix)| unsigned.strip_prefix(prefix).map(|rest| (rest, radix)))
+        .unwrap_or((unsigned, 10));
+    // from_str_radix takes a sign of its own: refuse `+-1`, `0x+1`.
+    if digits.is_empty()
+        || !digits.chars().all(|c| c.is_digit(radix))
+        || (radix == 10 && leading_zero_digits(text))
+    {
+        return None;
+    }
+    let magnitude = u128::from_str_radix(digits, radix).ok()?;
+    let value = if negative {
+        i64::try_from(magnitude)
+            .ok()
+            .map(|m| serde_json::Value::from(-m))
+            .or_else(|| (magnitude == 1u128 << 63).then(|| serde_json::Value::from(i64::MIN)))
+    } else {
+        u64::try_from(magnitude).ok().map(serde_json::Value::from)
+    };
+    Some(value.ok_or_else(|| format!("integer {text} is out of range (64 bits)")))
+}
+
+/// Leading zeros then digits (`0600`, `-007`): a string in YAML 1.2.
+fn leading_zero_digits(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    unsigned.len() > 1 && unsigned.starts_with('0') && unsigned[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `1.5`, `1e3`, `.5`, `+.inf`, `-.Inf`, `.nan`; not `inf` or `nan` (strings).
+fn parse_float(text: &str) -> Option<f64> {
+    let unsigned = match text.strip_prefix('+') {
+        Some(rest) if rest.starts_with(['+', '-']) => return None,
+        Some(rest) => rest,
+        None => text,
+    };
+    match unsigned {
+        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" if unsigned.len() == text.len() => return Some(f64::NAN),
+        _ => {}
+    }
+    unsigned.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// JSON has no NaN or infinities: null, as serde_json makes of them.
+fn float(f: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 fn write_table(out: &mut String, table: &toml::Table, indent: usize) {
@@ -358,7 +517,7 @@ ratio: 0.5
             let mut out = String::new();
             write_string(&mut out, text);
             assert!(out.starts_with('"'), "{text:?} written bare as {out}");
-            let back = parse(&format!("k: {out}\n")).unwrap();
+            let back = read_back(&format!("k: {out}\n"));
             assert_eq!(back["k"], serde_json::Value::String(text.to_owned()), "{text:?} → {out}");
         }
     }
@@ -381,10 +540,7 @@ ratio: 0.5
             let mut out = String::new();
             write_string(&mut out, text);
             assert_eq!(out, text);
-            assert_eq!(
-                parse(&format!("k: {out}\n")).unwrap()["k"],
-                serde_json::Value::String(text.to_owned())
-            );
+            assert_eq!(read_back(&format!("k: {out}\n"))["k"], serde_json::Value::String(text.to_owned()));
         }
     }
 
@@ -442,13 +598,14 @@ e = { f = { g = "deep", h = "line\nbreak\ttab \"quoted\" back\\slash" } }
         .parse()
         .unwrap();
         let value = toml::Value::Table(source.clone());
-        let back = parse(&to_string(&value).unwrap()).unwrap();
+        let back = read_back(&to_string(&value).unwrap());
         let expected: serde_json::Value = serde_json::to_value(&source).unwrap();
         assert_eq!(back, expected);
     }
 
     /// Arbitrary strings, weighted towards the characters YAML treats specially, come back
-    /// unchanged through a YAML 1.1 reader (libyaml's, as Litestream's yaml.v2 is a port of it).
+    /// unchanged through a YAML 1.1 reader (libyaml's, as Litestream's yaml.v2 is a port of it)
+    /// and through `parse` (saphyr, YAML 1.2).
     #[test]
     fn arbitrary_strings_round_trip() {
         const SPECIAL: &[u32] = &[
@@ -479,9 +636,147 @@ e = { f = { g = "deep", h = "line\nbreak\ttab \"quoted\" back\\slash" } }
             let mut table = toml::Table::new();
             table.insert("k".into(), toml::Value::String(text.clone()));
             let written = to_string(&toml::Value::Table(table)).unwrap();
-            let back = parse(&written).unwrap_or_else(|e| panic!("{text:?} → {written:?}: {e}"));
+            let back = read_back(&written);
             assert_eq!(back["k"], serde_json::Value::String(text.clone()), "{text:?} → {written:?}");
         }
+    }
+
+    /// Both readers: saphyr (what `parse` uses) and libyaml's YAML 1.1 (via serde_yaml, dev-only),
+    /// which must agree on everything the writer produces.
+    fn read_back(text: &str) -> serde_json::Value {
+        let ours = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let yaml_1_1: serde_json::Value =
+            serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{text:?} (YAML 1.1 reader): {e}"));
+        assert_eq!(ours, yaml_1_1, "{text:?}: the two readers differ");
+        ours
+    }
+
+    /// `parse` reads what serde_yaml (its reader before saphyr) read, errors included.
+    #[test]
+    fn reads_what_serde_yaml_read() {
+        for text in [
+            "",
+            "a: 1\n",
+            "a: 1\na: 2\n",
+            "~: x\n",
+            "1: a\n",
+            "true: a\n",
+            "a: 1\n---\nb: 2\n",
+            "k: .nan\n",
+            "k: 0b101\n",
+            "k: 0o17\n",
+            "k: +12\n",
+            "k: 1_000\n",
+            "k: yes\n",
+            "k: 0600\n",
+            "k: 0x1f\n",
+            "k: 1e3\n",
+            "k: 1:30\n",
+            "k: 2024-01-01\n",
+            "base: &b {x: 1}\nk:\n  <<: *b\n  y: 2\n",
+            "k: !!str 12\n",
+            "k: !!int x\n",
+            "k: [a, b\n",
+            "k: \"\\x41\\u00e9\"\n",
+            "k: 'it''s'\n",
+            "k: |\n  line\n  two\n",
+            "k: >\n  folded\n  text\n",
+            "k: -.inf\n",
+            "k: 12345678901234567890\n",
+            "[1, 2]\n",
+            "k: null\n",
+            "k: Null\n",
+            "k: NULL\n",
+            "k: True\n",
+            "k: TRUE\n",
+            "k: ~\n",
+            "k:\n",
+            "? [a]\n: x\n",
+            "k: 1.0\n",
+            "k: -0\n",
+            "k: 0.\n",
+            "k: .5\n",
+            "k: 1e\n",
+            "k: 0x\n",
+            "dbs:\n  - path: /a.db\n    replica:\n      url: s3://b/p\n",
+            "%YAML 1.1\n---\nk: yes\n",
+            "k: \t x\n",
+            "\u{feff}k: x\n",
+            "k: a\r\nj: b\r\n",
+            "k: -0x1f\n",
+            "k: 0x\n",
+            "k: 0xg\n",
+            "k: +0600\n",
+            "k: 9223372036854775808\n",
+            "k: -9223372036854775808\n",
+            "k: -9223372036854775809\n",
+            "k: 18446744073709551616\n",
+            "k: 1e400\n",
+            "k: +.nan\n",
+            "k: inf\n",
+            "k: nan\n",
+            "k: 1__0\n",
+            "k: 0x_1\n",
+            "k: -\n",
+            "k: +\n",
+            "k: !!int '12'\n",
+            "k: !!bool yes\n",
+            "k: !!null ''\n",
+            "k: !!float 1\n",
+            "k: !!str true\n",
+            "k: !!binary aGk=\n",
+            "k: *undefined\n",
+            "k: @x\n",
+            "&a k: v\n*a : w\n",
+            "k: +-1\n",
+            "k: 0x+1\n",
+            "k: -0b11\n",
+            "k: 0o8\n",
+            "k: 1.5e-3\n",
+            "k: 5.\n",
+            "k: +5\n",
+            "k: -.5\n",
+            "k: 00\n",
+            "k: 0\n",
+            "k: +.INF\n",
+            "k: .NaN\n",
+            "k: -.nan\n",
+            "k: 1e3\n",
+            "k: 1E3\n",
+            "k: infinity\n",
+            "k: 0x1F\n",
+            "k: 0X1f\n",
+            "- a\n- b: c\n  d: [1, {e: f}]\n",
+            "k: 'a\n\n  b'\n",
+            "k: \"multi\n  line\"\n",
+            "key with space: v\n",
+            "? complex\n: v\n",
+            "k: !!map {a: 1}\n",
+            "k: !!seq [1]\n",
+            "k: [!!int 1, !!str 2]\n",
+        ] {
+            let ours = parse(text);
+            let before: Result<serde_json::Value, _> = serde_yaml::from_str(text);
+            match (&ours, &before) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text:?}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{text:?}: now {ours:?}, before {before:?}"),
+            }
+        }
+    }
+
+    /// The one difference: a tag of the user's own is skipped (serde_yaml refused it).
+    #[test]
+    fn own_tags_are_skipped() {
+        assert_eq!(parse("k: !env x\n").unwrap(), serde_json::json!({"k": "x"}));
+        assert_eq!(parse("k: !custom {a: 1}\n").unwrap(), serde_json::json!({"k": {"a": 1}}));
+        assert!(parse("k: !!int x\n").unwrap_err().contains("integer"));
+    }
+
+    #[test]
+    fn one_document_only() {
+        assert_eq!(parse("").unwrap(), serde_json::Value::Null);
+        assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().contains("2 YAML documents"));
     }
 
     #[test]
