@@ -450,3 +450,97 @@ fn resolve_database(text: &str, lookup: Lookup, ctx: &Ctx) -> anyhow::Result<Dat
         None => Ok(DatabaseArg::Path { path: ctx.env.absolute(std::path::Path::new(text)), alias: None }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+    use crate::Ctx;
+
+    const RESTORE: Passthrough = Passthrough {
+        command: "restore",
+        needs: Needs::Config,
+        flags: &[
+            Flag::value("o", "PATH", "").role(Role::Database),
+            Flag::value("txid", "TXID", ""),
+            Flag::switch("force", ""),
+            Flag::value("index", "N", "").role(Role::Rename("txid", |n| {
+                Ok(format!("{:016x}", n.parse::<u64>().map_err(|e| e.to_string())?))
+            })),
+            Flag::value("generation", "ID", "").role(Role::Refuse("no generations")),
+            Flag::value("at", "TIME", "").role(Role::Local),
+        ],
+        positionals: &[Positional {
+            name: "DB_PATH",
+            help: "",
+            required: true,
+            kind: Kind::DatabaseOrUrl(Lookup::Configured),
+        }],
+    };
+
+    /// A project in a temp folder with the alias `default`, and a context over it.
+    fn context() -> (tempfile::TempDir, Ctx) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[package.metadata.litestream]\nreplica = \"r\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+        )
+        .unwrap();
+        let env = cargo_litestream_config::Env::empty(dir.path()).with("HOME", dir.path());
+        let ctx = Ctx::new(env, cargo_litestream_shell::Shell::quiet(), None, true);
+        (dir, ctx)
+    }
+
+    fn argv(args: &[&str]) -> anyhow::Result<Vec<String>> {
+        let (dir, ctx) = context();
+        let matches =
+            RESTORE.cli().try_get_matches_from(std::iter::once("restore").chain(args.iter().copied()))?;
+        let argv = RESTORE.litestream_args(&matches, &ctx)?;
+        let root = dir.path().to_string_lossy().into_owned();
+        Ok(argv.iter().map(|a: &OsString| a.to_string_lossy().replace(&root, "<DIR>")).collect())
+    }
+
+    #[test]
+    fn config_then_flags_then_the_positional_with_aliases_resolved() {
+        assert_eq!(
+            argv(&["default", "--txid", "0000000000000003", "-o", "out.db", "--force"]).unwrap(),
+            [
+                "restore",
+                "-config",
+                "<DIR>/target/litestream/app/litestream.yml",
+                "-o",
+                "<DIR>/out.db",
+                "-txid",
+                "0000000000000003",
+                "-force",
+                "<DIR>/app.db",
+            ]
+        );
+    }
+
+    #[test]
+    fn local_flags_stay_ours_renamed_ones_convert_refused_ones_fail() {
+        let argv = argv(&["--at", "2h ago", "--index", "26", "default"]).unwrap();
+        assert!(!argv.iter().any(|a| a == "-at" || a == "2h ago"), "{argv:?}");
+        assert!(argv.windows(2).any(|w| w == ["-txid", "000000000000001a"]), "{argv:?}");
+        let error = argv_error(&["--generation", "x", "default"]);
+        assert!(error.contains("-generation is not a Litestream 0.5 flag: no generations"), "{error}");
+        let error = argv_error(&["--index", "zz", "default"]);
+        assert!(error.contains("invalid value \"zz\" for -index"), "{error}");
+        let error = argv_error(&["nosuch"]);
+        assert!(error.contains("nosuch"), "{error}");
+    }
+
+    #[test]
+    fn a_replica_url_needs_no_config() {
+        assert_eq!(
+            argv(&["-o", "x.db", "s3://bucket/db"]).unwrap(),
+            ["restore", "-o", "<DIR>/x.db", "s3://bucket/db"]
+        );
+    }
+
+    fn argv_error(args: &[&str]) -> String {
+        format!("{:#}", argv(args).unwrap_err())
+    }
+}
