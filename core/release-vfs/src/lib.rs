@@ -33,7 +33,7 @@ pub const ENTRY_POINT: &str = "sqlite3_litestreamvfs_init";
 pub const MIN_GLIBC: (u32, u32) = (2, 34);
 
 #[derive(Debug, thiserror::Error)]
-pub enum VfsError {
+pub enum ReleaseError {
     #[error("upstream builds no Litestream VFS extension for {target}: {why}")]
     Unsupported { target: String, why: &'static str },
 
@@ -52,9 +52,9 @@ pub enum VfsError {
     Fetch(Box<FetchError>),
 }
 
-impl From<FetchError> for VfsError {
-    fn from(error: FetchError) -> VfsError {
-        VfsError::Fetch(Box::new(error))
+impl From<FetchError> for ReleaseError {
+    fn from(error: FetchError) -> ReleaseError {
+        ReleaseError::Fetch(Box::new(error))
     }
 }
 
@@ -81,8 +81,8 @@ fn pinned_versions(target: &str) -> Vec<&'static str> {
 }
 
 /// `(os, arch, library extension)` in upstream's VFS asset names.
-fn platform(target: &str) -> Result<(&'static str, &'static str, &'static str), VfsError> {
-    let unsupported = |why| Err(VfsError::Unsupported { target: target.to_owned(), why });
+fn platform(target: &str) -> Result<(&'static str, &'static str, &'static str), ReleaseError> {
+    let unsupported = |why| Err(ReleaseError::Unsupported { target: target.to_owned(), why });
     if target.contains("-windows-") {
         return unsupported(
             "upstream has no Windows build; use Linux (glibc ≥ 2.34, e.g. in WSL or a container) or macOS",
@@ -108,7 +108,7 @@ fn platform(target: &str) -> Result<(&'static str, &'static str, &'static str), 
 }
 
 /// The upstream asset of `version` for `target`.
-pub fn asset(version: &str, target: &str) -> Result<Asset, VfsError> {
+pub fn asset(version: &str, target: &str) -> Result<Asset, ReleaseError> {
     let version = version.trim_start_matches('v');
     let (os, arch, ext) = platform(target)?;
     Ok(Asset {
@@ -133,7 +133,7 @@ pub fn asset(version: &str, target: &str) -> Result<Asset, VfsError> {
     })
 }
 
-fn trust(request: &Request<'_>) -> Result<Trust, VfsError> {
+fn trust(request: &Request<'_>) -> Result<Trust, ReleaseError> {
     let version = request.version.trim_start_matches('v');
     match find_pin(PINS, version, request.target) {
         Some(pin) => Ok(Trust::Pin {
@@ -142,13 +142,13 @@ fn trust(request: &Request<'_>) -> Result<Trust, VfsError> {
             origin: PinOrigin::Compiled,
         }),
         None if request.allow_unpinned => Ok(Trust::Upstream),
-        None => Err(VfsError::Unpinned { version: version.to_owned(), target: request.target.to_owned() }),
+        None => Err(ReleaseError::Unpinned { version: version.to_owned(), target: request.target.to_owned() }),
     }
 }
 
 /// The verified extension: from the cache, or downloaded. Refuses targets upstream has no
 /// build for, and (for this machine) a glibc too old to load it.
-pub fn ensure(fetcher: &Fetcher<'_>, request: &Request<'_>) -> Result<Installed, VfsError> {
+pub fn ensure(fetcher: &Fetcher<'_>, request: &Request<'_>) -> Result<Installed, ReleaseError> {
     let asset = asset(request.version, request.target)?;
     if request.target == HOST_TARGET {
         check_host_glibc()?;
@@ -167,25 +167,25 @@ pub fn ensure(fetcher: &Fetcher<'_>, request: &Request<'_>) -> Result<Installed,
 /// if let Some(path) = cargo_litestream_release_vfs::installed_path(&env, "0.5.17")? {
 ///     // conn.load_extension(&path, Some(cargo_litestream_release_vfs::ENTRY_POINT))
 /// }
-/// # Ok::<_, cargo_litestream_release_vfs::VfsError>(())
+/// # Ok::<_, cargo_litestream_release_vfs::ReleaseError>(())
 /// ```
-pub fn installed_path(env: &Env, version: &str) -> Result<Option<PathBuf>, VfsError> {
+pub fn installed_path(env: &Env, version: &str) -> Result<Option<PathBuf>, ReleaseError> {
     let asset = asset(version, HOST_TARGET)?;
     let shell = cargo_litestream_shell::Shell::quiet();
     let fetcher = Fetcher::new(env, &shell, true);
     let trust = match trust(&Request { version, target: HOST_TARGET, allow_unpinned: false }) {
         Ok(trust) => trust,
         // Installed earlier with --allow-unpinned.
-        Err(VfsError::Unpinned { .. }) => Trust::Upstream,
+        Err(ReleaseError::Unpinned { .. }) => Trust::Upstream,
         Err(error) => return Err(error),
     };
     Ok(fetcher.cached(&asset, &trust)?.map(|installed| installed.path))
 }
 
 /// Refuses a glibc older than [`MIN_GLIBC`] on this machine.
-pub fn check_host_glibc() -> Result<(), VfsError> {
+pub fn check_host_glibc() -> Result<(), ReleaseError> {
     match host_glibc() {
-        Some((major, minor, text)) if (major, minor) < MIN_GLIBC => Err(VfsError::OldGlibc { found: text }),
+        Some((major, minor, text)) if (major, minor) < MIN_GLIBC => Err(ReleaseError::OldGlibc { found: text }),
         _ => Ok(()),
     }
 }
@@ -217,7 +217,7 @@ fn parse_glibc(text: &str) -> Option<(u32, u32)> {
 }
 
 /// Where [`ensure`] puts the extension of `version` for `target` under the cache `root`.
-pub fn cache_path(root: &Path, version: &str, target: &str) -> Result<PathBuf, VfsError> {
+pub fn cache_path(root: &Path, version: &str, target: &str) -> Result<PathBuf, ReleaseError> {
     let asset = asset(version, target)?;
     Ok(root.join(ARTIFACT).join(&asset.version).join(target).join(&asset.install_name))
 }
