@@ -44,6 +44,7 @@
 //! binary ([`locate_litestream`]).
 
 pub mod backups;
+pub mod check;
 pub mod child;
 pub mod control;
 pub mod doctor;
