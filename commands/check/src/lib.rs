@@ -84,7 +84,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     let json = ctx.json_if(format == Format::Json, check::JSON_VERSION);
     match check_all(matches, ctx, format) {
-        Ok((reports, now)) => {
+        Ok((reports, now, thresholds)) => {
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             let status = check::overall(&reports);
             match (format, json) {
@@ -100,7 +100,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                     .write_all(check::prometheus::render(&reports, now).as_bytes())
                     .context("could not write to stdout")?,
                 (Format::Nagios, _) => {
-                    write_nagios(&mut stdout, &reports).context("could not write to stdout")?
+                    write_nagios(&mut stdout, &reports, &thresholds).context("could not write to stdout")?
                 }
                 _ => write_human(&mut stdout, &reports).context("could not write to stdout")?,
             }
@@ -147,7 +147,7 @@ fn check_all(
     matches: &ArgMatches,
     ctx: &Ctx,
     format: Format,
-) -> anyhow::Result<(Vec<Report>, jiff::Timestamp)> {
+) -> anyhow::Result<(Vec<Report>, jiff::Timestamp, CheckThresholds)> {
     let timeout = match matches.get_one::<String>("timeout") {
         None => Duration::from_secs(5),
         Some(text) => match text.parse::<f64>() {
@@ -193,7 +193,7 @@ fn check_all(
         }
         reports.push(check::check(target, &cx));
     }
-    Ok((reports, now))
+    Ok((reports, now, thresholds))
 }
 
 /// `snapshot.interval` of the configuration, else Litestream's default.
@@ -220,6 +220,19 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
             .unwrap_or_else(|| Target::default_meta_path(path))
     };
     let native = |db: &cargo_litestream_config::Database| Store::of(&db.replica, &project.globals, &ctx.env);
+    // Litestream's defaults (`db.go` DefaultMonitorInterval, `replica.go` DefaultSyncInterval).
+    let in_flight = |db: &cargo_litestream_config::Database| {
+        let interval = |table: &cargo_litestream_config::TomlTable, key: &str| {
+            table
+                .get(key)
+                .and_then(|v| v.as_str())
+                .and_then(cargo_litestream_config::parse_go_duration)
+                .unwrap_or(Duration::from_secs(1))
+        };
+        interval(&db.options, "monitor-interval")
+            + interval(&db.replica, "sync-interval")
+            + Duration::from_secs(1)
+    };
     let mut targets = Vec::new();
     let mut add =
         |db: &cargo_litestream_config::Database, only: Option<&std::path::Path>| -> anyhow::Result<()> {
@@ -229,6 +242,7 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
                     path: path.clone(),
                     meta_path: meta_path(db, path),
                     store: native(db),
+                    in_flight: in_flight(db),
                     litestream_target: vec![
                         "-config".into(),
                         ctx.write_litestream_config(false)?.into(),
@@ -247,6 +261,7 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
                             name: path.display().to_string(),
                             meta_path: Target::default_meta_path(&path),
                             store: Err("a database of a dir entry".to_owned()),
+                            in_flight: in_flight(db),
                             litestream_target: vec!["-config".into(), config.into(), path.clone().into()],
                             path,
                         });
@@ -305,7 +320,11 @@ fn write_human(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> 
 
 /// Nagios plugin output: one status line with performance data, then one line per finding
 /// that is not OK.
-fn write_nagios(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> {
+fn write_nagios(
+    out: &mut impl Write,
+    reports: &[Report],
+    thresholds: &CheckThresholds,
+) -> std::io::Result<()> {
     let status = check::overall(reports);
     let bad: Vec<String> = reports
         .iter()
@@ -321,11 +340,14 @@ fn write_nagios(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()>
         Some(first) => first.clone(),
         None => format!("{} database(s) replicated", reports.len()),
     };
+    // Performance data: 'label'=value[unit];warn;crit;min, the thresholds as they applied.
+    let limit = |d: Option<Duration>| d.map(|d| d.as_secs_f64().to_string()).unwrap_or_default();
+    let (warn, crit) = (limit(thresholds.warn_lag), limit(thresholds.max_lag));
     let mut perf = Vec::new();
     for r in reports {
         let label = r.database.replace(['\'', '='], "_");
         if let Some(lag) = r.lag_seconds {
-            perf.push(format!("'{label} lag'={lag:.3}s;;;0"));
+            perf.push(format!("'{label} lag'={lag:.3}s;{warn};{crit};0"));
         }
         if let Some(txids) = r.txid_lag {
             perf.push(format!("'{label} txid_lag'={txids};;;0"));

@@ -87,6 +87,9 @@ pub struct Target {
     pub store: Result<Store, String>,
     /// What `litestream ltx` is given to list the replica (`-config FILE DB_PATH`).
     pub litestream_target: Vec<OsString>,
+    /// How long a commit may take to reach the replica when all is well: the database's
+    /// `monitor-interval` plus the replica's `sync-interval`, plus a second.
+    pub in_flight: Duration,
 }
 
 impl Target {
@@ -211,8 +214,41 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
         .or_else(|| newest_local_txid(&target.meta_path));
 
     match list(target, cx) {
-        Ok(files) => assess_replica(&files, cx, &mut report),
+        Ok(files) => assess_replica(&files, cx, cx.now, &mut report),
         Err(error) => report.find("replica", Status::Unknown, format!("cannot list the replica: {error}")),
+    }
+    // A commit after an idle spell looks like lag (the replica's newest TXID is old, the WAL
+    // is new) until Litestream ships it, which takes up to `in_flight`. Only then, and only
+    // when the lag would alert, look once more: a stall still alerts, a commit in flight does
+    // not. The OK path stays one listing.
+    let lag_alerts = report.findings.iter().any(|f| f.check == "lag" && f.status != Status::Ok);
+    let written_lately = report
+        .wal_mtime
+        .or(report.database_mtime)
+        .is_some_and(|w| seconds_between(w, cx.now) < target.in_flight.as_secs_f64());
+    if lag_alerts && written_lately {
+        std::thread::sleep(target.in_flight);
+        let now = Timestamp::now();
+        report.findings.retain(|f| f.check != "lag" && f.check != "snapshot");
+        report.levels.clear();
+        report.database_mtime = mtime(&target.path);
+        report.wal_mtime = mtime(&cargo_litestream_config::sidecar(&target.path, "-wal"));
+        report.local_txid = daemon_answered
+            .then(|| control::txid(cx.socket, &target.path, cx.timeout).ok())
+            .flatten()
+            .or_else(|| newest_local_txid(&target.meta_path));
+        match list(target, cx) {
+            Ok(files) => assess_replica(&files, cx, now, &mut report),
+            Err(error) => {
+                report.find("replica", Status::Unknown, format!("cannot list the replica: {error}"))
+            }
+        }
+        if let Some(lag) = report.findings.iter_mut().find(|f| f.check == "lag") {
+            lag.message.push_str(&format!(
+                " (looked again after {}: a commit may have been in flight)",
+                span(target.in_flight.as_secs_f64())
+            ));
+        }
     }
     assess_history(cx, &mut report);
     report.status = report.findings.iter().map(|f| f.status).max().unwrap_or(Status::Ok);
@@ -289,7 +325,7 @@ fn list(target: &Target, cx: &Context<'_>) -> Result<Vec<ReplicaFile>, String> {
     }
 }
 
-fn assess_replica(files: &[ReplicaFile], cx: &Context<'_>, report: &mut Report) {
+fn assess_replica(files: &[ReplicaFile], cx: &Context<'_>, now: Timestamp, report: &mut Report) {
     let thresholds = cx.thresholds;
     for file in files {
         match report.levels.iter_mut().find(|l| l.level == file.level) {
@@ -321,7 +357,7 @@ fn assess_replica(files: &[ReplicaFile], cx: &Context<'_>, report: &mut Report) 
     // daemon's own among them), which hold no new transaction. Without a WAL (the database
     // was closed cleanly) the file's last change is the last commit's.
     let local_write = report.wal_mtime.or(report.database_mtime);
-    let age = |t: Timestamp| seconds_between(t, cx.now);
+    let age = |t: Timestamp| seconds_between(t, now);
     let lag = match report.replica_reached {
         Some(reached) => {
             let wal_newer = local_write.is_some_and(|w| {
@@ -542,7 +578,7 @@ mod tests {
         ];
         let mut r = report();
         r.wal_mtime = Some("2026-12-01T11:59:59Z".parse().unwrap());
-        assess_replica(&files, &cx, &mut r);
+        assess_replica(&files, &cx, cx.now, &mut r);
         assert_eq!(r.lag_seconds, Some(120.0));
         assert_eq!(r.replica_txid, Some(9));
         assert_eq!(r.findings[0].status, Status::Critical, "{:?}", r.findings);
@@ -556,13 +592,13 @@ mod tests {
         let mut r = report();
         r.wal_mtime = Some("2026-12-01T11:57:59Z".parse().unwrap());
         r.local_txid = Some(9);
-        assess_replica(&files, &cx, &mut r);
+        assess_replica(&files, &cx, cx.now, &mut r);
         assert_eq!(r.lag_seconds, Some(0.0));
         assert_eq!(r.findings[0].status, Status::Ok);
         // … unless the daemon copied a TXID the replica lacks.
         let mut r = report();
         r.local_txid = Some(11);
-        assess_replica(&files, &cx, &mut r);
+        assess_replica(&files, &cx, cx.now, &mut r);
         assert_eq!((r.lag_seconds, r.txid_lag), (Some(120.0), Some(2)));
         // The snapshot is an hour old, twice the interval allowed: fine.
         assert_eq!(r.findings[1].status, Status::Ok, "{:?}", r.findings);
@@ -594,6 +630,49 @@ mod tests {
         assert_eq!(r.assurance[2].last_ok, Some(false));
     }
 
+    /// A commit after an idle spell is in flight, not lag: check looks once more, after
+    /// `in_flight`, and sees it shipped; a replica that stays behind stays CRITICAL.
+    #[test]
+    fn a_commit_in_flight_is_looked_at_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, replica) = (dir.path().join("app.db"), dir.path().join("replica"));
+        std::fs::write(&db, b"").unwrap();
+        std::fs::write(dir.path().join("app.db-wal"), b"just committed").unwrap();
+        let level0 = replica.join("ltx/0");
+        std::fs::create_dir_all(&level0).unwrap();
+        let old = std::fs::File::create(level0.join("0000000000000001-0000000000000001.ltx")).unwrap();
+        old.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+        let target = Target {
+            name: "default".into(),
+            path: db.clone(),
+            meta_path: Target::default_meta_path(&db),
+            store: Ok(Store::Folder(replica)),
+            litestream_target: Vec::new(),
+            in_flight: Duration::from_millis(500),
+        };
+        let env = Env::capture().unwrap();
+        let daemon = Ok(Vec::new());
+        let thresholds = CheckThresholds::default();
+        let mut cx = context(&thresholds, &[], &env, &daemon);
+        cx.now = Timestamp::now();
+
+        let stalled = check(&target, &cx);
+        let lag = stalled.findings.iter().find(|f| f.check == "lag").unwrap();
+        assert_eq!(lag.status, Status::Critical, "{:?}", stalled.findings);
+        assert!(lag.message.contains("looked again"), "{}", lag.message);
+
+        std::fs::write(dir.path().join("app.db-wal"), b"committed again").unwrap();
+        let shipper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(level0.join("0000000000000002-0000000000000002.ltx"), b"").unwrap();
+        });
+        cx.now = Timestamp::now();
+        let shipped = check(&target, &cx);
+        shipper.join().unwrap();
+        let lag = shipped.findings.iter().find(|f| f.check == "lag").unwrap();
+        assert_eq!((lag.status, shipped.lag_seconds), (Status::Ok, Some(0.0)), "{:?}", shipped.findings);
+    }
+
     #[test]
     fn no_daemon_is_critical() {
         let env = Env::capture().unwrap();
@@ -607,6 +686,7 @@ mod tests {
             meta_path: "/x/.app.db-litestream".into(),
             store: Err("none".into()),
             litestream_target: Vec::new(),
+            in_flight: Duration::from_secs(3),
         };
         assert!(!check_daemon(&target, &cx, &mut r));
         assert_eq!(r.findings[0].status, Status::Critical, "{:?}", r.findings);
