@@ -289,3 +289,38 @@ fn bad_input_is_one_line_and_unknown() {
     project.write("target/litestream/app/history.jsonl", "{\"version\": 9}\n");
     project.run(["check"]).code(3).our_error(&["newer cargo-litestream"]);
 }
+
+/// An S3 replica (`rclone serve s3`) is listed natively: its levels and TXIDs are seen, and
+/// commits made while no replicate runs show as lag once the replica lacks them.
+#[test]
+fn an_s3_replica_is_checked_natively() {
+    let s3 = crate::s3::S3Server::start();
+    let project = Project::new(&format!(
+        "[package.metadata.litestream]\nreplica = {}\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+        s3.replica_toml("dbs")
+    ));
+    let conn = project.sqlite("app.db");
+    conn.execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);").unwrap();
+    let mut daemon = project.replicate::<_, &str>([]);
+    project.run(["sync", "-wait", "default"]).success();
+    let run = until(&project, &["--json"], 0, Duration::from_secs(30));
+    let db = &run.json()["databases"][0];
+    assert!(db["levels"].as_array().is_some_and(|l| !l.is_empty()), "{run}");
+    assert_eq!(db["replica_txid"], db["local_txid"], "{run}");
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+
+    // Nothing replicates now; a commit lands in the WAL after the replica's newest file.
+    let run = project.run(["check", "--json"]).code(2);
+    let db = &run.json()["databases"][0];
+    assert_eq!(finding(db, "daemon")["status"], "critical", "{run}");
+    assert_eq!(finding(db, "lag")["status"], "ok", "nothing written since: {run}");
+    std::thread::sleep(Duration::from_millis(1500));
+    conn.execute("INSERT INTO t VALUES (2)", []).unwrap();
+    let run = until_with(&project, &["--json", "--max-lag", "1s"], 2, Duration::from_secs(30), |doc| {
+        finding(&doc["databases"][0], "lag")["status"] == "critical"
+    });
+    assert!(
+        finding(&run.json()["databases"][0], "lag")["message"].as_str().unwrap().contains("looked again"),
+        "{run}"
+    );
+}

@@ -373,7 +373,7 @@ fn assess_replica(files: &[ReplicaFile], cx: &Context<'_>, now: Timestamp, repor
     report.lag_seconds = Some(lag);
     let shown = |d: Duration| format!("{} s", d.as_secs_f64());
     let what = if report.replica_txid.is_none() {
-        "the replica holds no backup".to_owned()
+        format!("the replica holds no backup yet; the database was last written {} ago", span(lag))
     } else {
         format!("lag {lag:.1} s")
     };
