@@ -172,8 +172,16 @@ fn a_stopped_replicate_turns_critical_while_the_app_writes_and_ok_after_sigcont(
         std::thread::sleep(Duration::from_millis(300));
     }
     let stopped_at = stopped_at.expect("the application kept writing while litestream was stopped");
-    // The daemon's silence on the socket is CRITICAL at once; the lag itself must say it too,
-    // once it passes max-lag.
+    // The daemon's silence on the socket is CRITICAL at once (its --timeout)…
+    let run = until(
+        &project,
+        &["--format", "json", "--max-lag", "2s", "--timeout", "1"],
+        2,
+        Duration::from_secs(30),
+    );
+    let first_critical = stopped_at.elapsed();
+    assert_eq!(finding(&run.json()["databases"][0], "daemon")["status"], "critical", "{run}");
+    // … and the lag itself says it too, once it passes max-lag (the probe looks twice then).
     let run = until_with(
         &project,
         &["--format", "json", "--max-lag", "2s", "--timeout", "1"],
@@ -197,7 +205,11 @@ fn a_stopped_replicate_turns_critical_while_the_app_writes_and_ok_after_sigcont(
     signal(daemon.pid(), libc::SIGCONT);
     let run = until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(30));
     assert_eq!(finding(&run.json()["databases"][0], "lag")["status"], "ok", "{run}");
-    eprintln!("CRITICAL {:.1} s after SIGSTOP (max-lag 2 s)", took.as_secs_f64());
+    eprintln!(
+        "CRITICAL {:.1} s after SIGSTOP (daemon), lag CRITICAL {:.1} s after (max-lag 2 s)",
+        first_critical.as_secs_f64(),
+        took.as_secs_f64()
+    );
 
     // A real verify records its run; a drill with a check that cannot hold records a failure.
     drop(writer);
