@@ -195,8 +195,8 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
         txid_lag: None,
         replica_reached: None,
         replica_newest_file: None,
-        database_mtime: mtime(&target.path),
-        wal_mtime: mtime(&cargo_litestream_config::sidecar(&target.path, "-wal")),
+        database_mtime: None,
+        wal_mtime: None,
         lag_seconds: None,
         snapshot: None,
         snapshot_interval_seconds: cx.snapshot_interval.as_secs(),
@@ -206,17 +206,7 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
         assurance: Vec::new(),
     };
     let daemon_answered = check_daemon(target, cx, &mut report);
-    // The daemon's own TXID when it answers; else the newest L0 file it left beside the
-    // database (reference §6.4), which is as far as it got before it stopped.
-    report.local_txid = daemon_answered
-        .then(|| control::txid(cx.socket, &target.path, cx.timeout).ok())
-        .flatten()
-        .or_else(|| newest_local_txid(&target.meta_path));
-
-    match list(target, cx) {
-        Ok(files) => assess_replica(&files, cx, cx.now, &mut report),
-        Err(error) => report.find("replica", Status::Unknown, format!("cannot list the replica: {error}")),
-    }
+    look(target, cx, cx.now, daemon_answered, &mut report);
     // A commit after an idle spell looks like lag (the replica's newest TXID is old, the WAL
     // is new) until Litestream ships it, which takes up to `in_flight`. Only then, and only
     // when the lag would alert, look once more: a stall still alerts, a commit in flight does
@@ -228,31 +218,36 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
         .is_some_and(|w| seconds_between(w, cx.now) < target.in_flight.as_secs_f64());
     if lag_alerts && written_lately {
         std::thread::sleep(target.in_flight);
-        let now = Timestamp::now();
-        report.findings.retain(|f| f.check != "lag" && f.check != "snapshot");
-        report.levels.clear();
-        report.database_mtime = mtime(&target.path);
-        report.wal_mtime = mtime(&cargo_litestream_config::sidecar(&target.path, "-wal"));
-        report.local_txid = daemon_answered
-            .then(|| control::txid(cx.socket, &target.path, cx.timeout).ok())
-            .flatten()
-            .or_else(|| newest_local_txid(&target.meta_path));
-        match list(target, cx) {
-            Ok(files) => assess_replica(&files, cx, now, &mut report),
-            Err(error) => {
-                report.find("replica", Status::Unknown, format!("cannot list the replica: {error}"))
-            }
-        }
+        report.findings.retain(|f| f.check == "daemon");
+        look(target, cx, Timestamp::now(), daemon_answered, &mut report);
+        let waited = span(target.in_flight.as_secs_f64());
         if let Some(lag) = report.findings.iter_mut().find(|f| f.check == "lag") {
-            lag.message.push_str(&format!(
-                " (looked again after {}: a commit may have been in flight)",
-                span(target.in_flight.as_secs_f64())
-            ));
+            lag.message.push_str(&match lag.status {
+                Status::Ok => format!(" (a commit was in flight: looked again {waited} later)"),
+                _ => format!(" (still, looked again {waited} later)"),
+            });
         }
     }
     assess_history(cx, &mut report);
     report.status = report.findings.iter().map(|f| f.status).max().unwrap_or(Status::Ok);
     report
+}
+
+/// What the database and its replica hold at `now`: the local side (file times, the local
+/// TXID), one listing of the replica, and the lag and snapshot findings from them.
+fn look(target: &Target, cx: &Context<'_>, now: Timestamp, daemon_answered: bool, report: &mut Report) {
+    report.database_mtime = mtime(&target.path);
+    report.wal_mtime = mtime(&cargo_litestream_config::sidecar(&target.path, "-wal"));
+    // The daemon's own TXID when it answers; else the newest L0 file it left beside the
+    // database (reference §6.4), which is as far as it got before it stopped.
+    report.local_txid = daemon_answered
+        .then(|| control::txid(cx.socket, &target.path, cx.timeout).ok())
+        .flatten()
+        .or_else(|| newest_local_txid(&target.meta_path));
+    match list(target, cx) {
+        Ok(files) => assess_replica(&files, cx, now, report),
+        Err(error) => report.find("replica", Status::Unknown, format!("cannot list the replica: {error}")),
+    }
 }
 
 /// The daemon check; whether the daemon answered (and holds the database).
@@ -327,6 +322,7 @@ fn list(target: &Target, cx: &Context<'_>) -> Result<Vec<ReplicaFile>, String> {
 
 fn assess_replica(files: &[ReplicaFile], cx: &Context<'_>, now: Timestamp, report: &mut Report) {
     let thresholds = cx.thresholds;
+    report.levels.clear();
     for file in files {
         match report.levels.iter_mut().find(|l| l.level == file.level) {
             Some(level) => {
@@ -659,7 +655,7 @@ mod tests {
         let stalled = check(&target, &cx);
         let lag = stalled.findings.iter().find(|f| f.check == "lag").unwrap();
         assert_eq!(lag.status, Status::Critical, "{:?}", stalled.findings);
-        assert!(lag.message.contains("looked again"), "{}", lag.message);
+        assert!(lag.message.contains("still, looked again"), "{}", lag.message);
 
         std::fs::write(dir.path().join("app.db-wal"), b"committed again").unwrap();
         let shipper = std::thread::spawn(move || {
@@ -671,6 +667,7 @@ mod tests {
         shipper.join().unwrap();
         let lag = shipped.findings.iter().find(|f| f.check == "lag").unwrap();
         assert_eq!((lag.status, shipped.lag_seconds), (Status::Ok, Some(0.0)), "{:?}", shipped.findings);
+        assert!(lag.message.contains("a commit was in flight"), "{}", lag.message);
     }
 
     #[test]
