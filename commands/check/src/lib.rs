@@ -7,12 +7,9 @@
 //! is one line and exit 3: for a probe, "could not tell".
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use cargo_litestream_api::backups::history;
-use cargo_litestream_api::backups::report::bytes;
-use cargo_litestream_api::backups::store::Store;
 use cargo_litestream_api::check::{self, Context, Report, Status, Target};
 use cargo_litestream_api::control;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
@@ -99,10 +96,9 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
                 (Format::Prometheus, _) => stdout
                     .write_all(check::prometheus::render(&reports, now).as_bytes())
                     .context("could not write to stdout")?,
-                (Format::Nagios, _) => {
-                    write_nagios(&mut stdout, &reports, &thresholds).context("could not write to stdout")?
-                }
-                _ => write_human(&mut stdout, &reports).context("could not write to stdout")?,
+                (Format::Nagios, _) => check::text::nagios(&mut stdout, &reports, &thresholds)
+                    .context("could not write to stdout")?,
+                _ => check::text::human(&mut stdout, &reports).context("could not write to stdout")?,
             }
             stdout.flush().context("could not write to stdout")?;
             Ok(status.exit_code())
@@ -164,7 +160,7 @@ fn check_all(
                 .map_err(|problem| anyhow::anyhow!("invalid value for --{key}: {problem}"))?;
         }
     }
-    let snapshot_interval = snapshot_interval(&project.globals)?;
+    let snapshot_interval = check::snapshot_interval(&project.globals);
     let history = history::read(&project.state_dir)?;
     let targets = targets(matches, ctx)?;
     let socket = passthrough::socket(matches, ctx)?;
@@ -196,59 +192,18 @@ fn check_all(
     Ok((reports, now, thresholds))
 }
 
-/// `snapshot.interval` of the configuration, else Litestream's default.
-fn snapshot_interval(globals: &cargo_litestream_config::TomlTable) -> anyhow::Result<Duration> {
-    let interval = globals.get("snapshot").and_then(|s| s.get("interval"));
-    match interval {
-        None => Ok(check::DEFAULT_SNAPSHOT_INTERVAL),
-        Some(value) => value
-            .as_str()
-            .and_then(cargo_litestream_config::parse_go_duration)
-            .filter(|d| !d.is_zero())
-            .context("snapshot.interval is not a duration (the configuration check should have said so)"),
-    }
-}
-
 fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
     let project = ctx.project()?;
     let named: Vec<&String> = matches.get_many::<String>("DB").map(Iterator::collect).unwrap_or_default();
-    let meta_path = |db: &cargo_litestream_config::Database, path: &std::path::Path| {
-        db.options
-            .get("meta-path")
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Target::default_meta_path(path))
-    };
-    let native = |db: &cargo_litestream_config::Database| Store::of(&db.replica, &project.globals, &ctx.env);
-    // Litestream's defaults (`db.go` DefaultMonitorInterval, `replica.go` DefaultSyncInterval).
-    let in_flight = |db: &cargo_litestream_config::Database| {
-        let interval = |table: &cargo_litestream_config::TomlTable, key: &str| {
-            table
-                .get(key)
-                .and_then(|v| v.as_str())
-                .and_then(cargo_litestream_config::parse_go_duration)
-                .unwrap_or(Duration::from_secs(1))
-        };
-        interval(&db.options, "monitor-interval")
-            + interval(&db.replica, "sync-interval")
-            + Duration::from_secs(1)
-    };
     let mut targets = Vec::new();
     let mut add =
         |db: &cargo_litestream_config::Database, only: Option<&std::path::Path>| -> anyhow::Result<()> {
             match (&db.location, only) {
-                (Location::File(path), _) => targets.push(Target {
-                    name: db.name(),
-                    path: path.clone(),
-                    meta_path: meta_path(db, path),
-                    store: native(db),
-                    in_flight: in_flight(db),
-                    litestream_target: vec![
-                        "-config".into(),
-                        ctx.write_litestream_config(false)?.into(),
-                        path.clone().into(),
-                    ],
-                }),
+                (Location::File(path), _) => {
+                    let config = ctx.write_litestream_config(false)?;
+                    let listing = vec!["-config".into(), config.into(), path.clone().into()];
+                    targets.push(Target::for_database(db, path, &project.globals, &ctx.env, listing));
+                }
                 (Location::Dir(_), _) => {
                     let found = match only {
                         Some(path) => vec![path.to_path_buf()],
@@ -257,14 +212,8 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
                     for path in found {
                         // A `dir` entry's replica path is per database: litestream lists it.
                         let config = ctx.write_litestream_config_for(false, Some(&path))?;
-                        targets.push(Target {
-                            name: path.display().to_string(),
-                            meta_path: Target::default_meta_path(&path),
-                            store: Err("a database of a dir entry".to_owned()),
-                            in_flight: in_flight(db),
-                            litestream_target: vec!["-config".into(), config.into(), path.clone().into()],
-                            path,
-                        });
+                        let listing = vec!["-config".into(), config.into(), path.clone().into()];
+                        targets.push(Target::for_database(db, &path, &project.globals, &ctx.env, listing));
                     }
                 }
             }
@@ -295,69 +244,6 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
         );
     }
     Ok(targets)
-}
-
-fn write_human(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> {
-    for r in reports {
-        writeln!(out, "{}: {}", r.database, r.status.label())?;
-        for f in &r.findings {
-            writeln!(out, "  {:<9} {:<8} {}", f.check, f.status.label(), f.message)?;
-        }
-        let hex = |t: Option<u64>| t.map_or_else(|| "none".to_owned(), cargo_litestream_api::json::txid);
-        let total: u64 = r.levels.iter().map(|l| l.bytes).sum();
-        writeln!(
-            out,
-            "  replica TXID {} (local {}), {} restore points, {} in {} levels",
-            hex(r.replica_txid),
-            hex(r.local_txid),
-            r.restore_points.unwrap_or(0),
-            bytes(total),
-            r.levels.len()
-        )?;
-    }
-    Ok(())
-}
-
-/// Nagios plugin output: one status line with performance data, then one line per finding
-/// that is not OK.
-fn write_nagios(
-    out: &mut impl Write,
-    reports: &[Report],
-    thresholds: &CheckThresholds,
-) -> std::io::Result<()> {
-    let status = check::overall(reports);
-    let bad: Vec<String> = reports
-        .iter()
-        .flat_map(|r| {
-            r.findings
-                .iter()
-                .filter(|f| f.status != Status::Ok)
-                .map(move |f| format!("{}: {}: {}", r.database, f.check, f.message))
-        })
-        .collect();
-    let summary = match bad.first() {
-        Some(first) if bad.len() > 1 => format!("{first} (and {} more)", bad.len() - 1),
-        Some(first) => first.clone(),
-        None => format!("{} database(s) replicated", reports.len()),
-    };
-    // Performance data: 'label'=value[unit];warn;crit;min, the thresholds as they applied.
-    let limit = |d: Option<Duration>| d.map(|d| d.as_secs_f64().to_string()).unwrap_or_default();
-    let (warn, crit) = (limit(thresholds.warn_lag), limit(thresholds.max_lag));
-    let mut perf = Vec::new();
-    for r in reports {
-        let label = r.database.replace(['\'', '='], "_");
-        if let Some(lag) = r.lag_seconds {
-            perf.push(format!("'{label} lag'={lag:.3}s;{warn};{crit};0"));
-        }
-        if let Some(txids) = r.txid_lag {
-            perf.push(format!("'{label} txid_lag'={txids};;;0"));
-        }
-    }
-    writeln!(out, "LITESTREAM {} - {summary} | {}", status.label(), perf.join(" "))?;
-    for line in bad.iter().skip(1) {
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
 }
 
 register_command!(CommandSpec {

@@ -15,12 +15,13 @@
 //! - **verify**, **scrub**, **drill**: the last run of each, from the history.
 
 pub mod prometheus;
+pub mod text;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use cargo_litestream_config::{CheckThresholds, Env};
+use cargo_litestream_config::{CheckThresholds, Database, Env, Location, TomlTable};
 use cargo_litestream_runner::Litestream;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -93,11 +94,69 @@ pub struct Target {
 }
 
 impl Target {
-    /// Litestream's meta folder of `path`: `meta_path` when the entry sets one.
+    /// The database at `path` of the project's entry `db` (`globals`: the configuration's
+    /// top-level keys), listed natively when its replica can be, else by `litestream ltx` with
+    /// `litestream_target`.
+    pub fn for_database(
+        db: &Database,
+        path: &Path,
+        globals: &TomlTable,
+        env: &Env,
+        litestream_target: Vec<OsString>,
+    ) -> Target {
+        let (name, meta_path, store) = match &db.location {
+            Location::File(_) => (
+                db.name(),
+                db.options
+                    .get("meta-path")
+                    .and_then(|v| v.as_str())
+                    .map_or_else(|| Target::default_meta_path(path), PathBuf::from),
+                Store::of(&db.replica, globals, env),
+            ),
+            // A `dir` entry's replica path is per database: litestream works it out.
+            Location::Dir(_) => (
+                path.display().to_string(),
+                Target::default_meta_path(path),
+                Err("a database of a dir entry".to_owned()),
+            ),
+        };
+        // Litestream's defaults (`db.go` DefaultMonitorInterval, `replica.go` DefaultSyncInterval).
+        let interval = |table: &TomlTable, key: &str| {
+            table
+                .get(key)
+                .and_then(|v| v.as_str())
+                .and_then(cargo_litestream_config::parse_go_duration)
+                .unwrap_or(Duration::from_secs(1))
+        };
+        Target {
+            name,
+            path: path.to_path_buf(),
+            meta_path,
+            store,
+            litestream_target,
+            in_flight: interval(&db.options, "monitor-interval")
+                + interval(&db.replica, "sync-interval")
+                + CLOCK_SLACK,
+        }
+    }
+
+    /// Litestream's meta folder of `path` when the entry sets no `meta-path`.
     pub fn default_meta_path(path: &Path) -> PathBuf {
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         path.with_file_name(format!(".{file}-litestream"))
     }
+}
+
+/// `snapshot.interval` of the configuration's top-level keys, else Litestream's default (the
+/// configuration check has refused a value that is not a duration above zero).
+pub fn snapshot_interval(globals: &TomlTable) -> Duration {
+    globals
+        .get("snapshot")
+        .and_then(|s| s.get("interval"))
+        .and_then(|v| v.as_str())
+        .and_then(cargo_litestream_config::parse_go_duration)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL)
 }
 
 /// What every database's check shares.
