@@ -47,7 +47,7 @@ fn cli() -> Command {
             Arg::new("timeout")
                 .long("timeout")
                 .value_name("SECONDS")
-                .help("How long the control socket and a replica listing may take (default: 5)"),
+                .help("How long the control socket, and a replica listed by litestream, may take (default: 5; a native S3 listing has its own 30 s)"),
         )
         .arg(
             Arg::new("socket")
