@@ -3,6 +3,7 @@
 //! place that names them all (the binary and the integration tests link it); the
 //! `command_crates_are_linked` test keeps it equal to `commands/` and Cargo.toml.
 
+use cargo_litestream_cmd_check as _;
 use cargo_litestream_cmd_completions as _;
 use cargo_litestream_cmd_config as _;
 use cargo_litestream_cmd_databases as _;

@@ -18,6 +18,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "check",
                 "completions",
                 "config",
                 "databases",

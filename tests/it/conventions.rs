@@ -10,7 +10,8 @@ use crate::support::{Project, Run, litestream_bin, vfs_extension};
 
 /// cargo-litestream's own `--json` commands, each with its schema version (README.md, "JSON
 /// output"). Litestream's `-json` (passthroughs, `sync`) is Litestream's contract, not ours.
-const OWN_JSON: [(&str, u64); 9] = [
+const OWN_JSON: [(&str, u64); 10] = [
+    ("check", 1),
     ("config", 1),
     ("doctor", 1),
     ("drill", 1),
@@ -88,6 +89,7 @@ fn json_everywhere() {
         "register",
         "unregister",
         // cargo-litestream's own.
+        "check",
         "config",
         "doctor",
         "verify",
@@ -103,7 +105,7 @@ fn json_everywhere() {
         assert!(help.stdout.contains("--json"), "`{command} --help` lists no --json\n{help}");
     }
     let own: Vec<&str> = OWN_JSON.iter().map(|(name, _)| *name).collect();
-    let mut listed = json_commands[json_commands.iter().position(|c| *c == "config").unwrap()..].to_vec();
+    let mut listed = json_commands[json_commands.iter().position(|c| *c == "check").unwrap()..].to_vec();
     listed.sort_unstable();
     assert_eq!(own, listed, "every command with a JSON of our own has a schema version here");
 }
@@ -133,7 +135,9 @@ fn own_json_documents_start_with_their_version() {
         .env
         .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
     // `init` refuses a project that has a table already: `init_json_says_what_was_found_and_added`.
-    let runs: [(&str, &[&str], i32); 8] = [
+    let runs: [(&str, &[&str], i32); 9] = [
+        // No daemon: CRITICAL.
+        ("check", &[], 2),
         ("config", &[], 0),
         ("doctor", &["--timeout", "5"], 0),
         // Nothing replicated yet: the rehearsal's restore fails, as it must.
@@ -187,6 +191,11 @@ fn txids_are_16_hex_digits_in_every_own_json() {
     assert_eq!(txids_are_hex(&status, &run.to_string()), 2, "txid and replica_txid\n{run}");
     assert!(hex(&status["replicas"][0]["replica_txid"]) >= verified, "{run}");
 
+    let run = project.run(["check", "--json"]).success();
+    let check = document(&run, "check");
+    assert_eq!(txids_are_hex(&check, &run.to_string()), 2, "local_txid and replica_txid\n{run}");
+    assert!(hex(&check["databases"][0]["replica_txid"]) >= verified, "{run}");
+
     let run = project.run(["doctor", "--json"]).success();
     let doctor = document(&run, "doctor");
     let daemon = doctor["checks"]
@@ -223,10 +232,12 @@ fn errors_under_json_are_json_on_stdout() {
     json_error(&project, &["restore-points", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
     json_error(&project, &["scrub", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
     json_error(&project, &["drill", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
+    json_error(&project, &["check", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
     json_error(&project, &["vfs-status", "--json", "nosuch"], 1, "`nosuch` is not a VFS alias");
 
     let broken = Project::new("[package.metadata.litestream\n");
     for (command, code) in [
+        ("check", 3),
         ("vfs-status", 1),
         ("verify", 3),
         ("config", 1),

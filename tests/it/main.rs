@@ -5,6 +5,7 @@
 
 mod backends;
 mod bootstrap;
+mod check;
 mod commands;
 mod completions;
 mod config;

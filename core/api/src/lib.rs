@@ -45,6 +45,7 @@
 
 pub mod assurance;
 pub mod backups;
+pub mod check;
 pub mod child;
 pub mod control;
 pub mod doctor;

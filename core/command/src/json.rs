@@ -61,6 +61,11 @@ impl Ctx {
     pub fn json(&self, matches: &ArgMatches, version: u32) -> Option<Json> {
         // `try_get_one`: a command without a `json` switch is a command without `--json`, not a panic.
         let given = matches.try_get_one::<bool>("json").ok().flatten().copied().unwrap_or(false);
+        self.json_if(given, version)
+    }
+
+    /// [`Ctx::json`] for a command that says JSON its own way (`check --format json`).
+    pub fn json_if(&self, given: bool, version: u32) -> Option<Json> {
         given.then(|| {
             ERROR_VERSION.store(version, Ordering::Relaxed);
             Json { version }

