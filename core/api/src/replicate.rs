@@ -586,23 +586,49 @@ const WAL_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn close_wal_gaps(project: Option<&Project>, databases: &[PathBuf]) -> (Vec<WalReport>, Vec<WalGuard>) {
     databases
         .iter()
-        .filter(|path| path.is_file())
-        .map(|path| {
-            let meta = project
-                .and_then(|p| p.databases.iter().find(|db| db.path() == Some(path.as_path())))
-                .and_then(|db| db.options.get("meta-path"))
-                .and_then(|v| v.as_str())
-                .map_or_else(|| crate::wal::default_meta_dir(path), PathBuf::from);
-            match crate::wal::close_gap(path, &meta, WAL_CHECKPOINT_TIMEOUT) {
-                Ok((state, guard)) => (WalReport { path: path.clone(), state: Ok(state) }, Some(guard)),
-                Err(error) => (WalReport { path: path.clone(), state: Err(error.to_string()) }, None),
-            }
+        .flat_map(|path| wal_targets(project, path))
+        .map(|(path, meta)| match crate::wal::close_gap(&path, &meta, WAL_CHECKPOINT_TIMEOUT) {
+            Ok((state, guard)) => (WalReport { path, state: Ok(state) }, Some(guard)),
+            Err(error) => (WalReport { path, state: Err(error.to_string()) }, None),
         })
         .fold((Vec::new(), Vec::new()), |(mut reports, mut guards), (report, guard)| {
             reports.push(report);
             guards.extend(guard);
             (reports, guards)
         })
+}
+
+/// The database files a location stands for, each with Litestream's state folder for it: the
+/// file itself, or, for a `dir` entry's folder, every database Litestream's scan will find there
+/// (with the state folder `newDBFromDirectoryEntry` gives it). A missing file has no WAL to check.
+fn wal_targets(project: Option<&Project>, location: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let meta_of = |db: &cargo_litestream_config::Database, path: &Path| {
+        db.options
+            .get("meta-path")
+            .and_then(|v| v.as_str())
+            .map_or_else(|| crate::wal::default_meta_dir(path), PathBuf::from)
+    };
+    if location.is_file() {
+        let meta = project
+            .and_then(|p| p.databases.iter().find(|db| db.path() == Some(location)))
+            .map_or_else(|| crate::wal::default_meta_dir(location), |db| meta_of(db, location));
+        return vec![(location.to_path_buf(), meta)];
+    }
+    let Some(project) = project else { return Vec::new() };
+    let Some(entry) =
+        project.databases.iter().find(|db| db.location == Location::Dir(location.to_path_buf()))
+    else {
+        return Vec::new();
+    };
+    entry
+        .dir_databases()
+        .into_iter()
+        .filter_map(|path| {
+            let member = project.dir_member(&path).ok()??.database();
+            let meta = meta_of(&member, &path);
+            Some((path, meta))
+        })
+        .collect()
 }
 
 /// For a litestream started by `exec` (which cannot inherit the guards): keeps `guards` until

@@ -142,7 +142,9 @@ fn trust(request: &Request<'_>) -> Result<Trust, ReleaseError> {
             origin: PinOrigin::Compiled,
         }),
         None if request.allow_unpinned => Ok(Trust::Upstream),
-        None => Err(ReleaseError::Unpinned { version: version.to_owned(), target: request.target.to_owned() }),
+        None => {
+            Err(ReleaseError::Unpinned { version: version.to_owned(), target: request.target.to_owned() })
+        }
     }
 }
 
@@ -185,7 +187,9 @@ pub fn installed_path(env: &Env, version: &str) -> Result<Option<PathBuf>, Relea
 /// Refuses a glibc older than [`MIN_GLIBC`] on this machine.
 pub fn check_host_glibc() -> Result<(), ReleaseError> {
     match host_glibc() {
-        Some((major, minor, text)) if (major, minor) < MIN_GLIBC => Err(ReleaseError::OldGlibc { found: text }),
+        Some((major, minor, text)) if (major, minor) < MIN_GLIBC => {
+            Err(ReleaseError::OldGlibc { found: text })
+        }
         _ => Ok(()),
     }
 }
