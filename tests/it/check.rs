@@ -336,3 +336,44 @@ fn an_s3_replica_is_checked_natively() {
         "{run}"
     );
 }
+
+/// A GET on 127.0.0.1, the response's status line and body (no HTTP client crate in the tests:
+/// the request is one line).
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// `metrics-addr`: under `replicate -exec`, `/metrics` serves the Prometheus text `check` prints
+/// (read by a real Prometheus text parser), fresh at each scrape; it ends with the run.
+#[test]
+fn metrics_are_served_while_replicate_exec_runs() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let project = Project::new(&format!(
+        "[package.metadata.litestream]\nreplica = \"replica\"\nmetrics-addr = \"{port}\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n"
+    ));
+    project.sqlite("app.db").execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+    let _daemon = project.replicate(["-exec", "sleep 60"]);
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break http_get(&addr, "/metrics");
+        }
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    let families = parse_prometheus(&body);
+    let replica_txid = &families["cargo_litestream_replica_txid"];
+    assert_eq!(replica_txid[0][0]["db"], "default", "{body}");
+    assert!(replica_txid[0][1].as_f64().unwrap() >= 1.0, "{body}");
+    assert_eq!(families["cargo_litestream_daemon_replicating"][0][1], 1.0, "{body}");
+    assert_eq!(http_get(&addr, "/nope").0, "HTTP/1.1 404 Not Found");
+}

@@ -313,3 +313,25 @@ fn spawn_replicate_runs_the_scheduled_checks() {
         .count();
     assert_eq!(after, count, "a check ran after stop");
 }
+
+/// `metrics-addr` under `spawn_replicate`: served while the handle lives, gone after `stop`.
+#[test]
+fn spawn_replicate_serves_metrics_until_stopped() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\nmetrics-addr = \"127.0.0.1:0\"\n\n[package.metadata.litestream.databases]\ndefault = \"data/app.db\"\n",
+    );
+    insert(&project, &[1]);
+    let (config, env) = (load(&project), env(&project));
+    let litestream = locate_litestream(&config, &env).unwrap();
+    let handle = spawn_replicate(&config, &env, &litestream, &options(&project)).unwrap();
+    let addr = handle.metrics_addr().expect("metrics are served");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("cargo_litestream_replica_txid{db=\"default\"}"), "{response}");
+    handle.stop().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err(), "still listening after stop");
+}

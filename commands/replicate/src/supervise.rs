@@ -102,6 +102,21 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
         ),
         _ => None,
     };
+    let metrics = match ctx.project_if_any()? {
+        Some(project) if plan.scheduled => project.metrics_addr.as_deref().and_then(|addr| {
+            match cargo_litestream_api::metrics::serve(project, &ctx.env, &litestream, addr) {
+                Ok(server) => {
+                    ctx.shell.status("Serving", format!("metrics at http://{}/metrics", server.addr()));
+                    Some(server)
+                }
+                Err(error) => {
+                    ctx.shell.warn(format!("metrics-addr {addr}: not served: {error}; replicating on"));
+                    None
+                }
+            }
+        }),
+        _ => None,
+    };
 
     // 2. The command.
     let mut command = Command::new(&argv[0]);
@@ -164,6 +179,7 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
     // 3. No check starts any more (one in progress ends first), the command's last writes, then
     // litestream.
     drop(assurance);
+    drop(metrics);
     {
         let socket = plan.socket.clone();
         let timeout = plan.sync_timeout;

@@ -159,6 +159,54 @@ pub fn snapshot_interval(globals: &TomlTable) -> Duration {
         .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL)
 }
 
+/// Every configured database of `project` as a check target, a `dir` entry's databases as
+/// Litestream's scan finds them, each with the configuration litestream lists it with.
+pub fn project_targets(project: &cargo_litestream_config::Project, env: &Env) -> Result<Vec<Target>, String> {
+    let mut targets = Vec::new();
+    for db in &project.databases {
+        let paths = match &db.location {
+            Location::File(path) => vec![path.clone()],
+            Location::Dir(_) => db.dir_databases(),
+        };
+        for path in paths {
+            let config = project
+                .write_config_for(&path, env, cargo_litestream_config::Generate::default())
+                .map_err(|e| e.to_string())?;
+            let listing = vec!["-config".into(), config.into(), path.clone().into()];
+            targets.push(Target::for_database(db, &path, &project.globals, env, listing));
+        }
+    }
+    Ok(targets)
+}
+
+/// The reports of every database of `project`, with its configured thresholds: what
+/// `cargo litestream check` with no argument computes, for a caller without a command line
+/// (the metrics endpoint). `timeout` bounds the control socket's answer.
+pub fn check_project(
+    project: &cargo_litestream_config::Project,
+    env: &Env,
+    litestream: Option<&Litestream>,
+    timeout: Duration,
+) -> Result<(Vec<Report>, Timestamp), String> {
+    let history = backups::history::read(&project.state_dir).map_err(|e| e.to_string())?;
+    let targets = project_targets(project, env)?;
+    let socket = project.socket_path(env);
+    let daemon = control::list(&socket, timeout);
+    let now = Timestamp::now();
+    let cx = Context {
+        thresholds: &project.check,
+        snapshot_interval: snapshot_interval(&project.globals),
+        socket: &socket,
+        daemon: &daemon,
+        history: &history,
+        litestream,
+        env,
+        timeout,
+        now,
+    };
+    Ok((targets.iter().map(|target| check(target, &cx)).collect(), now))
+}
+
 /// What every database's check shares.
 pub struct Context<'a> {
     pub thresholds: &'a CheckThresholds,

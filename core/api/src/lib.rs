@@ -51,6 +51,7 @@ pub mod control;
 pub mod doctor;
 pub mod embedded;
 pub mod json;
+pub mod metrics;
 pub mod owner;
 mod process;
 pub mod replicate;

@@ -209,6 +209,8 @@ pub struct ReplicateHandle {
     wal_reports: Vec<WalReport>,
     /// The project's scheduled verify, scrub and drill; stopped before litestream is.
     assurance: Option<crate::assurance::Assurance>,
+    /// `/metrics` (the project's `metrics-addr`), stopped with the schedule.
+    metrics: Option<crate::metrics::MetricsServer>,
     /// Released after litestream has exited (dropped last).
     _lock: ReplicateLock,
     stopped: bool,
@@ -300,6 +302,7 @@ pub fn spawn_replicate(
         first_sync: Err("not attempted".to_owned()),
         wal_reports,
         assurance: None,
+        metrics: None,
         _lock: lock,
         stopped: false,
     };
@@ -325,6 +328,13 @@ pub fn spawn_replicate(
         return Err(ReplicateError::FirstSync { message });
     }
     handle.assurance = crate::assurance::start(project, env, litestream, assurance_log(&options.log));
+    if let Some(addr) = &project.metrics_addr {
+        // Replication matters more than its metrics: a port taken is a line of the log.
+        match crate::metrics::serve(project, env, litestream, addr) {
+            Ok(server) => handle.metrics = Some(server),
+            Err(error) => assurance_log(&options.log)(&format!("metrics-addr {addr}: not served: {error}")),
+        }
+    }
     Ok(handle)
 }
 
@@ -413,6 +423,11 @@ impl ReplicateHandle {
 
     /// Stops replication gracefully: a final `sync -wait` of every database (bounded), SIGTERM,
     /// litestream's own shutdown sync, then SIGKILL if it has not exited within the grace period.
+    /// Where `/metrics` is served (the project's `metrics-addr`), when it is.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(crate::metrics::MetricsServer::addr)
+    }
+
     pub fn stop(mut self) -> Result<Stopped, ReplicateError> {
         Ok(self.shutdown())
     }
@@ -421,6 +436,7 @@ impl ReplicateHandle {
         self.stopped = true;
         // No check starts any more; one in progress ends first (it may need the daemon).
         drop(self.assurance.take());
+        drop(self.metrics.take());
         let died_before = self.child.try_status().is_some();
         self.stopping.store(true, Ordering::SeqCst);
         let final_sync = if died_before {

@@ -150,6 +150,9 @@ pub struct Project {
     /// `verify-every`, `scrub-every`, `drill-every`: how often a supervised `replicate -exec`
     /// and `spawn_replicate` run each (off when absent).
     pub schedule: Schedule,
+    /// `metrics-addr`: where supervised replication serves `/metrics` (`PORT` or `HOST:PORT`,
+    /// the host 127.0.0.1 when not given); off when absent.
+    pub metrics_addr: Option<String>,
     /// `[…litestream.check]`: when `cargo litestream check` warns and alerts.
     pub check: CheckThresholds,
     /// Problems worth a warning that do not stop anything.
@@ -171,6 +174,7 @@ const OWN_KEYS: &[&str] = &[
     "verify-every",
     "scrub-every",
     "drill-every",
+    "metrics-addr",
     "check",
 ];
 
@@ -388,6 +392,17 @@ impl Loader<'_> {
             scrub: self.every(&own, "scrub-every")?,
             drill: self.every(&own, "drill-every")?,
         };
+        let metrics_addr = self.string(&own, "metrics-addr")?;
+        if let Some(addr) = &metrics_addr {
+            let port = addr.rsplit(':').next().unwrap_or(addr);
+            if port.is_empty() || port.parse::<u16>().is_err() {
+                return Err(self.error(
+                    "metrics-addr",
+                    format!("{addr:?} is not a port or HOST:PORT"),
+                    "write it as metrics-addr = \"9200\" (127.0.0.1:9200) or metrics-addr = \"0.0.0.0:9200\"",
+                ));
+            }
+        }
         let check = self.check(own.get("check"))?;
 
         Ok(Project {
@@ -408,6 +423,7 @@ impl Loader<'_> {
             vfs_extension_path,
             drill_checks,
             schedule,
+            metrics_addr,
             check,
             warnings,
         })
