@@ -21,6 +21,7 @@ mod flags;
 mod invocation;
 mod library;
 mod mirror;
+mod monitoring;
 mod owner;
 mod procs;
 mod recipes;
