@@ -39,6 +39,11 @@ fn commands_reach_databases_inside_a_dir_entry_by_path() {
     for db in ["tenants/t5.db", "tenants/sub/deep.db", "flat/f.db"] {
         let run = project.run(["verify", db]).success();
         assert!(run.stdout.contains(": in sync: "), "{db}\n{run}");
+        // Read by pages from the database's own replica path (S3 and file), nothing restored.
+        let json = project.run(["verify", "--json", db]).success().json();
+        assert_eq!(json["databases"][0]["method"], "pages", "{db}\n{json}");
+        // check finds the same replica natively: it is in sync.
+        project.run(["check", db]).success();
     }
 
     let run = project.run(["ltx", "-json", "tenants/sub/deep.db"]).success();

@@ -227,7 +227,14 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
     for arg in named {
         match project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)? {
             DatabaseArg::Path { path, .. } => {
-                let db = project.database(&path).context("a resolved database is configured")?;
+                // A path entry's database, or one of a `dir` entry (named by its path).
+                let db = match project.database(&path) {
+                    Some(db) => db,
+                    None => project
+                        .dir_member(&path)?
+                        .map(|m| m.entry)
+                        .context("a resolved database is configured")?,
+                };
                 add(db, Some(&path))?;
             }
             DatabaseArg::Url(url) => bail!(

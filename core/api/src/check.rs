@@ -93,6 +93,13 @@ pub struct Target {
     pub in_flight: Duration,
 }
 
+/// The entry Litestream builds for the database at `path` of the `dir` entry `entry`.
+fn dir_member_database(entry: &Database, path: &Path) -> Option<Database> {
+    let Location::Dir(dir) = &entry.location else { return None };
+    let relative = path.strip_prefix(dir).ok()?.to_path_buf();
+    Some(cargo_litestream_config::DirMember { entry, path: path.to_path_buf(), relative }.database())
+}
+
 impl Target {
     /// The database at `path` of the project's entry `db` (`globals`: the configuration's
     /// top-level keys), listed natively when its replica can be, else by `litestream ltx` with
@@ -113,12 +120,21 @@ impl Target {
                     .map_or_else(|| Target::default_meta_path(path), PathBuf::from),
                 Store::of(&db.replica, globals, env),
             ),
-            // A `dir` entry's replica path is per database: litestream works it out.
-            Location::Dir(_) => (
-                path.display().to_string(),
-                Target::default_meta_path(path),
-                Err("a database of a dir entry".to_owned()),
-            ),
+            // A `dir` entry's database has its own replica path and state folder, as
+            // Litestream's scan gives it (`DirMember::database`).
+            Location::Dir(_) => {
+                let member = dir_member_database(db, path);
+                let meta = member
+                    .as_ref()
+                    .and_then(|m| m.options.get("meta-path"))
+                    .and_then(|v| v.as_str())
+                    .map_or_else(|| Target::default_meta_path(path), PathBuf::from);
+                let store = match &member {
+                    Some(member) => Store::of(&member.replica, globals, env),
+                    None => Err("not a database of its dir entry".to_owned()),
+                };
+                (path.display().to_string(), meta, store)
+            }
         };
         // Litestream's defaults (`db.go` DefaultMonitorInterval, `replica.go` DefaultSyncInterval).
         let interval = |table: &TomlTable, key: &str| {

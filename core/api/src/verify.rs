@@ -333,7 +333,15 @@ impl Check<'_> {
     fn look_in_replica(&self, sentinel: &Sentinel, report: &Verification) -> Option<Verdict> {
         use crate::backups::btree::{self, BtreeError, Value};
         use crate::backups::{pages::ReplicaDatabase, plan::Target, store::Store};
-        let db = self.project.database(self.path)?;
+        // A database of a `dir` entry has its own replica path (the entry's, plus its own).
+        let member;
+        let db = match self.project.database(self.path) {
+            Some(db) => db,
+            None => {
+                member = self.project.dir_member(self.path).ok()??.database();
+                &member
+            }
+        };
         let store = Store::of(&db.replica, &self.project.globals, self.env).ok()?;
         let listing = match store.list() {
             Ok(listing) => listing,
