@@ -44,7 +44,13 @@ fn commands_reach_databases_inside_a_dir_entry_by_path() {
         assert_eq!(json["databases"][0]["method"], "pages", "{db}\n{json}");
         // check finds the same replica natively: it is in sync.
         project.run(["check", db]).success();
+        // scrub reads its own replica natively.
+        let json = project.run(["scrub", "--json", db]).success().json();
+        assert!(json["databases"][0]["files_read"].as_u64().unwrap() > 0, "{db}\n{json}");
     }
+    // With no argument, scrub covers every database of the entries.
+    let json = project.run(["scrub", "--json"]).success().json();
+    assert_eq!(json["databases"].as_array().unwrap().len(), 3, "{json}");
 
     let run = project.run(["ltx", "-json", "tenants/sub/deep.db"]).success();
     assert!(!run.json().as_array().unwrap().is_empty(), "{run}");

@@ -168,22 +168,18 @@ fn scrub_one(
 fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
     let project = ctx.project_if_any()?;
     let named: Vec<&String> = matches.get_many::<String>("DB").map(Iterator::collect).unwrap_or_default();
-    let config = || ctx.write_litestream_config(false);
     let mut targets = Vec::new();
     if named.is_empty() {
         let project = ctx.project()?;
         for db in &project.databases {
             match &db.location {
-                Location::File(path) => targets.push(Target {
-                    name: db.name(),
-                    store: Store::of(&db.replica, &project.globals, &ctx.env),
-                    litestream_target: vec!["-config".into(), config()?.into(), path.clone().into()],
-                    state_dir: Some(project.state_dir.clone()),
-                }),
-                Location::Dir(dir) => ctx.shell.note(format!(
-                    "{} is a directory entry (dir + pattern): scrub its databases' replica URLs one by one",
-                    dir.display()
-                )),
+                Location::File(path) => targets.push(database_target(db.name(), path, ctx)?),
+                // Each database the entry replicates, as Litestream's scan finds them.
+                Location::Dir(_) => {
+                    for path in db.dir_databases() {
+                        targets.push(database_target(path.display().to_string(), &path, ctx)?);
+                    }
+                }
             }
         }
         if targets.is_empty() {
@@ -215,18 +211,34 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
                 }
             }
             DatabaseArg::Path { path, alias } => {
-                let project = ctx.project()?;
-                let db = project.database(&path).context("a resolved database is configured")?;
-                Target {
-                    name: alias.unwrap_or_else(|| path.display().to_string()),
-                    store: Store::of(&db.replica, &project.globals, &ctx.env),
-                    litestream_target: vec!["-config".into(), config()?.into(), path.into()],
-                    state_dir: Some(project.state_dir.clone()),
-                }
+                database_target(alias.unwrap_or_else(|| path.display().to_string()), &path, ctx)?
             }
         });
     }
     Ok(targets)
+}
+
+/// A configured database (of a `path` entry, or of a `dir` entry, with its own replica path).
+fn database_target(name: String, path: &std::path::Path, ctx: &Ctx) -> anyhow::Result<Target> {
+    let project = ctx.project()?;
+    let member;
+    let db = match project.database(path) {
+        Some(db) => db,
+        None => {
+            member = project.dir_member(path)?.context("a resolved database is configured")?.database();
+            &member
+        }
+    };
+    Ok(Target {
+        name,
+        store: Store::of(&db.replica, &project.globals, &ctx.env),
+        litestream_target: vec![
+            "-config".into(),
+            ctx.write_litestream_config_for(false, Some(path))?.into(),
+            path.to_path_buf().into(),
+        ],
+        state_dir: Some(project.state_dir.clone()),
+    })
 }
 
 /// `N/T`, 1 ≤ N ≤ T.
