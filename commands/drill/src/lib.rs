@@ -96,13 +96,11 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     if let Some(json) = json {
         let databases: Vec<serde_json::Value> = results
             .iter()
-            .map(|(name, result)| match result {
-                Ok(report) => {
-                    let mut value = serde_json::to_value(report).unwrap_or_default();
-                    value["database"] = name.as_str().into();
-                    value
-                }
-                Err(error) => serde_json::json!({ "database": name, "outcome": "unchecked", "error": error.to_string() }),
+            .map(|(name, result)| {
+                cargo_litestream_command::json::database_entry(
+                    name,
+                    result.as_ref().map_err(|error| error.to_string()),
+                )
             })
             .collect();
         json.write(

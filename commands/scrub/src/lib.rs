@@ -100,13 +100,11 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     if let Some(json) = json {
         let databases: Vec<serde_json::Value> = results
             .iter()
-            .map(|(name, result)| match result {
-                Ok(report) => {
-                    let mut value = serde_json::to_value(report).unwrap_or_default();
-                    value["database"] = name.as_str().into();
-                    value
-                }
-                Err(error) => serde_json::json!({ "database": name, "outcome": "unchecked", "error": cargo_litestream_command::one_line(error) }),
+            .map(|(name, result)| {
+                cargo_litestream_command::json::database_entry(
+                    name,
+                    result.as_ref().map_err(cargo_litestream_command::one_line),
+                )
             })
             .collect();
         json.write(

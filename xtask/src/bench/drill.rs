@@ -2,7 +2,7 @@
 //! (issue 13's bar: within 1.05×). drill times its restore alone (the `litestream restore` it
 //! runs, as its JSON reports it in `restore_ms`); A is the same command run directly.
 
-use super::fixture::{Bench, Lookup, Project};
+use super::fixture::{Bench, Lookup, Project, json_of, stdout_of};
 use super::measure::{self, Paired, Run};
 use super::report::{Section, Status, Verdict, num};
 use super::samples;
@@ -22,9 +22,9 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     let db = project.path("app.db");
     super::fixture::create_random_database(&db, ROWS)?;
     let db_bytes = std::fs::metadata(&db).map_err(|e| e.to_string())?.len();
-    output(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
+    stdout_of(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
     let config = project.path("litestream.yml");
-    output(&mut bench.ours(
+    stdout_of(&mut bench.ours(
         &project.dir,
         &lookup,
         &["config", "-o", config.to_str().ok_or("non-UTF-8 path")?],
@@ -40,8 +40,10 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     };
     // drill's own figure for its latest-point restore, as a Run (its wall time is the restore's).
     let drill = || -> Result<Run, String> {
-        let json = output(&mut bench.ours(&project.dir, &lookup, &["drill", "--json", "default"]))?;
-        let ms = restore_ms(&json).ok_or_else(|| format!("no restore_ms in drill's report: {json}"))?;
+        let json = json_of(&mut bench.ours(&project.dir, &lookup, &["drill", "--json", "default"]))?;
+        let ms = json["databases"][0]["rehearsals"][0]["restore_ms"]
+            .as_u64()
+            .ok_or_else(|| format!("no restore_ms in drill's report: {json}"))?;
         Ok(Run { wall: std::time::Duration::from_millis(ms), max_rss_kib: 0 })
     };
 
@@ -88,22 +90,4 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             status: Status::at_most(MAX_RATIO, ratio, ci),
         }],
     })
-}
-
-/// The first `"restore_ms": N` of drill's report (the latest point's).
-fn restore_ms(json: &str) -> Option<u64> {
-    let at = json.find("\"restore_ms\": ")? + "\"restore_ms\": ".len();
-    json[at..].split([',', '\n', '}']).next()?.trim().parse().ok()
-}
-
-fn output(command: &mut std::process::Command) -> Result<String, String> {
-    let out = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

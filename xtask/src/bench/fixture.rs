@@ -272,6 +272,22 @@ impl S3Server {
     }
 }
 
+/// Runs `command` to completion, untimed, and returns its stdout; its stderr is the error when
+/// it fails.
+pub fn stdout_of(command: &mut Command) -> Result<String, String> {
+    let out = command.stdout(Stdio::piped()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Its stdout parsed as JSON.
+pub fn json_of(command: &mut Command) -> Result<serde_json::Value, String> {
+    let text = stdout_of(command)?;
+    serde_json::from_str(&text).map_err(|e| format!("{command:?} printed no JSON ({e}): {text}"))
+}
+
 /// A SQLite database in WAL mode with `rows` rows of 200 random hex digits in `notes`: pages
 /// that compress as real data does (not a page of one repeated letter).
 pub fn create_random_database(path: &Path, rows: usize) -> Result<(), String> {

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::fixture::{Bench, Lookup, Project};
+use super::fixture::{Bench, Lookup, Project, json_of};
 use super::measure::{self, Paired};
 use super::report::{Section, Status, Verdict, count, num};
 use super::samples;
@@ -58,13 +58,13 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     let ours = || bench.ours(&project.dir, &lookup, &["restore-points", "--json", "default"]);
 
     // Checked once, untimed: the listing has every file, and restore-points lists the points.
-    let listed = output(&mut listing())?;
-    let listed_files = listed.matches("\"min_txid\"").count();
+    let listed = json_of(&mut listing())?;
+    let listed_files = listed.as_array().map_or(0, Vec::len);
     if listed_files as u64 != files {
         return Err(format!("litestream ltx listed {listed_files} files of {files}"));
     }
-    let report = output(&mut ours())?;
-    let points = report.matches("\"txid\"").count().saturating_sub(1);
+    let report = json_of(&mut ours())?;
+    let points = report["databases"][0]["points"].as_array().map_or(0, Vec::len);
     if points < 9000 {
         return Err(format!("restore-points listed {points} points; the layout has more than 9 000"));
     }
@@ -161,16 +161,4 @@ fn write_replica(replica: &Path) -> Result<u64, String> {
         }
     }
     Ok(written)
-}
-
-fn output(command: &mut std::process::Command) -> Result<String, String> {
-    let out = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

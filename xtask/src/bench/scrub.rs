@@ -6,7 +6,7 @@
 //! then its level-0 file removed), so both sides read exactly one file: restore decodes it into
 //! a database file, scrub decodes and checksums it.
 
-use super::fixture::{Bench, Lookup, Project};
+use super::fixture::{Bench, Lookup, Project, json_of, stdout_of};
 use super::measure::{self, Paired};
 use super::report::{Section, Status, Verdict, num};
 use super::samples;
@@ -31,7 +31,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     let db = project.path("app.db");
     super::fixture::create_random_database(&db, ROWS)?;
     let db_bytes = std::fs::metadata(&db).map_err(|e| e.to_string())?.len();
-    run_ok(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
+    stdout_of(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
     let replica = project.path("replica/app.db/ltx");
     let _ = std::fs::remove_dir_all(replica.join("0"));
     let snapshot_bytes: u64 = std::fs::read_dir(replica.join("9"))
@@ -41,7 +41,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         .sum();
 
     let config = project.path("litestream.yml");
-    run_ok(&mut bench.ours(
+    stdout_of(&mut bench.ours(
         &project.dir,
         &lookup,
         &["config", "-o", config.to_str().ok_or("non-UTF-8 path")?],
@@ -57,10 +57,11 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     let scrub = || bench.ours(&project.dir, &lookup, &["scrub", "--reread", "--json", "default"]);
 
     // Checked once, untimed: the restore is the database, the scrub is sound and read it all.
-    run_ok(&mut restore())?;
-    let report = output(&mut scrub())?;
-    let json: serde_json_lite::Report = serde_json_lite::parse(&report)?;
-    if json.outcome != "sound" || json.bytes_read != snapshot_bytes {
+    stdout_of(&mut restore())?;
+    let report = json_of(&mut scrub())?;
+    let db = &report["databases"][0];
+    let page_bytes = db["page_bytes"].as_u64().unwrap_or(0);
+    if db["outcome"] != "sound" || db["bytes_read"].as_u64() != Some(snapshot_bytes) {
         return Err(format!("scrub did not read the snapshot soundly: {report}"));
     }
 
@@ -78,7 +79,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     let ratios = paired.ratios();
     let ratio = measure::median(&ratios);
     let ratio_ci = measure::median_ci(&ratios);
-    let rates: Vec<f64> = b.iter().map(|ms| json.page_bytes as f64 / 1e6 / (ms / 1000.0)).collect();
+    let rates: Vec<f64> = b.iter().map(|ms| page_bytes as f64 / 1e6 / (ms / 1000.0)).collect();
     let rate = measure::median(&rates);
     let rate_ci = measure::median_ci(&rates);
     let rss = measure::rss_mib(&paired.b);
@@ -98,7 +99,7 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         db_bytes >> 20,
         super::config::thousands(ROWS),
         snapshot_bytes >> 20,
-        json.page_bytes >> 20,
+        page_bytes >> 20,
         bench.warmup.min(1),
         num(measure::median(&a)),
         num(measure::median(&b)),
@@ -145,46 +146,4 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
             },
         ],
     })
-}
-
-fn run_ok(command: &mut std::process::Command) -> Result<(), String> {
-    output(command).map(drop)
-}
-
-fn output(command: &mut std::process::Command) -> Result<String, String> {
-    let out = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The three fields of scrub's JSON report the measurement checks, read without a JSON crate
-/// (xtask keeps its dependencies to what the workspace already builds).
-mod serde_json_lite {
-    pub struct Report {
-        pub outcome: String,
-        pub bytes_read: u64,
-        pub page_bytes: u64,
-    }
-
-    pub fn parse(text: &str) -> Result<Report, String> {
-        let field = |name: &str| -> Result<&str, String> {
-            let key = format!("\"{name}\": ");
-            let start = text.find(&key).ok_or_else(|| format!("no `{name}` in {text}"))? + key.len();
-            let rest = &text[start..];
-            let end = rest.find([',', '\n', '}']).unwrap_or(rest.len());
-            Ok(rest[..end].trim().trim_matches('"'))
-        };
-        let number = |name: &str| field(name)?.parse::<u64>().map_err(|e| format!("`{name}`: {e}"));
-        Ok(Report {
-            outcome: field("outcome")?.to_owned(),
-            bytes_read: number("bytes_read")?,
-            page_bytes: number("page_bytes")?,
-        })
-    }
 }

@@ -108,6 +108,51 @@ pub struct ScrubReport {
     pub broken: Vec<RangeInclusive<u64>>,
 }
 
+impl ScrubReport {
+    /// Nothing read or found yet, of a replica holding `files` files.
+    fn new(replica: String, files: usize) -> ScrubReport {
+        ScrubReport {
+            outcome: Outcome::Sound,
+            replica,
+            duration_ms: 0,
+            files,
+            files_read: 0,
+            files_remembered: 0,
+            files_in_other_subsets: 0,
+            bytes_read: 0,
+            page_bytes: 0,
+            findings: Vec::new(),
+            unreadable: Vec::new(),
+            latest: String::new(),
+            latest_txid: None,
+            points: 0,
+            broken: Vec::new(),
+        }
+    }
+
+    /// Damaged when anything was found; else unchecked when a file could not be read.
+    fn judged(&self) -> Outcome {
+        if !self.findings.is_empty() {
+            Outcome::Damaged
+        } else if !self.unreadable.is_empty() {
+            Outcome::Unchecked
+        } else {
+            Outcome::Sound
+        }
+    }
+}
+
+/// What `restore` with no target does: `sound`, `broken` (its plan reads a damaged file), or why
+/// it fails.
+fn latest_label(latest: &Result<u64, PlanError>, broken: bool, no_files: bool) -> String {
+    match latest {
+        _ if broken => "broken".to_owned(),
+        Ok(_) => "sound".to_owned(),
+        Err(PlanError::NotAvailable) if no_files => "no backup yet".to_owned(),
+        Err(why) => format!("not restorable: {why}"),
+    }
+}
+
 fn txid_ranges<S: serde::Serializer>(
     ranges: &[RangeInclusive<u64>],
     serializer: S,
@@ -175,23 +220,7 @@ pub fn scrub(
         listing.strays.iter().map(|s| Finding { file: s.shown.clone(), problem: s.why.clone() }).collect();
     findings.extend(level_findings(&listing.files));
 
-    let mut report = ScrubReport {
-        outcome: Outcome::Sound,
-        replica: store.describe(),
-        duration_ms: 0,
-        files: listing.files.len(),
-        files_read: 0,
-        files_remembered: 0,
-        files_in_other_subsets: 0,
-        bytes_read: 0,
-        page_bytes: 0,
-        findings: Vec::new(),
-        unreadable: Vec::new(),
-        latest: String::new(),
-        latest_txid: None,
-        points: 0,
-        broken: Vec::new(),
-    };
+    let mut report = ScrubReport::new(store.describe(), listing.files.len());
     let mut damaged: HashSet<(u8, u64, u64)> = HashSet::new();
     let mut wal: BTreeMap<u64, [u64; 4]> = BTreeMap::new();
     let mut to_read = Vec::new();
@@ -262,20 +291,10 @@ pub fn scrub(
     report.points = points.points.len();
     report.broken = ranges(&broken);
     report.latest_txid = points.latest.as_ref().ok().copied();
-    report.latest = match &points.latest {
-        Ok(txid) if broken.contains(txid) => "broken".to_owned(),
-        Ok(_) => "sound".to_owned(),
-        Err(PlanError::NotAvailable) if files.is_empty() => "no backup yet".to_owned(),
-        Err(why) => format!("not restorable: {why}"),
-    };
-    report.outcome = if !findings.is_empty() {
-        Outcome::Damaged
-    } else if !report.unreadable.is_empty() {
-        Outcome::Unchecked
-    } else {
-        Outcome::Sound
-    };
+    let latest_broken = points.latest.as_ref().is_ok_and(|txid| broken.contains(txid));
+    report.latest = latest_label(&points.latest, latest_broken, files.is_empty());
     report.findings = findings;
+    report.outcome = report.judged();
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(report)
 }
@@ -294,23 +313,10 @@ pub fn by_restoring(
     let started = std::time::Instant::now();
     let files = super::list(litestream, env, target, timeout)?;
     let (points, _) = restore_points_given(&files, &|_| false);
-    let mut report = ScrubReport {
-        outcome: Outcome::Sound,
-        replica: target.last().map(|t| t.to_string_lossy().into_owned()).unwrap_or_default(),
-        duration_ms: 0,
-        files: files.len(),
-        files_read: 0,
-        files_remembered: 0,
-        files_in_other_subsets: 0,
-        bytes_read: 0,
-        page_bytes: 0,
-        findings: Vec::new(),
-        unreadable: Vec::new(),
-        latest: String::new(),
-        latest_txid: points.latest.as_ref().ok().copied(),
-        points: points.points.len(),
-        broken: Vec::new(),
-    };
+    let replica = target.last().map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut report = ScrubReport::new(replica, files.len());
+    report.latest_txid = points.latest.as_ref().ok().copied();
+    report.points = points.points.len();
     let mut chains: Vec<Option<u64>> = vec![None];
     if let Some(oldest) = points.points.first().filter(|p| Some(p.txid) != report.latest_txid) {
         chains.push(Some(oldest.txid));
@@ -333,19 +339,8 @@ pub fn by_restoring(
             }
         }
     }
-    report.latest = match &points.latest {
-        _ if latest_broken => "broken".to_owned(),
-        Ok(_) => "sound".to_owned(),
-        Err(PlanError::NotAvailable) if files.is_empty() => "no backup yet".to_owned(),
-        Err(why) => format!("not restorable: {why}"),
-    };
-    report.outcome = if !report.findings.is_empty() {
-        Outcome::Damaged
-    } else if !report.unreadable.is_empty() {
-        Outcome::Unchecked
-    } else {
-        Outcome::Sound
-    };
+    report.latest = latest_label(&points.latest, latest_broken, files.is_empty());
+    report.outcome = report.judged();
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(report)
 }
