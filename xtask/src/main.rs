@@ -100,12 +100,33 @@ fn test(extra: &[String]) -> Result<(), String> {
             .env("CARGO_LITESTREAM_TOOLS", &tools.dir),
     )?;
     // nextest and `--all-targets` skip doctests: run them too.
-    exec(cargo().args(["test", "--workspace", "--doc"]).env("CARGO_LITESTREAM_TOOLS", &tools.dir))
+    exec(cargo().args(["test", "--workspace", "--doc"]).env("CARGO_LITESTREAM_TOOLS", &tools.dir))?;
+    // The library's optional features, which no workspace member switches on.
+    exec(cargo().args([
+        "test",
+        "--package",
+        "cargo-litestream-api",
+        "--features",
+        "sqlx",
+        "--lib",
+        "sqlite::",
+    ]))
 }
 
 fn ci(extra: &[String]) -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
     exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    exec(cargo().args([
+        "clippy",
+        "--package",
+        "cargo-litestream-api",
+        "--features",
+        "sqlx",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     exec(cargo().args(["doc", "--workspace", "--no-deps", "--quiet"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     deny::run()?;
     test(extra)

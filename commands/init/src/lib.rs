@@ -130,7 +130,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         ));
     }
     ctx.shell.note(
-        "open the application's connections with `cargo_litestream_api::sqlite::open` (or its PRAGMAS for sqlx): \
+        "open the application's connections with `cargo_litestream_api::sqlite::open` (rusqlite) or `configure_sqlx` (sqlx): \
          WAL, busy_timeout = 5000 and wal_autocheckpoint = 0, so that no commit can miss the backup",
     );
     ctx.shell.note("check the result with `cargo litestream config`");

@@ -13,17 +13,19 @@
 //! `truncate-page-n`, 121 359 pages by default, when it runs again). Run `replicate` (or
 //! [`spawn_replicate`](crate::spawn_replicate)) whenever the application writes.
 //!
-//! rusqlite: [`open`] or [`configure`]. sqlx (whose SQLite crate cannot share a build with
-//! rusqlite's): apply [`PRAGMAS`] to its `SqliteConnectOptions`, as the README shows:
+//! rusqlite: [`open`] or [`configure`]. sqlx (feature `sqlx`: sqlx 0.9, whose SQLite crate
+//! shares rusqlite's `libsqlite3-sys`, and Rust 1.94 as sqlx requires): `configure_sqlx` on its
+//! `SqliteConnectOptions`:
 //!
 //! ```text
-//! let options = cargo_litestream_api::sqlite::PRAGMAS
-//!     .iter()
-//!     .fold(SqliteConnectOptions::from_str(&url)?, |o, (name, value)| o.pragma(*name, *value));
+//! let options = cargo_litestream_api::sqlite::configure_sqlx(
+//!     SqliteConnectOptions::from_str(&database_url)?.create_if_missing(true),
+//! );
+//! let pool = SqlitePool::connect_with(options).await?;
 //! ```
 //!
-//! (sqlx sets `journal_mode` and `busy_timeout` through its own methods too; a `pragma` of the
-//! same name replaces its default.)
+//! Without the feature (sqlx 0.8, whose `libsqlite3-sys` 0.30 cannot share a build with
+//! rusqlite 0.37's 0.35), apply [`PRAGMAS`] with `.pragma(name, value)` yourself.
 
 use std::path::Path;
 
@@ -32,6 +34,9 @@ use rusqlite::Connection;
 /// The pragmas, in the order they are applied: name and value, as SQLite spells them.
 pub const PRAGMAS: [(&str, &str); 3] =
     [("journal_mode", "WAL"), ("busy_timeout", "5000"), ("wal_autocheckpoint", "0")];
+
+/// [`PRAGMAS`]' `busy_timeout`, for the APIs that take a duration.
+const BUSY_TIMEOUT_MS: u64 = 5000;
 
 /// Opens (creating if needed) the database at `path`, [`configure`]d.
 pub fn open(path: impl AsRef<Path>) -> rusqlite::Result<Connection> {
@@ -64,6 +69,19 @@ pub fn is_configured(conn: &Connection) -> rusqlite::Result<bool> {
     Ok(mode.eq_ignore_ascii_case("wal") && autocheckpoint == 0 && busy > 0)
 }
 
+/// sqlx's options with [`PRAGMAS`] applied: every connection of a pool built from them is set
+/// up as [`configure`] sets up a rusqlite connection. Options the application sets afterwards
+/// win, as sqlx's builder methods do.
+#[cfg(feature = "sqlx")]
+pub fn configure_sqlx(options: sqlx_sqlite::SqliteConnectOptions) -> sqlx_sqlite::SqliteConnectOptions {
+    PRAGMAS.iter().fold(options, |options, &(name, value)| match name {
+        // sqlx applies its busy timeout through `sqlite3_busy_timeout` (default 5 s), not as a
+        // pragma: its own setter keeps a later `.busy_timeout(..)` of the application's working.
+        "busy_timeout" => options.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS)),
+        _ => options.pragma(name, value),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +96,49 @@ mod tests {
         // A plain connection has SQLite's defaults.
         let plain = Connection::open(dir.path().join("other.db")).unwrap();
         assert!(!is_configured(&plain).unwrap());
+    }
+
+    #[test]
+    fn the_busy_timeout_constant_is_the_pragma() {
+        let (_, value) = PRAGMAS.iter().find(|(name, _)| *name == "busy_timeout").unwrap();
+        assert_eq!(value.parse::<u64>().unwrap(), BUSY_TIMEOUT_MS);
+    }
+
+    /// A real sqlx connection (no async runtime needed: sqlx's SQLite driver runs on its own
+    /// thread) reports every pragma, and the file is in WAL mode for everyone else.
+    #[cfg(feature = "sqlx")]
+    #[test]
+    fn sqlx_connections_are_configured() {
+        use sqlx_core::connection::{ConnectOptions, Connection as _};
+        use std::str::FromStr;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let url = format!("sqlite:{}", path.display());
+        let options = configure_sqlx(
+            sqlx_sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true),
+        );
+        futures_executor::block_on(async {
+            let mut conn = options.connect().await.unwrap();
+            let mode: String = sqlx_core::query_scalar::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert!(mode.eq_ignore_ascii_case("wal"), "{mode}");
+            let autocheckpoint: i64 = sqlx_core::query_scalar::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(autocheckpoint, 0);
+            let busy: i64 = sqlx_core::query_scalar::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(busy, 5000);
+            conn.close().await.unwrap();
+        });
+        // The file itself, as rusqlite (and Litestream) sees it.
+        assert!(is_configured(&open(&path).unwrap()).unwrap());
     }
 
     #[test]
