@@ -36,6 +36,7 @@ pub const PRAGMAS: [(&str, &str); 3] =
     [("journal_mode", "WAL"), ("busy_timeout", "5000"), ("wal_autocheckpoint", "0")];
 
 /// [`PRAGMAS`]' `busy_timeout`, for the APIs that take a duration.
+#[cfg(any(feature = "sqlx", test))]
 const BUSY_TIMEOUT_MS: u64 = 5000;
 
 /// Opens (creating if needed) the database at `path`, [`configure`]d.
