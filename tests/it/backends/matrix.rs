@@ -6,7 +6,10 @@
 //! The cells: `replicate` (the application keeps writing while the daemon is down) and
 //! `replicate -exec APP` (supervisor, application and litestream all die, as in a container
 //! crash), each on a `file` and an S3 (rclone) replica, with the application at SQLite's
-//! defaults (`wal_autocheckpoint = 1000`) and with `cargo_litestream_api::sqlite`'s pragmas.
+//! defaults (`wal_autocheckpoint = 1000`) and with `cargo_litestream_api::sqlite`'s pragmas;
+//! and, on a `file` replica at SQLite's defaults, the same database found by a `dir` + `pattern`
+//! entry instead of named by a `databases` alias (its replica path, its WAL check and its
+//! generated single-database config are their own code paths).
 //! Each round commits at least [`COMMITS_PER_ROUND`] transactions, one row each, so the
 //! application's own checkpoint runs in every round at the defaults.
 //!
@@ -75,6 +78,16 @@ enum Pragmas {
     Recommended,
 }
 
+/// How the configuration names the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// `databases.default = "app.db"`.
+    Alias,
+    /// `dbs = [{ dir = "tenants", pattern = "*.db" }]`, the database `tenants/app.db`, named
+    /// by its path on the command line.
+    DirEntry,
+}
+
 impl Pragmas {
     fn name(self) -> &'static str {
         match self {
@@ -103,10 +116,11 @@ fn newest_row(db: &Path) -> i64 {
     conn.query_row("SELECT coalesce(max(x), 0) FROM t", [], |r| r.get(0)).unwrap_or(0)
 }
 
-/// `sync -wait`: on success, every row up to the one returned is in the replica.
-fn confirm(project: &Project, db: &Path) -> Result<i64, crate::support::Run> {
+/// `sync -wait` of the database `name` (alias or path) at `db`: on success, every row up to
+/// the one returned is in the replica.
+fn confirm(project: &Project, name: &str, db: &Path) -> Result<i64, crate::support::Run> {
     let before = newest_row(db);
-    let run = project.run(["sync", "-wait", "-timeout", "30", "default"]);
+    let run = project.run(["sync", "-wait", "-timeout", "30", name]);
     if run.code == Some(0) { Ok(before) } else { Err(run) }
 }
 
@@ -122,27 +136,41 @@ struct Figures {
 }
 
 fn run_cell(supervisor: Supervisor, s3: bool, pragmas: Pragmas) {
+    run_cell_with(supervisor, s3, pragmas, Layout::Alias);
+}
+
+fn run_cell_with(supervisor: Supervisor, s3: bool, pragmas: Pragmas, layout: Layout) {
     let started = Instant::now();
     let backend = s3.then(servers::rclone_s3);
-    let mut project = match &backend {
-        Some(backend) => backend.project(&[("default", "app.db")]),
-        None => Project::new(
+    // The name the commands below are given, and the file.
+    let (name, file) = match layout {
+        Layout::Alias => ("default", "app.db"),
+        Layout::DirEntry => ("tenants/app.db", "tenants/app.db"),
+    };
+    let mut project = match (&backend, layout) {
+        (Some(backend), Layout::Alias) => backend.project(&[("default", "app.db")]),
+        (None, Layout::Alias) => Project::new(
             "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
         ),
+        (None, Layout::DirEntry) => Project::new(
+            "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{ dir = \"tenants\", pattern = \"*.db\" }]\n",
+        ),
+        (Some(_), Layout::DirEntry) => unimplemented!("the dir-entry cells run on a file replica"),
     };
-    let db = project.path().join("app.db");
+    let db = project.path().join(file);
     {
-        let conn = project.sqlite("app.db");
+        let conn = project.sqlite(file);
         conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY)").unwrap();
     }
     project.env.push((WRITER_ROLE.into(), format!("{}|{}", db.display(), pragmas.name())));
     let cell = format!(
-        "{} / {} / {}",
+        "{} / {}{} / {}",
         match supervisor {
             Supervisor::Replicate => "replicate",
             Supervisor::Exec => "replicate -exec",
         },
         if s3 { "s3" } else { "file" },
+        if layout == Layout::DirEntry { ", dir entry" } else { "" },
         pragmas.name()
     );
 
@@ -167,22 +195,22 @@ fn run_cell(supervisor: Supervisor, s3: bool, pragmas: Pragmas) {
             }
         };
         // The restart, then a sync at once: the moment that used to lose commits.
-        let mut confirmed = confirm(&project, &db).unwrap_or_else(|run| {
+        let mut confirmed = confirm(&project, name, &db).unwrap_or_else(|run| {
             panic!("{cell}, round {round}: the first sync failed\n{run}\n{}", daemon.log())
         });
         figures.confirmations += 1;
         let target = newest_row(&db) + COMMITS_PER_ROUND;
         while newest_row(&db) < target {
             std::thread::sleep(CONFIRM_EVERY);
-            if let Ok(rows) = confirm(&project, &db) {
+            if let Ok(rows) = confirm(&project, name, &db) {
                 confirmed = rows;
                 figures.confirmations += 1;
             }
         }
-        let at_kill = kill_everything(&project, &mut daemon, supervisor);
+        let at_kill = kill_everything(&project, &db, &mut daemon, supervisor);
 
         let out = project.path().join(format!("round-{round}.db"));
-        project.run(["restore", "-o", out.to_str().unwrap(), "default"]).success();
+        project.run(["restore", "-o", out.to_str().unwrap(), name]).success();
         assert_integrity(&out);
         let rows = crate::support::rows(&out);
         let k = rows.len() as i64;
@@ -211,12 +239,12 @@ fn run_cell(supervisor: Supervisor, s3: bool, pragmas: Pragmas) {
     wait_for_no_writer(&db);
     let last = newest_row(&db);
     let mut daemon = project.replicate::<_, &str>([]);
-    if let Err(run) = confirm(&project, &db) {
+    if let Err(run) = confirm(&project, name, &db) {
         panic!("{cell}: the final sync failed\n{run}\n{}", daemon.log());
     }
     assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
     let out = project.path().join("final.db");
-    project.run(["restore", "-o", out.to_str().unwrap(), "default"]).success();
+    project.run(["restore", "-o", out.to_str().unwrap(), name]).success();
     assert_integrity(&out);
     let rows = crate::support::rows(&out);
     assert!(rows.iter().copied().eq(1..=last), "{cell}: the final restore is not 1..={last}");
@@ -275,9 +303,8 @@ impl Drop for Writer {
 
 /// SIGKILL to litestream and, with `-exec`, to the supervisor's whole process group (itself and
 /// the application) at once: nothing gets to shut down. The newest committed row at the kill.
-fn kill_everything(project: &Project, daemon: &mut Daemon, supervisor: Supervisor) -> i64 {
+fn kill_everything(project: &Project, db: &Path, daemon: &mut Daemon, supervisor: Supervisor) -> i64 {
     let litestream: i32 = project.run(["info", "-json"]).success().json()["pid"].as_i64().unwrap() as i32;
-    let db = project.path().join("app.db");
     match supervisor {
         Supervisor::Replicate => {
             assert_eq!(litestream as u32, daemon.pid(), "replicate execs litestream");
@@ -298,7 +325,7 @@ fn kill_everything(project: &Project, daemon: &mut Daemon, supervisor: Superviso
             );
         }
     }
-    newest_row(&db)
+    newest_row(db)
 }
 
 /// Until no process has `db` open for writing any more (orphaned writers exit at the stop file).
@@ -354,4 +381,14 @@ fn kill_9_replicate_exec_s3_defaults() {
 #[test]
 fn kill_9_replicate_exec_s3_recommended() {
     run_cell(Supervisor::Exec, true, Pragmas::Recommended);
+}
+
+#[test]
+fn kill_9_replicate_dir_entry_file_defaults() {
+    run_cell_with(Supervisor::Replicate, false, Pragmas::Defaults, Layout::DirEntry);
+}
+
+#[test]
+fn kill_9_replicate_exec_dir_entry_file_defaults() {
+    run_cell_with(Supervisor::Exec, false, Pragmas::Defaults, Layout::DirEntry);
 }
