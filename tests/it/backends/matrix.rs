@@ -152,10 +152,12 @@ fn run_cell_with(supervisor: Supervisor, s3: bool, pragmas: Pragmas, layout: Lay
         (None, Layout::Alias) => Project::new(
             "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
         ),
-        (None, Layout::DirEntry) => Project::new(
-            "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{ dir = \"tenants\", pattern = \"*.db\" }]\n",
-        ),
-        (Some(_), Layout::DirEntry) => unimplemented!("the dir-entry cells run on a file replica"),
+        (backend, Layout::DirEntry) => {
+            assert!(backend.is_none(), "the dir-entry cells run on a file replica");
+            Project::new(
+                "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{ dir = \"tenants\", pattern = \"*.db\" }]\n",
+            )
+        }
     };
     let db = project.path().join(file);
     {
