@@ -245,6 +245,63 @@ fn a_stopped_replicate_turns_critical_while_the_app_writes_and_ok_after_sigcont(
     assert!(drill["message"].as_str().unwrap().contains("the last drill failed"), "{run}");
 }
 
+/// A read-only bind mount over a folder (root only), undone when dropped.
+struct ReadOnly(std::path::PathBuf);
+
+impl ReadOnly {
+    /// `None` where mounting is not possible (not root, no mount(8)).
+    fn mount(dir: &std::path::Path) -> Option<ReadOnly> {
+        let run = |args: &[&str]| {
+            Command::new("mount").args(args).arg(dir).arg(dir).status().is_ok_and(|s| s.success())
+        };
+        if !run(&["--bind"]) {
+            return None;
+        }
+        let guard = ReadOnly(dir.to_path_buf());
+        run(&["-o", "remount,bind,ro"]).then_some(guard)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The stall Litestream does not report: the daemon runs and answers on its socket, the
+/// application's commits land in the WAL, but nothing reaches the replica (here a replica
+/// folder that turned read-only, as a full or remounted disk does). `check` sees the daemon as
+/// fine and the lag as CRITICAL; once the replica takes writes again, OK.
+#[test]
+fn a_replica_that_takes_no_writes_turns_critical_while_the_daemon_answers() {
+    let project = Project::new(PROJECT);
+    project.sqlite("app.db").execute_batch("CREATE TABLE t(x INTEGER)").unwrap();
+    let daemon = project.replicate::<_, &str>([]);
+    let writer = Writer::start(&project);
+    until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(30));
+
+    let Some(read_only) = ReadOnly::mount(&project.path().join("replica")) else {
+        eprintln!("skipped: a read-only bind mount needs root and mount(8) (CI runs as root)");
+        return;
+    };
+    let since = Instant::now();
+    let run =
+        until_with(&project, &["--format", "json", "--max-lag", "2s"], 2, Duration::from_secs(30), |doc| {
+            finding(&doc["databases"][0], "lag")["status"] == "critical"
+        });
+    let took = since.elapsed();
+    let db = &run.json()["databases"][0];
+    assert_eq!(finding(db, "daemon")["status"], "ok", "the daemon still answers: {run}");
+    assert!(writer.commits() > 0);
+    let nagios = project.run(["check", "--format", "nagios", "--max-lag", "2s"]).code(2);
+    assert!(nagios.stdout.starts_with("LITESTREAM CRITICAL - default: lag"), "{nagios}");
+
+    drop(read_only);
+    until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(30));
+    assert!(daemon.log().contains("read-only file system"), "litestream's own report: {}", daemon.log());
+    eprintln!("lag CRITICAL {:.1} s after the replica turned read-only (max-lag 2 s)", took.as_secs_f64());
+}
+
 #[test]
 fn without_a_daemon_check_is_critical_and_reads_its_thresholds_from_cargo_toml() {
     let project = Project::new(&format!(
