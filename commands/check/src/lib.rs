@@ -27,34 +27,32 @@ enum Format {
 }
 
 fn cli() -> Command {
-    let mut command = Command::new("check")
-        .arg(
-            Arg::new("DB")
-                .value_name("DB")
-                .num_args(0..)
-                .help("Database aliases or paths (default: every configured database)"),
-        )
-        .arg(Arg::new("format").long("format").value_name("FORMAT").help(
-            "human (default), json, nagios (status line and perfdata) or prometheus (textfile collector)",
-        ))
-        .arg(
-            Arg::new("json")
-                .long("json")
-                .action(ArgAction::SetTrue)
-                .help("Same as --format json (schema: README, \"JSON output\")"),
-        )
-        .arg(
-            Arg::new("timeout")
-                .long("timeout")
-                .value_name("SECONDS")
-                .help("How long the control socket, and a replica listed by litestream, may take (default: 5; a native S3 listing has its own 30 s)"),
-        )
-        .arg(
-            Arg::new("socket")
-                .long("socket")
-                .value_name("PATH")
-                .help("Control socket of the running replicate (default: the project's)"),
-        );
+    let mut command =
+        Command::new("check")
+            .arg(
+                Arg::new("DB")
+                    .value_name("DB")
+                    .num_args(0..)
+                    .help("Database aliases or paths (default: every configured database)"),
+            )
+            .arg(Arg::new("format").long("format").value_name("FORMAT").help(
+                "human (default), json, nagios (status line and perfdata) or prometheus (textfile collector)",
+            ))
+            .arg(
+                Arg::new("json")
+                    .long("json")
+                    .action(ArgAction::SetTrue)
+                    .help("Same as --format json (schema: README, \"JSON output\")"),
+            )
+            .arg(Arg::new("timeout").long("timeout").value_name("SECONDS").help(
+                "How long the control socket's answer, and each replica's listing, may take (default: 5)",
+            ))
+            .arg(
+                Arg::new("socket")
+                    .long("socket")
+                    .value_name("PATH")
+                    .help("Control socket of the running replicate (default: the project's)"),
+            );
     for (key, what) in CHECK_KEYS {
         command =
             command.arg(Arg::new(*key).long(*key).value_name("LIMIT").help(format!(

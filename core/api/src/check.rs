@@ -432,7 +432,7 @@ fn check_daemon(target: &Target, cx: &Context<'_>, report: &mut Report) -> bool 
 fn list(target: &Target, cx: &Context<'_>) -> Result<Vec<ReplicaFile>, String> {
     match &target.store {
         Ok(store) => store
-            .list()
+            .list_within(cx.timeout)
             .map(|listing| listing.files.into_iter().map(|f| f.file).collect())
             .map_err(|e| e.to_string()),
         Err(_) => {

@@ -96,7 +96,16 @@ impl Store {
     pub fn list(&self) -> Result<Listing, StoreError> {
         match self {
             Store::Folder(dir) => list_folder(dir),
-            Store::S3(s3) => s3.list(),
+            Store::S3(s3) => s3.list(None),
+        }
+    }
+
+    /// [`list`](Store::list), every request of a remote listing answered within `timeout` of the
+    /// call, or an error: a probe (`check`, the metrics) must not hang on a silent server.
+    pub fn list_within(&self, timeout: Duration) -> Result<Listing, StoreError> {
+        match self {
+            Store::Folder(dir) => list_folder(dir),
+            Store::S3(s3) => s3.list(Some(std::time::Instant::now() + timeout)),
         }
     }
 
@@ -317,11 +326,17 @@ impl S3Location {
     }
 
     pub(crate) fn agent() -> ureq::Agent {
+        Self::agent_within(None)
+    }
+
+    /// An agent whose requests also end, whole, within `global` (bodies included).
+    fn agent_within(global: Option<Duration>) -> ureq::Agent {
         ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_connect(Some(S3_TIMEOUT))
                 .timeout_recv_response(Some(S3_TIMEOUT))
+                .timeout_global(global)
                 .user_agent(concat!("cargo-litestream/", env!("CARGO_PKG_VERSION")))
                 .build(),
         )
@@ -331,7 +346,8 @@ impl S3Location {
         StoreError::Remote { replica: self.shown.clone(), problem: problem.to_string() }
     }
 
-    fn list(&self) -> Result<Listing, StoreError> {
+    /// Every page of the listing; with a `deadline`, each request bounded by the time left.
+    fn list(&self, deadline: Option<std::time::Instant>) -> Result<Listing, StoreError> {
         use rusty_s3::S3Action as _;
         let mut listing = Listing::default();
         let prefix = format!("{}/", self.prefix);
@@ -343,9 +359,23 @@ impl S3Location {
                 action.with_continuation_token(token.as_str());
             }
             let url = action.sign(PRESIGNED_FOR);
-            let mut response = Self::agent().get(url.as_str()).call().map_err(|e| self.remote(e))?;
+            let agent = match deadline {
+                None => Self::agent(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(self.remote("the listing took longer than the timeout"));
+                    }
+                    Self::agent_within(Some(left))
+                }
+            };
+            let timed_out = |e: ureq::Error| match e {
+                ureq::Error::Timeout(_) => self.remote("no answer within the timeout"),
+                e => self.remote(e),
+            };
+            let mut response = agent.get(url.as_str()).call().map_err(timed_out)?;
             let status = response.status().as_u16();
-            let body = response.body_mut().read_to_string().map_err(|e| self.remote(e))?;
+            let body = response.body_mut().read_to_string().map_err(timed_out)?;
             if status != 200 {
                 return Err(self.remote(format!("listing answered HTTP {status}: {}", first_line(&body))));
             }
