@@ -398,11 +398,7 @@ fn an_s3_replica_is_checked_natively() {
 /// listing too (it waited 30 s before), and the replica's finding says why.
 #[test]
 fn a_silent_s3_server_is_bounded_by_the_timeout() {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    // Connections are accepted (the kernel's backlog) and held open, never read or answered.
-    let held =
-        std::thread::spawn(move || silent.incoming().take(8).filter_map(Result::ok).collect::<Vec<_>>());
+    let port = crate::s3::BlackHole::start().port;
     let project = Project::new(&format!(
         "[package.metadata.litestream]\nreplica = {{ type = \"s3\", bucket = \"b\", path = \"app\", \
          endpoint = \"http://127.0.0.1:{port}\", force-path-style = true, access-key-id = \"k\", \
@@ -414,7 +410,6 @@ fn a_silent_s3_server_is_bounded_by_the_timeout() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(15), "check took {took:?}: the listing was not bounded\n{run}");
     assert!(run.stdout.contains("no answer within the timeout"), "{run}");
-    drop(held);
 }
 
 /// A GET on 127.0.0.1, the response's status line and body (no HTTP client crate in the tests:
