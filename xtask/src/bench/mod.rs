@@ -10,11 +10,13 @@
 //! | 6 | `points` | `restore-points` on a replica of 10 000 files vs the listing it rests on |
 //! | 7 | `scrub` | `scrub` of a 512 MiB snapshot vs `litestream restore` of it |
 //! | 8 | `drill` | `drill`'s restore vs `litestream restore` of the same point |
+//! | 9 | `check` | `check` while `replicate` runs, against the listing it rests on |
 //!
 //! Whole processes only; the results go to BENCHMARKS.md (see `report`). Nothing here is part of
 //! `cargo xtask test`: timings on shared machines are not test assertions.
 
 mod bootstrap;
+mod check;
 mod config;
 mod drill;
 mod fixture;
@@ -37,7 +39,7 @@ use crate::{cargo, exec, provision, root};
 use fixture::Bench;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--only 1,2,3,4,5,6,7,8] [--runs N] [--warmup N] [--out FILE]
+usage: cargo xtask bench [--only 1,2,3,4,5,6,7,8,9] [--runs N] [--warmup N] [--out FILE]
 
   --only LIST   measurements to run (default: all); only their sections of the report change
   --runs N      runs per side (samples per side for 5) instead of each measurement's default
@@ -45,7 +47,7 @@ usage: cargo xtask bench [--only 1,2,3,4,5,6,7,8] [--runs N] [--warmup N] [--out
   --out FILE    where to write the report (default: BENCHMARKS.md at the repository root)
 ";
 
-const ALL: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8];
+const ALL: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 struct Options {
     only: Vec<u8>,
@@ -132,6 +134,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             6 => points::run(&bench)?,
             7 => scrub::run(&bench)?,
             8 => drill::run(&bench)?,
+            9 => check::run(&bench)?,
             _ => unreachable!("checked by parse"),
         };
         let during = load.since(before);
