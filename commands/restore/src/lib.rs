@@ -5,16 +5,20 @@
 //! `-timestamp "2024-12-20 14:00:00"` becomes RFC 3339 (taken as UTC), `-index N` becomes the
 //! 16-hex-digit `-txid`, and `-generation`/`-replica` explain that 0.5 has neither.
 //!
-//! `-force` onto an existing database is done safely here (see the `force` module): Litestream
-//! 0.5.17 deletes the old database and its sidecars *before* it restores, so a failed restore
-//! loses it.
+//! `-force` onto an existing database is done safely (`cargo_litestream_api::restore`):
+//! Litestream 0.5.17 deletes the old database and its sidecars *before* it restores, so a
+//! failed restore loses it.
 
-mod force;
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::PathBuf;
 
-use cargo_litestream_command::anyhow::bail;
+use cargo_litestream_api::restore::{self, Replaced};
+use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::clap::{ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
-use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
+use cargo_litestream_command::{CommandSpec, Ctx, DatabaseArg, Lookup, register_command};
 
 const LITESTREAM: Passthrough = Passthrough {
     command: "restore",
@@ -119,22 +123,46 @@ fn cli() -> Command {
     LITESTREAM.cli()
 }
 
-fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
+fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let at = match matches.get_one::<String>("at") {
         Some(time) => restore_point_at(time, matches, ctx)?,
         None => Vec::new(),
     };
     // Built once: it writes the generated config, and every step below reads the same argv.
     let args = LITESTREAM.litestream_args_with(matches, ctx, at)?;
-    refuse_output_in_a_replica(&args, matches, ctx)?;
-    if force::applies(matches) {
-        return force::run(&args, matches, ctx);
+    let output = output_path(&args, matches, ctx)?;
+    if let Some(output) = &output {
+        let from_url = matches.get_one::<String>("DB_PATH").map(String::as_str);
+        restore::refuse_output_in_a_replica(output, ctx.project_if_any()?, from_url, &ctx.env)?;
     }
-    if let Some((output, stale)) = force::leftovers(&args, matches, ctx)? {
-        // `-if-db-not-exists -force`: the database is absent, so -force can only mean these.
-        if matches.get_flag("force") {
-            return force::run(&args, matches, ctx);
-        }
+    let Some(output) = output else { return exec(&args, ctx) };
+    if on(matches, "dry-run") {
+        // Writes nothing: never stopped.
+        return exec(&args, ctx);
+    }
+    // `-if-db-not-exists -force`: the database is absent, so -force can only mean its leftovers.
+    let stale = restore::leftovers(&output);
+    let replaces = on(matches, "force")
+        && ((!on(matches, "f") && !on(matches, "if-db-not-exists")) || !stale.is_empty());
+    if replaces {
+        let litestream = ctx.litestream()?;
+        return match restore::replace(
+            &litestream,
+            &ctx.env,
+            &ctx.shell,
+            &args,
+            &output,
+            matches.get_flag("json"),
+        )? {
+            Replaced::NothingToReplace => exec(&args, ctx),
+            Replaced::Ran { code, stdout } => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&stdout).and_then(|()| out.flush()).context("could not write to stdout")?;
+                Ok(code)
+            }
+        };
+    }
+    if !stale.is_empty() {
         bail!(cargo_litestream_config::orphaned_sidecars_message(
             &output,
             &stale,
@@ -144,8 +172,29 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> cargo_litestream_command::anyhow::Res
     exec(&args, ctx)
 }
 
+fn on(matches: &ArgMatches, name: &str) -> bool {
+    matches.value_source(name) == Some(ValueSource::CommandLine) && matches.get_flag(name)
+}
+
+/// Where the restore goes: `-o`, else the database's own path (config mode); `None` for a
+/// replica URL without `-o` (Litestream explains).
+fn output_path(args: &[OsString], matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(at) = args.iter().position(|a| a == "-o") {
+        return Ok(args.get(at + 1).map(PathBuf::from));
+    }
+    let Some(text) = matches.get_one::<String>("DB_PATH") else { return Ok(None) };
+    let arg = match ctx.project_if_any()? {
+        Some(project) => project.resolve_database_arg(text, &ctx.env, Lookup::Configured)?,
+        None => DatabaseArg::Url(text.clone()),
+    };
+    Ok(match arg {
+        DatabaseArg::Path { path, .. } => Some(path),
+        DatabaseArg::Url(_) => None,
+    })
+}
+
 /// Hands the process over to litestream with `args`.
-fn exec(args: &[std::ffi::OsString], ctx: &Ctx) -> cargo_litestream_command::anyhow::Result<u8> {
+fn exec(args: &[OsString], ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(ctx.litestream()?.exec(args, &ctx.env, &ctx.shell)?)
 }
 
@@ -153,21 +202,15 @@ fn exec(args: &[std::ffi::OsString], ctx: &Ctx) -> cargo_litestream_command::any
 /// replica's listing by Litestream's own plan (so the restore reaches it), and said. Litestream's
 /// `-timestamp` instead restores whatever its plan reaches with the files older than TIME,
 /// which after compaction can lie far before it, and does not say so.
-fn restore_point_at(
-    time: &str,
-    matches: &ArgMatches,
-    ctx: &Ctx,
-) -> cargo_litestream_command::anyhow::Result<Vec<std::ffi::OsString>> {
+fn restore_point_at(time: &str, matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<OsString>> {
     use cargo_litestream_api::{backups, json};
-    let given = |name: &str| {
-        matches.value_source(name) == Some(cargo_litestream_command::clap::parser::ValueSource::CommandLine)
-    };
+    let given = |name: &str| matches.value_source(name) == Some(ValueSource::CommandLine);
     if let Some(other) = ["txid", "timestamp", "index", "f"].into_iter().find(|name| given(name)) {
         bail!("--at and -{other} name the point to restore twice: give one of them");
     }
     let now = cargo_litestream_api::jiff::Zoned::now();
     let time = backups::parse_time(time, &now)
-        .map_err(|why| cargo_litestream_command::anyhow::anyhow!("invalid value {time:?} for --at: {why}"))?;
+        .map_err(|why| anyhow::anyhow!("invalid value {time:?} for --at: {why}"))?;
     if time > now.timestamp() {
         bail!(
             "--at {time} lies in the future: the newest point is the latest backup, which `restore` without --at takes"
@@ -186,54 +229,6 @@ fn restore_point_at(
         ),
     );
     Ok(vec!["-txid".into(), json::txid(point.txid).into()])
-}
-
-/// An output inside a `file` replica's folder would overwrite (with `-force`) or sit among the
-/// backup files Litestream restores from: refused before litestream runs. The replicas are the
-/// project's and, when restoring from a `file://` URL, that one; paths compared with symlinks
-/// resolved where they exist.
-fn refuse_output_in_a_replica(
-    args: &[std::ffi::OsString],
-    matches: &ArgMatches,
-    ctx: &Ctx,
-) -> cargo_litestream_command::anyhow::Result<()> {
-    use std::path::{Path, PathBuf};
-    let Some(output) = force::output_path(args, matches, ctx)? else { return Ok(()) };
-    let real = |path: &Path| -> PathBuf {
-        // The deepest existing ancestor, resolved, with the rest appended.
-        for ancestor in path.ancestors() {
-            if let Ok(resolved) = std::fs::canonicalize(ancestor) {
-                return resolved.join(path.strip_prefix(ancestor).unwrap_or(Path::new("")));
-            }
-        }
-        path.to_path_buf()
-    };
-    let mut replicas: Vec<(String, PathBuf)> = Vec::new();
-    if let Some(project) = ctx.project_if_any()? {
-        for db in &project.databases {
-            if let Some(dir) = cargo_litestream_config::file_replica_dir(&db.replica, &ctx.env) {
-                replicas.push((format!("the replica of `{}`", db.name()), dir));
-            }
-        }
-    }
-    if let Some(url) = matches.get_one::<String>("DB_PATH").filter(|u| u.starts_with("file://")) {
-        let table = cargo_litestream_config::TomlTable::from_iter([("url".to_owned(), url.as_str().into())]);
-        if let Some(dir) = cargo_litestream_config::file_replica_dir(&table, &ctx.env) {
-            replicas.push((format!("the replica {url}"), dir));
-        }
-    }
-    let output_real = real(&output);
-    if let Some((what, dir)) =
-        replicas.iter().find(|(_, dir)| output.starts_with(dir) || output_real.starts_with(real(dir)))
-    {
-        bail!(
-            "{} is inside {} ({}): restoring there would overwrite or mix with its backup files; restore to a path outside the replica folder",
-            output.display(),
-            what,
-            dir.display()
-        );
-    }
-    Ok(())
 }
 
 register_command!(CommandSpec {

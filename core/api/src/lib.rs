@@ -55,6 +55,7 @@ pub mod metrics;
 pub mod owner;
 mod process;
 pub mod replicate;
+pub mod restore;
 pub mod signals;
 pub mod sqlite;
 pub mod verify;
