@@ -23,6 +23,7 @@
 //! - One process can load the extension once; it cannot be unloaded.
 
 mod probe;
+pub mod report;
 mod status;
 mod target;
 
