@@ -7,30 +7,22 @@
 //! Before that, a second replicator is refused: two of them corrupt a replica, and Litestream
 //! neither notices nor keeps its control socket (gotchas 7 and 24). Each database is locked
 //! (`runner::lock`, a lock that litestream keeps across `exec` and the kernel drops when it
-//! dies), and a control socket that still answers means a daemon started some other way.
+//! dies), and a control socket that still answers means a daemon started some other way. A
+//! helper process guards the WALs across the `exec` (`cargo_litestream_api::replicate::guard`).
 //!
 //! With `-exec CMD` (or the configuration's `exec`) on Unix, litestream is not exec'd: this
-//! process supervises litestream and CMD (see the `supervise` module), so CMD's exit code is
-//! the exit code and a CMD that exits within litestream's first second still gets its writes
-//! replicated.
+//! process supervises litestream and CMD (`cargo_litestream_api::replicate::supervise`), so
+//! CMD's exit code is the exit code and a CMD that exits within litestream's first second still
+//! gets its writes replicated. What each run locks and runs is `replicate::plan`'s.
 
-#[cfg(unix)]
-mod first_sync;
-#[cfg_attr(not(unix), allow(dead_code))]
-mod plan;
-#[cfg(unix)]
-mod supervise;
-#[cfg_attr(not(unix), allow(dead_code))]
-mod words;
+use std::path::{Path, PathBuf};
 
-use std::path::PathBuf;
-
+use cargo_litestream_api::replicate::{self, plan};
 use cargo_litestream_command::anyhow::{self, bail};
 use cargo_litestream_command::clap::parser::ValueSource;
-use cargo_litestream_command::clap::{ArgMatches, Command};
+use cargo_litestream_command::clap::{Arg, ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
 use cargo_litestream_command::{CommandSpec, Ctx, DatabaseArg, Lookup, register_command};
-use cargo_litestream_config::Location;
 use cargo_litestream_runner::lock::ReplicateLock;
 
 const LITESTREAM: Passthrough = Passthrough {
@@ -65,158 +57,145 @@ const LITESTREAM: Passthrough = Passthrough {
     ],
 };
 
-/// The hidden flag of the helper that guards the WALs across `exec` (see [`first_sync`]).
-const GUARD_FLAG: &str = "__guard-wal";
-
 fn cli() -> Command {
     // Litestream's single-database mode takes both; alone, DB_PATH would be misread.
     LITESTREAM.cli().mut_arg("DB_PATH", |arg| arg.requires("REPLICA_URL")).arg(
-        cargo_litestream_command::clap::Arg::new(GUARD_FLAG)
-            .long(GUARD_FLAG)
-            .value_name("PHASE")
-            .hide(true)
-            .value_parser(["spawn", "hold"]),
+        Arg::new(GUARD_FLAG).long(GUARD_FLAG).value_name("PHASE").hide(true).value_parser(["spawn", "hold"]),
     )
 }
 
+#[cfg(unix)]
+const GUARD_FLAG: &str = replicate::guard::GUARD_FLAG;
+#[cfg(not(unix))]
+const GUARD_FLAG: &str = "__guard-wal";
+
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
+    let source = source(matches, ctx)?;
     #[cfg(unix)]
     if let Some(phase) = matches.get_one::<String>(GUARD_FLAG) {
-        let databases = databases(matches, ctx)?;
-        return first_sync::helper(phase, &databases, socket_of(matches, ctx)?.as_deref(), ctx);
+        let databases = locked(source.as_ref(), matches, ctx).0;
+        let socket = project_socket(source.as_ref(), ctx);
+        return Ok(replicate::guard::serve(
+            phase,
+            ctx.project_if_any()?,
+            &databases,
+            socket.as_deref(),
+            &ctx.env,
+            &ctx.shell,
+        )?);
+    }
+    if let Some(plan::Source::Project(project)) = &source {
+        replicate::refuse_unreplicable(project)?;
     }
     let restore_first = matches.get_flag("restore-if-db-not-exists");
-    refuse_nothing_to_replicate(matches, ctx)?;
     #[cfg(unix)]
-    if let Some(plan) = plan::plan(matches, ctx)? {
+    if let Some(source) = source.as_ref().filter(|_| !(given(matches, "DB_PATH") && given(matches, "config")))
+        && let Some(plan) = plan::supervised(source, &request(matches), &ctx.env, &ctx.shell)?
+    {
         if restore_first {
-            refuse_orphaned_sidecars(&plan.lock_paths)?;
+            replicate::refuse_orphaned_sidecars(&plan.lock_paths)?;
         }
-        return supervise::run(plan, ctx);
+        let litestream = ctx.litestream()?;
+        let supervisor = replicate::supervise::Supervisor {
+            env: &ctx.env,
+            shell: &ctx.shell,
+            project: ctx.project_if_any()?,
+            litestream: &litestream,
+        };
+        return Ok(replicate::supervise::run(plan, &supervisor)?);
     }
     let args = LITESTREAM.litestream_args(matches, ctx)?;
-    let databases = databases(matches, ctx)?;
+    let (databases, replicas) = locked(source.as_ref(), matches, ctx);
     if restore_first {
-        refuse_orphaned_sidecars(&databases)?;
+        replicate::refuse_orphaned_sidecars(&databases)?;
     }
-    let replicas = plan::replicas(matches, ctx, &databases)?;
     // Held until this process ends; on Unix litestream inherits it through `exec`.
     let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path), &replicas.claims)?;
-    refuse_live_socket(matches, ctx)?;
+    if let Some(socket) = project_socket(source.as_ref(), ctx) {
+        replicate::refuse_live_socket(&socket)?;
+    }
     for warning in cargo_litestream_api::owner::claim_all(&replicas.files, &ctx.env)? {
         ctx.shell.warn(warning);
     }
     let litestream = ctx.litestream()?;
     // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix).
     #[cfg(unix)]
-    if let Err(error) = first_sync::start_helper(ctx) {
+    if let Err(error) = replicate::guard::start_helper(&ctx.env, &ctx.shell) {
         // Replication matters more than the check: go on, and say what is missing.
         ctx.shell.warn(format!(
-            "{error:#}; litestream starts without the WAL check: commits made while it was not running may be \
-             missing from the backup until its next snapshot"
+            "{}; litestream starts without the WAL check: commits made while it was not running may be \
+             missing from the backup until its next snapshot",
+            cargo_litestream_command::one_line(&error.into())
         ));
     }
     #[cfg(not(unix))]
     {
         let (reports, _guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &databases);
-        cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
+        replicate::print_wal_reports(&reports, &ctx.shell);
     }
     Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
 }
 
-/// The databases this run replicates: the one of single-database mode, those the user's own
-/// `-config` file names, else every database of the project.
-fn databases(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<PathBuf>> {
+/// Where this run's databases are configured: single-database mode's `DB_PATH REPLICA_URL`, the
+/// user's own `-config FILE`, else the project. `None`: a replica URL given as `DB_PATH`
+/// (litestream's to refuse, in its own words).
+fn source<'a>(matches: &ArgMatches, ctx: &'a Ctx) -> anyhow::Result<Option<plan::Source<'a>>> {
     if let Some(text) = matches.get_one::<String>("DB_PATH") {
         let arg = match ctx.project_if_any()? {
             Some(project) => project.resolve_database_arg(text, &ctx.env, Lookup::Any)?,
-            None => DatabaseArg::Path { path: ctx.env.absolute(std::path::Path::new(text)), alias: None },
+            None => DatabaseArg::Path { path: ctx.env.absolute(Path::new(text)), alias: None },
         };
         return Ok(match arg {
-            DatabaseArg::Path { path, .. } => vec![path],
-            DatabaseArg::Url(_) => Vec::new(),
+            DatabaseArg::Path { path, .. } => Some(plan::Source::Database {
+                path,
+                url: matches.get_one::<String>("REPLICA_URL").cloned().unwrap_or_default(),
+            }),
+            DatabaseArg::Url(_) if given(matches, "exec") => {
+                bail!("DB_PATH takes a database, not a replica URL")
+            }
+            DatabaseArg::Url(_) => None,
         });
     }
     if given(matches, "config") {
-        let file = ctx
-            .env
-            .absolute(std::path::Path::new(matches.get_one::<String>("config").map_or("", String::as_str)));
-        // A file that cannot be read or parsed is litestream's to report, in its own words.
-        return Ok(plan::own_config_databases(&file, matches.get_flag("no-expand-env"), &ctx.env)
-            .unwrap_or_else(|e| {
-                ctx.shell.verbose("Skipping", format!("the replicate lock: {e:#}"));
-                Vec::new()
-            }));
+        let file = matches.get_one::<String>("config").map_or("", String::as_str);
+        return Ok(Some(plan::Source::OwnConfig(ctx.env.absolute(Path::new(file)))));
     }
-    let project = ctx.project()?;
-    Ok(project
-        .databases
-        .iter()
-        .map(|db| match &db.location {
-            Location::File(path) | Location::Dir(path) => path.clone(),
-        })
-        .collect())
+    Ok(Some(plan::Source::Project(ctx.project()?)))
 }
 
-/// `-restore-if-db-not-exists` restores a missing database beside whatever `-wal`/`-shm` it
-/// left, and the first open applies that old WAL over the restored file: refused, nothing run.
-fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> anyhow::Result<()> {
-    for database in databases {
-        let stale = cargo_litestream_config::orphaned_sidecars(database);
-        if !stale.is_empty() {
-            bail!(cargo_litestream_config::orphaned_sidecars_message(
-                database,
-                &stale,
-                ", or restore it first with `cargo litestream restore -force`"
-            ));
-        }
+/// The flags a supervised run takes.
+fn request(matches: &ArgMatches) -> plan::Request {
+    let given_value = |name: &str| matches.get_one::<String>(name).filter(|_| given(matches, name)).cloned();
+    plan::Request {
+        exec: given_value("exec"),
+        once: matches.get_flag("once"),
+        no_expand_env: matches.get_flag("no-expand-env"),
+        log_level: given_value("log-level"),
+        restore_if_db_not_exists: matches.get_flag("restore-if-db-not-exists"),
+        first_sync_timeout: matches.get_one::<String>("first-sync-timeout").cloned(),
     }
-    Ok(())
 }
 
-/// A project with no database, or one whose WAL litestream would never find (a symlink), would
-/// run a litestream that replicates nothing, silently.
-fn refuse_nothing_to_replicate(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
-    if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
-        return Ok(());
+/// What plain `replicate` locks (nothing for a replica URL given as `DB_PATH`).
+fn locked(
+    source: Option<&plan::Source<'_>>,
+    matches: &ArgMatches,
+    ctx: &Ctx,
+) -> (Vec<PathBuf>, plan::Replicas) {
+    match source {
+        Some(source) => plan::locked(source, matches.get_flag("no-expand-env"), &ctx.env, &ctx.shell),
+        None => Default::default(),
     }
-    let project = ctx.project()?;
-    if project.databases.is_empty() {
-        bail!(cargo_litestream_api::replicate::nothing_to_replicate(project));
-    }
-    if let Some(why) = project
-        .databases
-        .iter()
-        .filter_map(|db| db.path())
-        .find_map(cargo_litestream_config::symlinked_database)
-    {
-        bail!(why);
-    }
-    Ok(())
-}
-
-/// A project socket that accepts a connection belongs to a live daemon (one not started by
-/// this tool, or it would hold the lock). A socket file that refuses is left by a killed one
-/// (gotcha 25): Litestream replaces it.
-fn refuse_live_socket(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<()> {
-    if let Some(socket) = socket_of(matches, ctx)?
-        && cargo_litestream_api::replicate::socket_answers(&socket)
-    {
-        bail!(
-            "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
-            socket.display()
-        );
-    }
-    Ok(())
 }
 
 /// The project's control socket, when this run uses it (not with `-config` or a single database).
-fn socket_of(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Option<PathBuf>> {
-    if matches.get_one::<String>("DB_PATH").is_some() || given(matches, "config") {
-        return Ok(None);
+fn project_socket(source: Option<&plan::Source<'_>>, ctx: &Ctx) -> Option<PathBuf> {
+    match source {
+        Some(plan::Source::Project(project)) if project.socket_enabled() => {
+            Some(project.socket_path(&ctx.env))
+        }
+        _ => None,
     }
-    let project = ctx.project()?;
-    Ok(project.socket_enabled().then(|| project.socket_path(&ctx.env)))
 }
 
 fn given(matches: &ArgMatches, name: &str) -> bool {

@@ -26,16 +26,43 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cargo_litestream_api::child::{Child, ChildOptions, signal};
-use cargo_litestream_api::replicate::{socket_answers, start_litestream, sync_all, wait_ready};
-use cargo_litestream_api::signals::{self, Signal};
-use cargo_litestream_command::Ctx;
-use cargo_litestream_command::anyhow::{self, bail};
+use cargo_litestream_config::{Env, Project};
 use cargo_litestream_runner::lock::ReplicateLock;
 use cargo_litestream_runner::{Litestream, display_command, exit_code};
+use cargo_litestream_shell::Shell;
 
-use crate::plan::Plan;
-use crate::words;
+use super::plan::Plan;
+use super::{ReplicateError, start_litestream, sync_all, wait_ready, words};
+use crate::child::{Child, ChildOptions, signal};
+use crate::signals::{self, Signal};
+
+/// Why supervision could not start or go on (a run that started ends with an exit code).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SuperviseError {
+    #[error(transparent)]
+    Replicate(#[from] ReplicateError),
+
+    /// `-exec`'s command line cannot be run as Litestream would run it.
+    #[error("{0}")]
+    Command(String),
+
+    #[error("could not take the termination signals")]
+    Signals(#[source] std::io::Error),
+
+    #[error("the supervisor's event channel closed")]
+    Channel,
+}
+
+/// What the supervisor works with besides its [`Plan`].
+pub struct Supervisor<'a> {
+    pub env: &'a Env,
+    pub shell: &'a Shell,
+    /// The project, when there is one (its `meta-path`s for the WAL check; its schedule when
+    /// [`Plan::scheduled`]).
+    pub project: Option<&'a Project>,
+    pub litestream: &'a Litestream,
+}
 
 /// How long CMD gets to exit after SIGTERM when litestream died under it.
 const COMMAND_GRACE: Duration = Duration::from_secs(30);
@@ -48,29 +75,27 @@ enum Event {
     FinalSync(Result<usize, String>),
 }
 
-pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
+/// Runs `plan` (see the module) and returns the exit code to exit with.
+pub fn run(plan: Plan, ctx: &Supervisor<'_>) -> Result<u8, SuperviseError> {
     let (events, inbox) = mpsc::channel();
     // First, before any thread exists: every later thread inherits the blocked mask.
-    signals::listen(&signals::FORWARDED, events.clone(), Event::Signal)?;
+    signals::listen(&signals::FORWARDED, events.clone(), Event::Signal).map_err(SuperviseError::Signals)?;
 
-    let argv = words::split(&plan.command).map_err(anyhow::Error::msg)?;
-    let lock = ReplicateLock::acquire_shared(
-        plan.lock_paths.iter().map(std::path::PathBuf::as_path),
-        &plan.replicas.claims,
+    let argv = words::split(&plan.command).map_err(SuperviseError::Command)?;
+    let started = super::prepare_start(
+        ctx.project,
+        &plan.lock_paths,
+        &plan.replicas,
+        plan.check_live_socket.then_some(plan.socket.as_path()),
+        ctx.env,
     )?;
-    if plan.check_live_socket && socket_answers(&plan.socket) {
-        bail!(
-            "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
-            plan.socket.display()
-        );
-    }
-    for warning in cargo_litestream_api::owner::claim_all(&plan.replicas.files, &ctx.env)? {
+    for warning in &started.unchecked_owners {
         ctx.shell.warn(warning);
     }
-    let (reports, wal_guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &plan.lock_paths);
-    cargo_litestream_api::replicate::print_wal_reports(&reports, &ctx.shell);
-    let litestream = ctx.litestream()?;
-    let litestream_process = start(&litestream, &plan, &lock, ctx, events.clone())?;
+    super::print_wal_reports(&started.wal_reports, ctx.shell);
+    let (lock, wal_guards) = (started.lock, started.wal_guards);
+    let litestream = ctx.litestream;
+    let litestream_process = start(litestream, &plan, &lock, ctx, events.clone())?;
 
     // 1. Ready: the socket answers and every database has been synced once.
     {
@@ -93,18 +118,18 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
     }
 
     // Scheduled verify, scrub and drill (the project's `verify-every`, …) while the command runs.
-    let assurance = match ctx.project_if_any()? {
-        Some(project) if plan.scheduled => cargo_litestream_api::assurance::start(
+    let assurance = match ctx.project {
+        Some(project) if plan.scheduled => crate::assurance::start(
             project,
-            &ctx.env,
-            &litestream,
+            ctx.env,
+            litestream,
             Box::new(|line| eprintln!("{:>12} {line}", "Assured")),
         ),
         _ => None,
     };
-    let metrics = match ctx.project_if_any()? {
+    let metrics = match ctx.project {
         Some(project) if plan.scheduled => project.metrics_addr.as_deref().and_then(|addr| {
-            match cargo_litestream_api::metrics::serve(project, &ctx.env, &litestream, addr) {
+            match crate::metrics::serve(project, ctx.env, litestream, addr) {
                 Ok(server) => {
                     ctx.shell.status("Serving", format!("metrics at http://{}/metrics", server.addr()));
                     Some(server)
@@ -149,7 +174,7 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     };
     let code = loop {
-        match inbox.recv()? {
+        match inbox.recv().map_err(|_| SuperviseError::Channel)? {
             Event::Signal(received) => {
                 if received.from_terminal {
                     ctx.shell.verbose(
@@ -190,7 +215,7 @@ pub fn run(plan: Plan, ctx: &Ctx) -> anyhow::Result<u8> {
         });
     }
     loop {
-        match inbox.recv()? {
+        match inbox.recv().map_err(|_| SuperviseError::Channel)? {
             Event::FinalSync(Ok(count)) => {
                 ctx.shell.verbose("Synced", format!("{count} database(s) after the command exited"));
                 break;
@@ -221,11 +246,11 @@ fn start(
     litestream: &Litestream,
     plan: &Plan,
     lock: &ReplicateLock,
-    ctx: &Ctx,
+    ctx: &Supervisor<'_>,
     events: mpsc::Sender<Event>,
-) -> anyhow::Result<Child> {
+) -> Result<Child, ReplicateError> {
     ctx.shell.verbose("Running", display_command(&litestream.path, &plan.litestream_args));
-    let mut command = litestream.command(&ctx.env);
+    let mut command = litestream.command(ctx.env);
     command.args(&plan.litestream_args).stdin(Stdio::null()).current_dir(ctx.env.cwd());
     let child = start_litestream(command, lock, litestream)?;
     let watch = child.watch();
@@ -239,7 +264,7 @@ fn start(
 
 /// SIGTERM, then wait for the exit (passing on further signals, which cut litestream's
 /// shutdown retries short), SIGKILL past the grace period.
-fn stop_litestream(litestream: &Child, inbox: &mpsc::Receiver<Event>, plan: &Plan, ctx: &Ctx) {
+fn stop_litestream(litestream: &Child, inbox: &mpsc::Receiver<Event>, plan: &Plan, ctx: &Supervisor<'_>) {
     let grace = plan.sync_timeout + Duration::from_secs(10);
     let deadline = std::time::Instant::now() + grace;
     litestream.signal(signal::SIGTERM);
@@ -282,8 +307,8 @@ fn wait_until_ready(
     inbox: &mpsc::Receiver<Event>,
     litestream_process: &Child,
     plan: &Plan,
-    ctx: &Ctx,
-) -> anyhow::Result<Option<u8>> {
+    ctx: &Supervisor<'_>,
+) -> Result<Option<u8>, SuperviseError> {
     // Silent when quick; after a few seconds, say what the command waits for.
     let mut told = false;
     loop {
@@ -303,9 +328,7 @@ fn wait_until_ready(
                 }
                 continue;
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                anyhow::bail!("the supervisor's event channel closed")
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(SuperviseError::Channel),
         };
         match event {
             Event::Ready(Ok(count)) => {

@@ -24,6 +24,19 @@
 //!   second replicator next to the application's and vice versa.
 //!
 //! Needs the control socket (on by default in the generated configuration) and a Unix system.
+//!
+//! `cargo litestream replicate` shares this module: [`plan`] (what a run locks and runs, for
+//! the project, a `-config FILE` or a single database), [`supervise`] (`-exec CMD`), [`guard`]
+//! (the WAL guard of a litestream started by `exec`), and [`prepare_start`], the steps every
+//! start of litestream as a child takes, `spawn_replicate`'s included.
+
+#[cfg(unix)]
+pub mod guard;
+pub mod plan;
+#[cfg(unix)]
+pub mod supervise;
+#[cfg_attr(not(unix), allow(dead_code))]
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -62,7 +75,7 @@ pub enum ReplicateError {
     Unreplicable { message: String },
 
     #[error(
-        "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first",
+        "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
         socket.display()
     )]
     DaemonRunning { socket: PathBuf },
@@ -243,28 +256,17 @@ pub fn spawn_replicate(
     if !project.socket_enabled() {
         return Err(ReplicateError::SocketDisabled { manifest: project.manifest_path.clone() });
     }
-    if project.databases.is_empty() {
-        return Err(ReplicateError::Unreplicable { message: nothing_to_replicate(project) });
-    }
-    if let Some(message) = project
-        .databases
-        .iter()
-        .filter_map(|db| db.path())
-        .find_map(cargo_litestream_config::symlinked_database)
-    {
-        return Err(ReplicateError::Unreplicable { message });
-    }
+    refuse_unreplicable(project)?;
     let socket = project.socket_path(env);
-    let lock = ReplicateLock::acquire_shared(
-        database_locations(project).iter().map(PathBuf::as_path),
-        &replica_claims(project, env),
+    let started = prepare_start(
+        Some(project),
+        &database_locations(project),
+        &plan::Replicas::of_project(project, env),
+        Some(&socket),
+        env,
     )?;
-    if socket_answers(&socket) {
-        return Err(ReplicateError::DaemonRunning { socket });
-    }
     // Unchecked S3 records are warnings a library has no shell for: the lock still holds.
-    let _unchecked = crate::owner::claim_all(&owner_places(project, env), env)?;
-    let (wal_reports, wal_guards) = close_wal_gaps(Some(project), &database_locations(project));
+    let (lock, wal_reports, wal_guards) = (started.lock, started.wal_reports, started.wal_guards);
     let config = project.supervised_config_path();
     project.write_config(&config, env, Generate { omit_exec: true, ..Generate::default() })?;
 
@@ -353,6 +355,47 @@ fn assurance_log(log: &LogOutput) -> Box<dyn Fn(&str) + Send> {
             })
         }
     }
+}
+
+/// What is held and known once litestream may be started as a child.
+pub struct Started {
+    /// The replicate lock, shared with the child-to-be (hand it to [`start_litestream`]).
+    pub lock: ReplicateLock,
+    /// The S3 owner records that could not be checked (warnings).
+    pub unchecked_owners: Vec<String>,
+    /// What the WAL check did for each database.
+    pub wal_reports: Vec<WalReport>,
+    /// Held until litestream's first sync covered the databases.
+    pub wal_guards: Vec<WalGuard>,
+}
+
+/// The steps before litestream starts as a child (`replicate -exec` and [`spawn_replicate`]):
+/// the replicate lock of `lock_paths` and the replica locations (shared with the child), no
+/// live daemon on `live_socket` (when given), the replicas' owner records, the WAL check.
+pub fn prepare_start(
+    project: Option<&Project>,
+    lock_paths: &[PathBuf],
+    replicas: &plan::Replicas,
+    live_socket: Option<&Path>,
+    env: &Env,
+) -> Result<Started, ReplicateError> {
+    let lock = ReplicateLock::acquire_shared(lock_paths.iter().map(PathBuf::as_path), &replicas.claims)?;
+    if let Some(socket) = live_socket {
+        refuse_live_socket(socket)?;
+    }
+    let unchecked_owners = crate::owner::claim_all(&replicas.files, env)?;
+    let (wal_reports, wal_guards) = close_wal_gaps(project, lock_paths);
+    Ok(Started { lock, unchecked_owners, wal_reports, wal_guards })
+}
+
+/// A socket that accepts a connection belongs to a live daemon (one not started by this tool,
+/// or it would hold the lock). A socket file that refuses is left by a killed one (gotcha 25):
+/// Litestream replaces it.
+pub fn refuse_live_socket(socket: &Path) -> Result<(), ReplicateError> {
+    if socket_answers(socket) {
+        return Err(ReplicateError::DaemonRunning { socket: socket.to_path_buf() });
+    }
+    Ok(())
 }
 
 /// Starts litestream as a child that shares the replicate lock, lives in its own process
@@ -568,6 +611,41 @@ pub fn owner_places(project: &Project, env: &Env) -> Vec<(PathBuf, crate::owner:
             Some((path.clone(), crate::owner::place_of(&db.replica, &project.globals, env)?))
         })
         .collect()
+}
+
+/// A project with no database, or one whose WAL litestream would never find (a symlink), would
+/// run a litestream that replicates nothing, silently: refused.
+pub fn refuse_unreplicable(project: &Project) -> Result<(), ReplicateError> {
+    if project.databases.is_empty() {
+        return Err(ReplicateError::Unreplicable { message: nothing_to_replicate(project) });
+    }
+    match project
+        .databases
+        .iter()
+        .filter_map(|db| db.path())
+        .find_map(cargo_litestream_config::symlinked_database)
+    {
+        Some(message) => Err(ReplicateError::Unreplicable { message }),
+        None => Ok(()),
+    }
+}
+
+/// `-restore-if-db-not-exists` restores a missing database beside whatever `-wal`/`-shm` it
+/// left, and the first open applies that old WAL over the restored file: refused, nothing run.
+pub fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> Result<(), ReplicateError> {
+    for database in databases {
+        let stale = cargo_litestream_config::orphaned_sidecars(database);
+        if !stale.is_empty() {
+            return Err(ReplicateError::Unreplicable {
+                message: cargo_litestream_config::orphaned_sidecars_message(
+                    database,
+                    &stale,
+                    ", or restore it first with `cargo litestream restore -force`",
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Why a project has nothing to replicate, in one line with the fix (replicate, spawn_replicate

@@ -1,6 +1,7 @@
-//! `replicate` becomes litestream by `exec`, so it cannot keep the read transactions that stop
-//! the application from restarting a WAL until litestream has opened it
-//! (`cargo_litestream_api::wal`). A helper process does, this binary again with a hidden flag:
+//! `cargo litestream replicate` becomes litestream by `exec`, so it cannot keep the read
+//! transactions that stop the application from restarting a WAL until litestream has opened it
+//! ([`crate::wal`]). A helper process does, the same program again with the hidden flag
+//! [`GUARD_FLAG`] (its other arguments unchanged):
 //!
 //! 1. `spawn`: started by `replicate`; starts `hold` and exits at once, so that `hold` is
 //!    nobody's child once `replicate` has become litestream (no zombie under litestream);
@@ -15,38 +16,56 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cargo_litestream_api::replicate::{WalReport, close_wal_gaps, hold_until_first_sync, print_wal_reports};
-use cargo_litestream_command::Ctx;
-use cargo_litestream_command::anyhow::{self, Context as _};
+use cargo_litestream_config::{Env, Project};
+use cargo_litestream_shell::Shell;
+
+use super::{WalReport, close_wal_gaps, hold_until_first_sync, print_wal_reports};
+
+/// The hidden flag (`--__guard-wal=spawn|hold`) that makes `replicate` this helper.
+pub const GUARD_FLAG: &str = "__guard-wal";
+
+/// Why the helper could not be started or could not report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuardError {
+    #[error("could not find this program to start the WAL guard")]
+    OwnPath(#[source] std::io::Error),
+    #[error("could not start the WAL guard")]
+    Start(#[source] std::io::Error),
+    #[error("the WAL guard has no output")]
+    NoOutput,
+    #[error("the WAL guard")]
+    Io(#[source] std::io::Error),
+}
 
 /// How long the helper waits for litestream to answer and sync.
 const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const READY: &str = "ready";
 
-/// Starts the helper and returns once it holds the guards.
-pub fn start_helper(ctx: &Ctx) -> anyhow::Result<()> {
-    let mut spawner = helper_command(ctx, "spawn")?
+/// Starts the helper and returns once it holds the guards (their reports printed on `shell`).
+pub fn start_helper(env: &Env, shell: &Shell) -> Result<(), GuardError> {
+    let mut spawner = helper_command(env, "spawn")?
         .env(LITESTREAM_PID, std::process::id().to_string())
         .stdout(Stdio::piped())
         .spawn()
-        .context("could not start the WAL guard")?;
-    let stdout = spawner.stdout.take().context("the WAL guard has no output")?;
-    spawner.wait().context("the WAL guard")?;
+        .map_err(GuardError::Start)?;
+    let stdout = spawner.stdout.take().ok_or(GuardError::NoOutput)?;
+    spawner.wait().map_err(GuardError::Io)?;
     // Its reports, one JSON line each, then `ready`; its own stderr is silent (it loads the
     // project again: every warning would be printed twice).
     let mut ready = false;
     let mut reports = Vec::new();
     for line in BufReader::new(stdout).lines() {
-        let line = line.context("the WAL guard")?;
+        let line = line.map_err(GuardError::Io)?;
         if line == READY {
             ready = true;
             break;
         }
         reports.extend(serde_json::from_str::<WalReport>(&line).ok());
     }
-    print_wal_reports(&reports, &ctx.shell);
+    print_wal_reports(&reports, shell);
     if !ready {
-        ctx.shell.warn(
+        shell.warn(
             "the WAL check before starting litestream did not complete; commits made while litestream was not \
              running may be missing from the backup until its next snapshot",
         );
@@ -54,30 +73,39 @@ pub fn start_helper(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn helper(phase: &str, databases: &[PathBuf], socket: Option<&Path>, ctx: &Ctx) -> anyhow::Result<u8> {
+/// The helper itself, in `phase` (`spawn` or `hold`, see the module): `databases` are those
+/// `replicate` locked, `socket` the control socket its litestream will answer on.
+pub fn serve(
+    phase: &str,
+    project: Option<&Project>,
+    databases: &[PathBuf],
+    socket: Option<&Path>,
+    env: &Env,
+    shell: &Shell,
+) -> Result<u8, GuardError> {
     if phase == "spawn" {
         // Our stdout (the pipe to `replicate`) is inherited by `hold`.
-        let mut hold = helper_command(ctx, "hold")?;
-        if let Some(pid) = ctx.env.get(LITESTREAM_PID) {
+        let mut hold = helper_command(env, "hold")?;
+        if let Some(pid) = env.get(LITESTREAM_PID) {
             hold.env(LITESTREAM_PID, pid);
         }
-        hold.stdout(Stdio::inherit()).spawn().context("could not start the WAL guard")?;
+        hold.stdout(Stdio::inherit()).spawn().map_err(GuardError::Start)?;
         return Ok(0);
     }
-    let (reports, guards) = close_wal_gaps(ctx.project_if_any()?, databases);
+    let (reports, guards) = close_wal_gaps(project, databases);
     for report in &reports {
-        println!("{}", serde_json::to_string(report)?);
+        println!("{}", serde_json::to_string(report).unwrap_or_default());
     }
     println!("{READY}");
     let Some(socket) = socket else { return Ok(0) };
     // `replicate`'s PID is litestream's after its exec: once that is gone, nothing to wait for.
-    let litestream = ctx.env.get(LITESTREAM_PID).and_then(|p| p.parse::<u32>().ok());
+    let litestream = env.get(LITESTREAM_PID).and_then(|p| p.parse::<u32>().ok());
     let alive = || {
         litestream
             .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists() || !cfg!(target_os = "linux"))
     };
     if let Err(message) = hold_until_first_sync(guards, socket, FIRST_SYNC_TIMEOUT, alive) {
-        ctx.shell.verbose("Skipping", format!("the first sync: {message}"));
+        shell.verbose("Skipping", format!("the first sync: {message}"));
     }
     Ok(0)
 }
@@ -85,11 +113,11 @@ pub fn helper(phase: &str, databases: &[PathBuf], socket: Option<&Path>, ctx: &C
 /// Set for the helper: the PID `replicate` has, which becomes litestream's.
 const LITESTREAM_PID: &str = "CARGO_LITESTREAM_REPLICATE_PID";
 
-/// This binary, with the arguments `replicate` was given and the helper flag, in the captured
+/// This program, with the arguments `replicate` was given and the helper flag, in the captured
 /// environment.
-fn helper_command(ctx: &Ctx, phase: &str) -> anyhow::Result<Command> {
-    let exe = std::env::current_exe().context("could not find this program to start the WAL guard")?;
-    let flag = format!("--{}", super::GUARD_FLAG);
+fn helper_command(env: &Env, phase: &str) -> Result<Command, GuardError> {
+    let exe = std::env::current_exe().map_err(GuardError::OwnPath)?;
+    let flag = format!("--{GUARD_FLAG}");
     let mut args: Vec<std::ffi::OsString> =
         std::env::args_os().skip(1).filter(|a| !a.to_string_lossy().starts_with(&flag)).collect();
     args.push(format!("{flag}={phase}").into());
@@ -97,8 +125,8 @@ fn helper_command(ctx: &Ctx, phase: &str) -> anyhow::Result<Command> {
     command
         .args(args)
         .env_clear()
-        .envs(ctx.env.vars())
-        .current_dir(ctx.env.cwd())
+        .envs(env.vars())
+        .current_dir(env.cwd())
         .stdin(Stdio::null())
         .stderr(Stdio::null());
     Ok(command)
