@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use cargo_litestream_command::anyhow::{self, Context as _};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
-use cargo_litestream_config::DEFAULT_LITESTREAM_VERSION;
-use cargo_litestream_fetch::{HOST_TARGET, copy_to};
+use cargo_litestream_fetch::copy_to;
 
 /// The schema version of `install --json` (README.md, "JSON output").
 const JSON_VERSION: u32 = 1;
@@ -65,36 +64,25 @@ fn cli() -> Command {
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let json = ctx.json(matches, JSON_VERSION);
     let project = ctx.project_if_any()?;
-    let version = matches
-        .get_one::<String>("version")
-        .map(String::as_str)
-        .or(project.map(|p| p.version.as_str()))
-        .unwrap_or(DEFAULT_LITESTREAM_VERSION);
-    let target = matches.get_one::<String>("target").map_or(HOST_TARGET, String::as_str);
-    let allow_unpinned = matches.get_flag("allow-unpinned");
-    // The project's own pin is for its version on this machine.
-    let config_pin = project
-        .filter(|p| {
-            p.version.trim_start_matches('v') == version.trim_start_matches('v') && target == HOST_TARGET
-        })
-        .and_then(|p| p.sha256.as_deref().map(|sha| (sha, p.manifest_path.as_path())));
+    let mut request = cargo_litestream_release_cli::Request::for_project(
+        project,
+        matches.get_one::<String>("version").map(String::as_str),
+        matches.get_one::<String>("target").map(String::as_str),
+    );
+    request.allow_unpinned = matches.get_flag("allow-unpinned");
     let fetcher = ctx.fetcher().verify(matches.get_flag("verify"));
-
-    let request = cargo_litestream_release_cli::Request {
-        version,
-        target,
-        config_pin,
-        allow_unpinned,
-        adopt_from_path: true,
-    };
     let binary = cargo_litestream_release_cli::ensure(&fetcher, &request)?;
     let mut installed = vec![binary];
     if matches.get_flag("vfs") {
-        let request = cargo_litestream_release_vfs::Request { version, target, allow_unpinned };
+        let request = cargo_litestream_release_vfs::Request {
+            version: request.version,
+            target: request.target,
+            allow_unpinned: request.allow_unpinned,
+        };
         installed.push(cargo_litestream_release_vfs::ensure(&fetcher, &request)?);
     }
 
-    if let Some(user) = user_binary(ctx) {
+    if let Some(user) = cargo_litestream_runner::Litestream::user_binary_source(project, &ctx.env) {
         ctx.shell.note(format!("{user} is set: other commands run that binary, not the one installed here"));
     }
     let mut stdout = std::io::stdout().lock();
@@ -132,17 +120,6 @@ fn copy(ctx: &Ctx, path: &Path, dir: &Path, executable: bool) -> anyhow::Result<
     let copied = copy_to(path, dir, &name, executable)?;
     ctx.shell.status("Copied", format!("{} to {}", path.display(), copied.display()));
     Ok(copied)
-}
-
-/// Which setting makes passthrough commands use the user's own binary, if any.
-fn user_binary(ctx: &Ctx) -> Option<&'static str> {
-    if ctx.project_if_any().ok().flatten().is_some_and(|p| p.bin_path.is_some()) {
-        Some("bin-path")
-    } else if ctx.env.non_empty("CARGO_LITESTREAM_BIN").is_some() {
-        Some("CARGO_LITESTREAM_BIN")
-    } else {
-        None
-    }
 }
 
 register_command!(CommandSpec {

@@ -10,7 +10,7 @@ mod pins;
 
 use std::path::{Path, PathBuf};
 
-use cargo_litestream_config::{DEFAULT_LITESTREAM_VERSION, Env};
+use cargo_litestream_config::{DEFAULT_LITESTREAM_VERSION, Env, Project};
 use cargo_litestream_fetch::{
     ArchiveKind, Asset, FetchError, Fetcher, HOST_TARGET, Installed, PinOrigin, Trust, UpstreamChecksum,
     find_pin,
@@ -75,6 +75,26 @@ impl Request<'static> {
             allow_unpinned: false,
             adopt_from_path: true,
         }
+    }
+}
+
+impl<'a> Request<'a> {
+    /// The binary a project uses, or the one `install` is asked for: `version` (else the
+    /// project's `version`, else 0.5.17) for `target` (else this machine), PATH adoption on.
+    /// The project's own `sha256` pins its version on this machine only.
+    pub fn for_project(
+        project: Option<&'a Project>,
+        version: Option<&'a str>,
+        target: Option<&'a str>,
+    ) -> Request<'a> {
+        let version = version.or(project.map(|p| p.version.as_str())).unwrap_or(DEFAULT_LITESTREAM_VERSION);
+        let target = target.unwrap_or(HOST_TARGET);
+        let config_pin = project
+            .filter(|p| {
+                p.version.trim_start_matches('v') == version.trim_start_matches('v') && target == HOST_TARGET
+            })
+            .and_then(|p| p.sha256.as_deref().map(|sha| (sha, p.manifest_path.as_path())));
+        Request { version, target, config_pin, allow_unpinned: false, adopt_from_path: true }
     }
 }
 
@@ -230,6 +250,40 @@ pub fn on_path(env: &Env, name: &str) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The flag's version, else the project's, else the default; the project's `sha256` only
+    /// for its own version on this machine.
+    #[test]
+    fn which_binary_a_project_or_install_asks_for() {
+        let alone = Request::for_project(None, None, None);
+        assert_eq!(
+            (alone.version, alone.target, alone.config_pin),
+            (DEFAULT_LITESTREAM_VERSION, HOST_TARGET, None)
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        let sha = "ab".repeat(32);
+        std::fs::write(
+            &manifest,
+            format!("[package]\nname = \"p\"\n\n[package.metadata.litestream]\nversion = \"0.5.16\"\nsha256 = \"{sha}\"\n"),
+        )
+        .unwrap();
+        let project = Project::load(Some(&manifest), &Env::empty(dir.path())).unwrap();
+        let pinned = Some((sha.as_str(), manifest.as_path()));
+        let cases = [
+            (None, None, "0.5.16", pinned),
+            (Some("v0.5.16"), None, "v0.5.16", pinned),
+            (Some("0.5.17"), None, "0.5.17", None),
+            (None, Some("aarch64-apple-darwin"), "0.5.16", None),
+        ];
+        for (version, target, expected_version, expected_pin) in cases {
+            let request = Request::for_project(Some(&project), version, target);
+            assert_eq!(request.version, expected_version, "{version:?} {target:?}");
+            assert_eq!(request.config_pin, expected_pin, "{version:?} {target:?}");
+            assert_eq!(request.target, target.unwrap_or(HOST_TARGET));
+        }
+    }
 
     #[test]
     fn asset_names_follow_goreleaser() {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use cargo_litestream_config::{Env, Project};
-use cargo_litestream_fetch::{Fetcher, HOST_TARGET, Provenance};
+use cargo_litestream_fetch::{Fetcher, Provenance};
 use cargo_litestream_release_cli::{ReleaseError, Request};
 use cargo_litestream_shell::Shell;
 
@@ -84,17 +84,7 @@ impl Litestream {
         if let Some(litestream) = Litestream::user_binary(project, fetcher.env)? {
             return Ok(litestream);
         }
-        let version =
-            project.map_or(cargo_litestream_config::DEFAULT_LITESTREAM_VERSION, |p| p.version.as_str());
-        let config_pin =
-            project.and_then(|p| p.sha256.as_deref().map(|sha| (sha, p.manifest_path.as_path())));
-        let request = Request {
-            version,
-            target: HOST_TARGET,
-            config_pin,
-            allow_unpinned: false,
-            adopt_from_path: true,
-        };
+        let request = Request::for_project(project, None, None);
         let installed = cargo_litestream_release_cli::ensure(fetcher, &request)?;
         let source = match installed.provenance {
             Provenance::Cached => BinarySource::Cache,
@@ -104,9 +94,22 @@ impl Litestream {
         Ok(Litestream { path: installed.path, source })
     }
 
+    /// Which setting names the user's own binary, if any: `bin-path` in the config, else
+    /// `CARGO_LITESTREAM_BIN` (the precedence [`Litestream::user_binary`] follows).
+    pub fn user_binary_source(project: Option<&Project>, env: &Env) -> Option<BinarySource> {
+        if project.is_some_and(|p| p.bin_path.is_some()) {
+            Some(BinarySource::ConfigBinPath)
+        } else if env.non_empty("CARGO_LITESTREAM_BIN").is_some() {
+            Some(BinarySource::EnvVar)
+        } else {
+            None
+        }
+    }
+
     /// The user's own binary, used as is: `bin-path` in the config, else `CARGO_LITESTREAM_BIN`.
     pub fn user_binary(project: Option<&Project>, env: &Env) -> Result<Option<Litestream>, RunnerError> {
-        if let Some(project) = project
+        let source = Litestream::user_binary_source(project, env);
+        if let (Some(BinarySource::ConfigBinPath), Some(project)) = (&source, project)
             && let Some(path) = &project.bin_path
         {
             if path.is_relative() && path.components().count() == 1 {
@@ -125,7 +128,9 @@ impl Litestream {
             }
             return Ok(Some(Litestream { path: path.clone(), source: BinarySource::ConfigBinPath }));
         }
-        if let Some(path) = env.non_empty("CARGO_LITESTREAM_BIN") {
+        if source == Some(BinarySource::EnvVar)
+            && let Some(path) = env.non_empty("CARGO_LITESTREAM_BIN")
+        {
             let path = env.absolute(Path::new(path));
             if !path.is_file() {
                 return Err(RunnerError::EnvBinMissing { path });
