@@ -131,6 +131,142 @@ fn spawn_replicate_leaves_litestream_its_read_lock() {
     handle.stop().unwrap();
 }
 
+/// Commits 2..=40 shipped by `litestream` (run as `first`, then killed), 41..=60 committed after
+/// it died: the WAL continuous (`app` keeps it open, autocheckpoint off), so the next start's
+/// guard holds it (`api::wal`, `Continuous`) until that start's first sync.
+fn shipped_then_killed(
+    project: &Project,
+    app: &rusqlite::Connection,
+    url: &str,
+    first: std::process::Command,
+) {
+    app.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    let mut daemon = Project::spawn(first);
+    for x in 2..=40 {
+        app.execute("INSERT INTO t VALUES (?1)", [x]).unwrap();
+    }
+    let out = project.path().join("shipped.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let _ = std::fs::remove_file(&out);
+        project.run(["restore", "-o", out.to_str().unwrap(), url]);
+        if out.is_file() && crate::support::rows(&out).len() == 40 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "litestream never shipped 40 rows\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    daemon.stop_with(libc::SIGKILL);
+    for x in 41..=60 {
+        app.execute("INSERT INTO t VALUES (?1)", [x]).unwrap();
+    }
+}
+
+/// Waits until `daemon` (plain `replicate`, which execs litestream once its WAL guard is held)
+/// has become litestream, then tells whether another connection could restart the WAL at any
+/// moment of the next `window` (a commit, then `wal_checkpoint(TRUNCATE)`): `true` is the hole
+/// RELIABILITY.md describes, a guard that ended before Litestream held its own read lock.
+fn wal_resettable_after_exec(project: &Project, daemon: &Daemon, window: Duration) -> bool {
+    let comm = format!("/proc/{}/comm", daemon.pid());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&comm).map(|c| c.trim() != "litestream").unwrap_or(true) {
+        assert!(std::time::Instant::now() < deadline, "replicate never became litestream\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let conn = project.sqlite("app.db");
+    let end = std::time::Instant::now() + window;
+    let mut x = 1000;
+    while std::time::Instant::now() < end {
+        // Litestream writes its own tables while it opens the database: wait for the write
+        // lock, never for a reader.
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute("INSERT INTO t VALUES (?1)", [x]).unwrap();
+        x += 1;
+        conn.busy_timeout(Duration::ZERO).unwrap();
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0)).unwrap();
+        if busy == 0 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Single-database mode has no control socket of the project's: plain `replicate DB URL` gets a
+/// private one in a generated configuration, so its WAL guard holds until the first sync has
+/// given Litestream its read lock. Before, the guard ended at once, and a checkpoint in the
+/// second before Litestream's first monitor tick restarted the WAL over unshipped commits.
+#[cfg(target_os = "linux")]
+#[test]
+fn replicate_of_a_single_database_keeps_the_wal_guarded_until_its_first_sync() {
+    let project = project();
+    let app = project.sqlite("app.db");
+    let url = format!("file://{}", project.p("single-replica"));
+    let mut first = std::process::Command::new(litestream_bin());
+    first.args(["replicate", &project.p("app.db"), &url]);
+    project.hermetic(&mut first);
+    shipped_then_killed(&project, &app, &url, first);
+
+    let mut daemon = Project::spawn(project.cmd(["replicate", "app.db", url.as_str()]));
+    let resettable = wal_resettable_after_exec(&project, &daemon, Duration::from_secs(3));
+    assert!(!resettable, "the WAL could be restarted before litestream held its read lock\n{}", daemon.log());
+    let out = project.path().join("restored.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let _ = std::fs::remove_file(&out);
+        project.run(["restore", "-o", out.to_str().unwrap(), url.as_str()]).success();
+        let rows = crate::support::rows(&out);
+        if (1..=60).all(|x| rows.binary_search(&x).is_ok()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "commits lost: {rows:?}\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The generated configuration's private folder is gone once the first sync is done.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", daemon.pid())).unwrap();
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let config = args.iter().position(|a| *a == b"-config").map(|at| String::from_utf8_lossy(args[at + 1]));
+    let config = std::path::PathBuf::from(config.expect("litestream runs on a generated config").as_ref());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while config.parent().unwrap().exists() {
+        assert!(std::time::Instant::now() < deadline, "{} was left behind", config.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+}
+
+/// The user's own `-config FILE` without a socket (its monitor idle for an hour): litestream
+/// reads a private copy with one added, so the guard holds until the first sync through it.
+#[cfg(target_os = "linux")]
+#[test]
+fn replicate_with_an_own_config_without_a_socket_keeps_the_wal_guarded_until_its_first_sync() {
+    let project = project();
+    let app = project.sqlite("app.db");
+    let url = format!("file://{}", project.p("own-replica"));
+    let config = |monitor: &str| {
+        format!("dbs:\n  - path: {}\n{monitor}    replica:\n      url: {url}\n", project.p("app.db"))
+    };
+    let first_config = project.path().join("first.yml");
+    std::fs::write(&first_config, config("")).unwrap();
+    let mut first = std::process::Command::new(litestream_bin());
+    first.arg("replicate").arg("-config").arg(&first_config);
+    project.hermetic(&mut first);
+    shipped_then_killed(&project, &app, &url, first);
+
+    let own = project.path().join("own.yml");
+    let text = config("    monitor-interval: 1h\n");
+    std::fs::write(&own, &text).unwrap();
+    let mut daemon = Project::spawn(project.cmd(["replicate", "-config", own.to_str().unwrap()]));
+    let resettable = wal_resettable_after_exec(&project, &daemon, Duration::from_secs(3));
+    assert!(!resettable, "the WAL could be restarted before litestream held its read lock\n{}", daemon.log());
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), text, "the user's file is never changed");
+    assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
+    let out = project.path().join("restored.db");
+    project.run(["restore", "-o", out.to_str().unwrap(), url.as_str()]).success();
+    let rows = crate::support::rows(&out);
+    assert!((1..=60).all(|x| rows.binary_search(&x).is_ok()), "commits lost: {rows:?}\n{}", daemon.log());
+}
+
 /// The window a restart opens: commits not yet shipped when litestream died, then the
 /// application's own checkpoint restarting the WAL before litestream is back. Litestream
 /// 0.5.17 then resumes incrementally from the new WAL and never ships those commits (see

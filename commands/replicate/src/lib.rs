@@ -74,15 +74,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     #[cfg(unix)]
     if let Some(phase) = matches.get_one::<String>(GUARD_FLAG) {
         let databases = locked(source.as_ref(), matches, ctx).0;
-        let socket = project_socket(source.as_ref(), ctx);
-        return Ok(replicate::guard::serve(
-            phase,
-            ctx.project_if_any()?,
-            &databases,
-            socket.as_deref(),
-            &ctx.env,
-            &ctx.shell,
-        )?);
+        return Ok(replicate::guard::serve(phase, ctx.project_if_any()?, &databases, &ctx.env, &ctx.shell)?);
     }
     if let Some(plan::Source::Project(project)) = &source {
         replicate::refuse_unreplicable(project)?;
@@ -118,9 +110,27 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         ctx.shell.warn(warning);
     }
     let litestream = ctx.litestream()?;
-    // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix).
+    // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix); it
+    // holds the guard until the first sync through a control socket, a private one if need be.
     #[cfg(unix)]
-    if let Err(error) = replicate::guard::start_helper(&ctx.env, &ctx.shell) {
+    let plain = match &source {
+        // Litestream's own error: a replica URL and -config together.
+        Some(_) if given(matches, "DB_PATH") && given(matches, "config") => plan::Plain::default(),
+        Some(source) => plan::plain(source, matches.get_flag("no-expand-env"), &ctx.env)?,
+        None => plan::Plain::default(),
+    };
+    #[cfg(unix)]
+    let args = plain.litestream_args(args);
+    #[cfg(unix)]
+    if let Some(why) = &plain.unguarded {
+        ctx.shell.warn(why);
+    }
+    #[cfg(unix)]
+    let private = plain.config.map(|(_, dir)| dir.keep());
+    #[cfg(unix)]
+    if let Err(error) =
+        replicate::guard::start_helper(&ctx.env, &ctx.shell, plain.socket.as_deref(), private.as_deref())
+    {
         // Replication matters more than the check: go on, and say what is missing.
         ctx.shell.warn(format!(
             "{}; litestream starts without the WAL check: commits made while it was not running may be \

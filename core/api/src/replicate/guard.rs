@@ -7,9 +7,13 @@
 //!    nobody's child once `replicate` has become litestream (no zombie under litestream);
 //! 2. `hold`: checks each WAL (checkpointing a restarted one) and takes its guard, prints
 //!    `ready` (then `replicate` execs litestream), waits for litestream's control socket,
-//!    syncs every database once (which opens them, under litestream's own read lock), and
-//!    exits. That first sync also ends the second in which litestream has not opened the
-//!    databases yet.
+//!    syncs every database once (which opens them, under litestream's own read lock: every
+//!    sync of ours says `"timeout": -1`), releases the guards, and exits. That first sync also
+//!    ends the second in which litestream has not opened the databases yet.
+//!
+//! The socket is the project's, the one a `-config FILE` enables, or a private one that
+//! [`plan::plain`](super::plan::plain) generates (single-database mode, a `-config FILE`
+//! without one): without a socket the guards would end before litestream holds its lock.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -43,8 +47,23 @@ const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const READY: &str = "ready";
 
 /// Starts the helper and returns once it holds the guards (their reports printed on `shell`).
-pub fn start_helper(env: &Env, shell: &Shell) -> Result<(), GuardError> {
-    let mut spawner = helper_command(env, "spawn")?
+/// `socket`: where litestream will answer (without one the guards end at once); `private`:
+/// the run's private folder (a generated configuration and socket), removed by the helper
+/// once the first sync is done.
+pub fn start_helper(
+    env: &Env,
+    shell: &Shell,
+    socket: Option<&Path>,
+    private: Option<&Path>,
+) -> Result<(), GuardError> {
+    let mut spawner = helper_command(env, "spawn")?;
+    if let Some(socket) = socket {
+        spawner.env(SOCKET, socket);
+    }
+    if let Some(private) = private {
+        spawner.env(PRIVATE_DIR, private);
+    }
+    let mut spawner = spawner
         .env(LITESTREAM_PID, std::process::id().to_string())
         .stdout(Stdio::piped())
         .spawn()
@@ -74,12 +93,11 @@ pub fn start_helper(env: &Env, shell: &Shell) -> Result<(), GuardError> {
 }
 
 /// The helper itself, in `phase` (`spawn` or `hold`, see the module): `databases` are those
-/// `replicate` locked, `socket` the control socket its litestream will answer on.
+/// `replicate` locked.
 pub fn serve(
     phase: &str,
     project: Option<&Project>,
     databases: &[PathBuf],
-    socket: Option<&Path>,
     env: &Env,
     shell: &Shell,
 ) -> Result<u8, GuardError> {
@@ -97,21 +115,32 @@ pub fn serve(
         println!("{}", serde_json::to_string(report).unwrap_or_default());
     }
     println!("{READY}");
-    let Some(socket) = socket else { return Ok(0) };
+    let Some(socket) = env.get_os(SOCKET).map(PathBuf::from) else { return Ok(0) };
     // `replicate`'s PID is litestream's after its exec: once that is gone, nothing to wait for.
     let litestream = env.get(LITESTREAM_PID).and_then(|p| p.parse::<u32>().ok());
     let alive = || {
         litestream
             .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists() || !cfg!(target_os = "linux"))
     };
-    if let Err(message) = hold_until_first_sync(guards, socket, FIRST_SYNC_TIMEOUT, alive) {
+    if let Err(message) = hold_until_first_sync(guards, &socket, FIRST_SYNC_TIMEOUT, alive) {
         shell.verbose("Skipping", format!("the first sync: {message}"));
+    }
+    // Litestream read its configuration at start, and nothing of ours talks to a private
+    // socket after the first sync.
+    if let Some(private) = env.get_os(PRIVATE_DIR).map(PathBuf::from)
+        && private.file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-litestream-"))
+    {
+        let _ = std::fs::remove_dir_all(private);
     }
     Ok(0)
 }
 
 /// Set for the helper: the PID `replicate` has, which becomes litestream's.
 const LITESTREAM_PID: &str = "CARGO_LITESTREAM_REPLICATE_PID";
+/// Set for the helper: the control socket to sync on.
+const SOCKET: &str = "CARGO_LITESTREAM_GUARD_SOCKET";
+/// Set for the helper: the run's private folder, removed after the first sync.
+const PRIVATE_DIR: &str = "CARGO_LITESTREAM_GUARD_PRIVATE_DIR";
 
 /// This program, with the arguments `replicate` was given and the helper flag, in the captured
 /// environment.

@@ -487,6 +487,151 @@ fn json_to_toml(value: &serde_json::Value) -> Option<TomlValue> {
     })
 }
 
+/// How plain `replicate` (litestream exec'd) lets the WAL guard ([`guard`](super::guard)) wait
+/// for the daemon's first sync: through the project's control socket, the user's own, or a
+/// private one in a generated configuration. Without a socket to sync on, the guard would end
+/// before Litestream holds its own read lock, and the application's checkpoint could restart
+/// the WAL over frames not yet shipped (RELIABILITY.md).
+#[derive(Debug, Default)]
+pub struct Plain {
+    /// The control socket litestream will answer on, if any.
+    pub socket: Option<PathBuf>,
+    /// The configuration litestream reads instead of its own arguments' (single-database
+    /// mode, or a copy of `-config FILE` with a socket added), in a private folder that the
+    /// guard removes once the first sync is done (litestream reads it only at start).
+    pub config: Option<(PathBuf, tempfile::TempDir)>,
+    /// For single-database mode: litestream's positional `DB_PATH REPLICA_URL` become the
+    /// generated configuration's entry.
+    single: bool,
+    /// Why the guard cannot wait for the first sync, when it cannot (a warning).
+    pub unguarded: Option<String>,
+}
+
+impl Plain {
+    /// litestream's argv (`replicate …`, as the command line gave it) for this run.
+    pub fn litestream_args(&self, mut args: Vec<OsString>) -> Vec<OsString> {
+        let Some((config, _)) = &self.config else { return args };
+        if self.single {
+            // `replicate [flags] DB_PATH REPLICA_URL`: the two positionals come last. The
+            // generated file holds them verbatim, and Litestream reads its arguments without
+            // expanding `$VAR`s: so must it read the file.
+            args.truncate(args.len().saturating_sub(2));
+            let mut with: Vec<OsString> = vec!["-config".into(), config.into()];
+            if !args.iter().any(|a| a == "-no-expand-env") {
+                with.push("-no-expand-env".into());
+            }
+            args.splice(1..1, with);
+        } else if let Some(at) = args.iter().position(|a| a == "-config")
+            && let Some(value) = args.get_mut(at + 1)
+        {
+            *value = config.into();
+        }
+        args
+    }
+}
+
+/// The top-level key a copy of the user's `-config FILE` gets when it has no `socket`.
+fn socket_block(socket: &Path) -> Result<String, String> {
+    yaml::to_string(&TomlValue::Table(TomlTable::from_iter([(
+        "socket".to_owned(),
+        socket_table(socket).into(),
+    )])))
+}
+
+/// The [`Plain`] plan of `source`.
+pub fn plain(source: &Source<'_>, no_expand_env: bool, env: &Env) -> Result<Plain, PlanError> {
+    match source {
+        Source::Project(project) => Ok(Plain {
+            socket: project.socket_enabled().then(|| project.socket_path(env)),
+            ..Plain::default()
+        }),
+        Source::Database { path, url } => {
+            let temp = private_dir(env)?;
+            let socket = temp.path().join("litestream.sock");
+            let file = temp.path().join("litestream.yml");
+            write_yaml(&file, &single_database_config(path, url, &socket))?;
+            Ok(Plain { socket: Some(socket), config: Some((file, temp)), single: true, unguarded: None })
+        }
+        Source::OwnConfig(file) => {
+            // One that cannot be read or parsed is litestream's to report, in its own words.
+            let Ok(raw) = read_text(file) else { return Ok(Plain::default()) };
+            let Ok(value) = parse(file, &expanded(&raw, no_expand_env, env), false) else {
+                return Ok(Plain::default());
+            };
+            if let Some(socket) = value.get("socket") {
+                if socket.get("enabled").and_then(serde_json::Value::as_bool) == Some(true) {
+                    let path =
+                        socket.get("path").and_then(serde_json::Value::as_str).unwrap_or(DEFAULT_SOCKET);
+                    return Ok(Plain { socket: Some(PathBuf::from(path)), ..Plain::default() });
+                }
+                return Ok(Plain {
+                    unguarded: Some(unguarded(file, "its control socket is disabled")),
+                    ..Plain::default()
+                });
+            }
+            own_config_with_socket(file, &raw, &value, no_expand_env, env)
+        }
+    }
+}
+
+fn unguarded(file: &Path, why: &str) -> String {
+    format!(
+        "{}: {why}, so the WAL guard ends before litestream's first sync and the application's checkpoint may restart the WAL over commits not yet replicated; enable it (`socket: {{enabled: true, path: /run/litestream/litestream.sock}}`)",
+        file.display()
+    )
+}
+
+/// A copy of the user's file with a private socket appended as one more top-level key: the
+/// user's text itself is kept byte for byte (Litestream expands it as before). Used only when
+/// reading the copy gives exactly the user's configuration plus that socket; otherwise (a
+/// flow-style or multi-document file, a trailing construct that would swallow the key) the
+/// user's file is used as it is, and the guard cannot wait.
+fn own_config_with_socket(
+    file: &Path,
+    raw: &str,
+    value: &serde_json::Value,
+    no_expand_env: bool,
+    env: &Env,
+) -> Result<Plain, PlanError> {
+    let temp = private_dir(env)?;
+    let socket = temp.path().join("litestream.sock");
+    let socket_text = socket.to_string_lossy();
+    if socket_text.contains('$') {
+        return Ok(Plain {
+            unguarded: Some(unguarded(
+                file,
+                "it has no control socket, and the private one's path holds a `$`",
+            )),
+            ..Plain::default()
+        });
+    }
+    let Ok(block) = socket_block(&socket) else { return Ok(Plain::default()) };
+    let separator = if raw.is_empty() || raw.ends_with('\n') { "" } else { "\n" };
+    let text = format!("{raw}{separator}{block}");
+    let mut wanted = value.clone();
+    let read_back = parse(file, &expanded(&text, no_expand_env, env), false).ok();
+    let same = match wanted.as_object_mut() {
+        Some(map) => {
+            map.insert("socket".to_owned(), serde_json::json!({"enabled": true, "path": socket_text}));
+            read_back.as_ref() == Some(&wanted)
+        }
+        None => false,
+    };
+    if !same {
+        return Ok(Plain {
+            unguarded: Some(unguarded(
+                file,
+                "it has no control socket, and one cannot be added to a copy of it safely",
+            )),
+            ..Plain::default()
+        });
+    }
+    let copy = temp.path().join("litestream.yml");
+    cargo_litestream_config::write_private(&copy, text.as_bytes())
+        .map_err(|source| PlanError::Write { path: copy.clone(), source })?;
+    Ok(Plain { socket: Some(socket), config: Some((copy, temp)), single: false, unguarded: None })
+}
+
 /// `-first-sync-timeout`: whole seconds, more than zero.
 pub fn parse_first_sync_timeout(text: &str) -> Result<Duration, PlanError> {
     match text.trim().parse::<u64>() {
@@ -631,6 +776,87 @@ mod tests {
         std::fs::write(&own, "exec: [unclosed\n").unwrap();
         let error = supervised(&Source::OwnConfig(own), &Request::default(), &env, &shell()).unwrap_err();
         assert!(error.to_string().contains("is not valid YAML"), "{error}");
+    }
+
+    fn strings(args: &[OsString]) -> Vec<String> {
+        args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    /// Single-database mode: a generated config with a private socket replaces the
+    /// positionals, read without `$VAR` expansion as Litestream reads its arguments.
+    #[test]
+    fn plain_single_database_mode_gets_a_private_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::empty(dir.path()).with("TMPDIR", dir.path());
+        let db = dir.path().join("a$HOME.db");
+        let source = Source::Database { path: db.clone(), url: "file:///r".to_owned() };
+        let plain = plain(&source, false, &env).unwrap();
+        let socket = plain.socket.clone().unwrap();
+        let (config, _) = plain.config.as_ref().unwrap();
+        let given: Vec<OsString> = ["replicate", "-log-level", "debug", db.to_str().unwrap(), "file:///r"]
+            .map(OsString::from)
+            .to_vec();
+        assert_eq!(
+            strings(&plain.litestream_args(given)),
+            ["replicate", "-config", config.to_str().unwrap(), "-no-expand-env", "-log-level", "debug"]
+        );
+        let written = yaml::parse(&std::fs::read_to_string(config).unwrap()).unwrap();
+        assert_eq!(written["socket"]["path"], socket.to_string_lossy().as_ref());
+        assert_eq!(written["dbs"][0]["path"], db.to_string_lossy().as_ref());
+    }
+
+    /// `-config FILE`: its own enabled socket is used; without one, a copy gets a private
+    /// socket appended, the user's text kept byte for byte; a disabled one, or a file whose
+    /// copy would read differently, leaves the guard unable to wait, said once.
+    #[test]
+    fn plain_own_config_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::empty(dir.path()).with("TMPDIR", dir.path()).with("R", "replica");
+        let own = dir.path().join("own.yml");
+        let args = |plain: &Plain| {
+            strings(&plain.litestream_args(
+                ["replicate", "-config", own.to_str().unwrap()].map(OsString::from).to_vec(),
+            ))
+        };
+
+        std::fs::write(&own, "socket:\n  enabled: true\n  path: /run/x.sock\ndbs:\n  - path: a.db\n")
+            .unwrap();
+        let theirs = plain(&Source::OwnConfig(own.clone()), false, &env).unwrap();
+        assert_eq!(theirs.socket, Some(PathBuf::from("/run/x.sock")));
+        assert!(theirs.config.is_none() && theirs.unguarded.is_none());
+        assert_eq!(args(&theirs)[2], own.to_str().unwrap());
+
+        let text =
+            "# mine\ndbs:\n  - path: a.db\n    replica:\n      url: file:///srv/$R\n    monitor-interval: 1h";
+        std::fs::write(&own, text).unwrap();
+        let added = plain(&Source::OwnConfig(own.clone()), false, &env).unwrap();
+        let (copy, _) = added.config.as_ref().unwrap();
+        assert_eq!(args(&added), ["replicate", "-config", copy.to_str().unwrap()]);
+        let copied = std::fs::read_to_string(copy).unwrap();
+        assert!(copied.starts_with(text), "{copied}");
+        let read = yaml::parse(&go_expand(&copied, &env)).unwrap();
+        assert_eq!(read["socket"]["path"], added.socket.as_ref().unwrap().to_string_lossy().as_ref());
+        assert_eq!(read["dbs"][0]["replica"]["url"], "file:///srv/replica");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(copy).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+
+        for (text, why) in [
+            ("socket:\n  enabled: false\ndbs:\n  - path: a.db\n", "disabled"),
+            ("{dbs: [{path: a.db}]}\n", "cannot be added"),
+        ] {
+            std::fs::write(&own, text).unwrap();
+            let left = plain(&Source::OwnConfig(own.clone()), false, &env).unwrap();
+            assert!(left.socket.is_none() && left.config.is_none(), "{text}");
+            assert!(
+                left.unguarded.as_deref().is_some_and(|w| w.contains(why)),
+                "{text}: {:?}",
+                left.unguarded
+            );
+            assert_eq!(args(&left)[2], own.to_str().unwrap());
+        }
     }
 
     #[test]
