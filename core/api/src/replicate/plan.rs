@@ -714,7 +714,7 @@ mod tests {
         };
         let plan = supervised(&source, &request, &env, &shell()).unwrap().unwrap();
         assert_eq!(plan.command, "server --port 1");
-        assert_eq!(plan.lock_paths, [db.clone()]);
+        assert_eq!(plan.lock_paths, std::slice::from_ref(&db));
         assert_eq!(plan.replicas.claims.len(), 1);
         assert_eq!(plan.first_sync_timeout, Duration::from_secs(5));
         assert!(!plan.check_live_socket && !plan.scheduled);

@@ -106,12 +106,15 @@ impl Report {
     }
 }
 
+/// A VFS alias and its replica, or why it has none.
+pub type NamedTarget = (String, Result<VfsTarget, String>);
+
 /// The project's VFS replicas to look at: all of them, or the one `alias` names.
 pub fn selected_targets(
     project: &Project,
     env: &Env,
     alias: Option<&str>,
-) -> Result<Vec<(String, Result<VfsTarget, String>)>, StatusError> {
+) -> Result<Vec<NamedTarget>, StatusError> {
     let mut targets = super::vfs_targets(project, env);
     if let Some(alias) = alias {
         if !project.vfs.iter().any(|(name, _)| name == alias) {
@@ -136,7 +139,7 @@ pub fn thresholds(lagging_after: Duration, stale_after: Duration) -> Result<Thre
 
 /// Whether listing these targets needs the project's generated config (a database alias's
 /// replica is listed as `ltx -config FILE DB_PATH`).
-pub fn needs_config(targets: &[(String, Result<VfsTarget, String>)]) -> bool {
+pub fn needs_config(targets: &[NamedTarget]) -> bool {
     targets.iter().any(|(_, t)| matches!(t, Ok(VfsTarget { source: TargetSource::Database { .. }, .. })))
 }
 
@@ -157,7 +160,7 @@ pub struct StatusRun<'a> {
 }
 
 /// Every target's report, checked in parallel, in the targets' order.
-pub fn status(run: &StatusRun<'_>, targets: &[(String, Result<VfsTarget, String>)]) -> Vec<Report> {
+pub fn status(run: &StatusRun<'_>, targets: &[NamedTarget]) -> Vec<Report> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
