@@ -15,7 +15,7 @@
 //! CMD's exit code is the exit code and a CMD that exits within litestream's first second still
 //! gets its writes replicated. What each run locks and runs is `replicate::plan`'s.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cargo_litestream_api::replicate::{self, plan};
 use cargo_litestream_command::anyhow::{self, bail};
@@ -23,7 +23,6 @@ use cargo_litestream_command::clap::parser::ValueSource;
 use cargo_litestream_command::clap::{Arg, ArgMatches, Command};
 use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
 use cargo_litestream_command::{CommandSpec, Ctx, DatabaseArg, Lookup, register_command};
-use cargo_litestream_runner::lock::ReplicateLock;
 
 const LITESTREAM: Passthrough = Passthrough {
     command: "replicate",
@@ -73,20 +72,19 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let source = source(matches, ctx)?;
     #[cfg(unix)]
     if let Some(phase) = matches.get_one::<String>(GUARD_FLAG) {
-        let databases = locked(source.as_ref(), matches, ctx).0;
+        let databases = match &source {
+            Some(source) => plan::locked(source, matches.get_flag("no-expand-env"), &ctx.env, &ctx.shell).0,
+            None => Vec::new(),
+        };
         return Ok(replicate::guard::serve(phase, ctx.project_if_any()?, &databases, &ctx.env, &ctx.shell)?);
     }
     if let Some(plan::Source::Project(project)) = &source {
         replicate::refuse_unreplicable(project)?;
     }
-    let restore_first = matches.get_flag("restore-if-db-not-exists");
     #[cfg(unix)]
     if let Some(source) = source.as_ref().filter(|_| !(given(matches, "DB_PATH") && given(matches, "config")))
         && let Some(plan) = plan::supervised(source, &request(matches), &ctx.env, &ctx.shell)?
     {
-        if restore_first {
-            replicate::refuse_orphaned_sidecars(&plan.lock_paths)?;
-        }
         let litestream = ctx.litestream()?;
         let supervisor = replicate::supervise::Supervisor {
             env: &ctx.env,
@@ -96,53 +94,17 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         };
         return Ok(replicate::supervise::run(plan, &supervisor)?);
     }
-    let args = LITESTREAM.litestream_args(matches, ctx)?;
-    let (databases, replicas) = locked(source.as_ref(), matches, ctx);
-    if restore_first {
-        replicate::refuse_orphaned_sidecars(&databases)?;
-    }
-    // Held until this process ends; on Unix litestream inherits it through `exec`.
-    let _lock = ReplicateLock::acquire(databases.iter().map(PathBuf::as_path), &replicas.claims)?;
-    if let Some(socket) = project_socket(source.as_ref(), ctx) {
-        replicate::refuse_live_socket(&socket)?;
-    }
-    for warning in cargo_litestream_api::owner::claim_all(&replicas.files, &ctx.env)? {
-        ctx.shell.warn(warning);
-    }
     let litestream = ctx.litestream()?;
-    // The WAL check and its guard, in a helper that outlives the `exec` below (on Unix); it
-    // holds the guard until the first sync through a control socket, a private one if need be.
-    #[cfg(unix)]
-    let plain = match &source {
-        // Litestream's own error: a replica URL and -config together.
-        Some(_) if given(matches, "DB_PATH") && given(matches, "config") => plan::Plain::default(),
-        Some(source) => plan::plain(source, matches.get_flag("no-expand-env"), &ctx.env)?,
-        None => plan::Plain::default(),
+    let request = replicate::exec::ExecRequest {
+        args: LITESTREAM.litestream_args(matches, ctx)?,
+        no_expand_env: matches.get_flag("no-expand-env"),
+        restore_if_db_not_exists: matches.get_flag("restore-if-db-not-exists"),
+        litestreams_to_refuse: given(matches, "DB_PATH") && given(matches, "config"),
     };
-    #[cfg(unix)]
-    let args = plain.litestream_args(args);
-    #[cfg(unix)]
-    if let Some(why) = &plain.unguarded {
-        ctx.shell.warn(why);
-    }
-    #[cfg(unix)]
-    let private = plain.config.map(|(_, dir)| dir.keep());
-    #[cfg(unix)]
-    if let Err(error) =
-        replicate::guard::start_helper(&ctx.env, &ctx.shell, plain.socket.as_deref(), private.as_deref())
-    {
-        // Replication matters more than the check: go on, and say what is missing.
-        ctx.shell.warn(format!(
-            "{}; litestream starts without the WAL check: commits made while it was not running may be \
-             missing from the backup until its next snapshot",
-            cargo_litestream_command::one_line(&error.into())
-        ));
-    }
-    #[cfg(not(unix))]
-    {
-        let (reports, _guards) = cargo_litestream_api::close_wal_gaps(ctx.project_if_any()?, &databases);
-        replicate::print_wal_reports(&reports, &ctx.shell);
-    }
+    // Held until this process ends; on Unix litestream inherits it through `exec`.
+    let ready =
+        replicate::exec::prepare_exec(source.as_ref(), request, ctx.project_if_any()?, &ctx.env, &ctx.shell)?;
+    let (args, _lock) = (ready.args, ready.lock);
     Ok(litestream.exec(&args, &ctx.env, &ctx.shell)?)
 }
 
@@ -183,28 +145,6 @@ fn request(matches: &ArgMatches) -> plan::Request {
         log_level: given_value("log-level"),
         restore_if_db_not_exists: matches.get_flag("restore-if-db-not-exists"),
         first_sync_timeout: matches.get_one::<String>("first-sync-timeout").cloned(),
-    }
-}
-
-/// What plain `replicate` locks (nothing for a replica URL given as `DB_PATH`).
-fn locked(
-    source: Option<&plan::Source<'_>>,
-    matches: &ArgMatches,
-    ctx: &Ctx,
-) -> (Vec<PathBuf>, plan::Replicas) {
-    match source {
-        Some(source) => plan::locked(source, matches.get_flag("no-expand-env"), &ctx.env, &ctx.shell),
-        None => Default::default(),
-    }
-}
-
-/// The project's control socket, when this run uses it (not with `-config` or a single database).
-fn project_socket(source: Option<&plan::Source<'_>>, ctx: &Ctx) -> Option<PathBuf> {
-    match source {
-        Some(plan::Source::Project(project)) if project.socket_enabled() => {
-            Some(project.socket_path(&ctx.env))
-        }
-        _ => None,
     }
 }
 

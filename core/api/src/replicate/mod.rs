@@ -30,6 +30,7 @@
 //! (the WAL guard of a litestream started by `exec`), and [`prepare_start`], the steps every
 //! start of litestream as a child takes, `spawn_replicate`'s included.
 
+pub mod exec;
 #[cfg(unix)]
 pub mod guard;
 pub mod plan;
@@ -74,6 +75,9 @@ pub enum ReplicateError {
     #[error("{message}")]
     Unreplicable { message: String },
 
+    #[error(transparent)]
+    Plan(Box<plan::PlanError>),
+
     #[error(
         "a Litestream daemon already answers on {}; a second replicator would corrupt the replica: stop that one first (`cargo litestream info` shows its PID)",
         socket.display()
@@ -101,6 +105,12 @@ pub enum ReplicateError {
 
     #[error("could not restore {}: {message}", database.display())]
     Restore { database: PathBuf, message: String },
+}
+
+impl From<plan::PlanError> for ReplicateError {
+    fn from(error: plan::PlanError) -> ReplicateError {
+        ReplicateError::Plan(Box::new(error))
+    }
 }
 
 /// Where litestream's log goes.

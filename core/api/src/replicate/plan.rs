@@ -133,6 +133,9 @@ pub struct Plan {
     /// The project's own databases are replicated (its generated config), so its scheduled
     /// verify, scrub and drill apply; not with `-config FILE` or a single database.
     pub scheduled: bool,
+    /// `-restore-if-db-not-exists`: litestream restores missing databases first (so their
+    /// orphaned sidecars are refused before it runs).
+    pub restore_if_db_not_exists: bool,
     /// Private files of this run, removed when it ends.
     pub temp: Option<tempfile::TempDir>,
 }
@@ -195,7 +198,7 @@ pub fn locked(
 }
 
 /// An error and its causes on one line, as the CLI prints them.
-fn one_line(error: &dyn std::error::Error) -> String {
+pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(next) = cause {
@@ -265,11 +268,20 @@ pub fn supervised(
                 first_sync_timeout: first_sync_timeout()?,
                 check_live_socket: false,
                 scheduled: false,
+                restore_if_db_not_exists: request.restore_if_db_not_exists,
                 temp: Some(temp),
             }))
         }
         Source::OwnConfig(file) => {
-            own_config(file, request.exec.clone(), request.no_expand_env, env, &args, &first_sync_timeout)
+            let plan = own_config(
+                file,
+                request.exec.clone(),
+                request.no_expand_env,
+                env,
+                &args,
+                &first_sync_timeout,
+            )?;
+            Ok(plan.map(|plan| Plan { restore_if_db_not_exists: request.restore_if_db_not_exists, ..plan }))
         }
         Source::Project(project) => {
             let Some(command) = request.exec.clone().or_else(|| project.exec().map(str::to_owned)) else {
@@ -295,6 +307,7 @@ pub fn supervised(
                 first_sync_timeout: first_sync_timeout()?,
                 check_live_socket: true,
                 scheduled: true,
+                restore_if_db_not_exists: request.restore_if_db_not_exists,
                 temp: None,
             }))
         }
@@ -360,6 +373,7 @@ fn own_config(
         first_sync_timeout: first_sync_timeout()?,
         check_live_socket: true,
         scheduled: false,
+        restore_if_db_not_exists: false,
         temp,
     }))
 }

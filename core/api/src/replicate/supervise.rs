@@ -77,6 +77,9 @@ enum Event {
 
 /// Runs `plan` (see the module) and returns the exit code to exit with.
 pub fn run(plan: Plan, ctx: &Supervisor<'_>) -> Result<u8, SuperviseError> {
+    if plan.restore_if_db_not_exists {
+        super::refuse_orphaned_sidecars(&plan.lock_paths)?;
+    }
     let (events, inbox) = mpsc::channel();
     // First, before any thread exists: every later thread inherits the blocked mask.
     signals::listen(&signals::FORWARDED, events.clone(), Event::Signal).map_err(SuperviseError::Signals)?;
