@@ -136,40 +136,24 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         restore::refuse_output_in_a_replica(output, ctx.project_if_any()?, from_url, &ctx.env)?;
     }
     let Some(output) = output else { return exec(&args, ctx) };
-    if on(matches, "dry-run") {
-        // Writes nothing: never stopped.
+    let flags = restore::RestoreFlags {
+        force: on(matches, "force"),
+        follow: on(matches, "f"),
+        if_db_not_exists: on(matches, "if-db-not-exists"),
+        dry_run: on(matches, "dry-run"),
+    };
+    if restore::step(&output, flags)? == restore::Step::Litestream {
         return exec(&args, ctx);
     }
-    // `-if-db-not-exists -force`: the database is absent, so -force can only mean its leftovers.
-    let stale = restore::leftovers(&output);
-    let replaces = on(matches, "force")
-        && ((!on(matches, "f") && !on(matches, "if-db-not-exists")) || !stale.is_empty());
-    if replaces {
-        let litestream = ctx.litestream()?;
-        return match restore::replace(
-            &litestream,
-            &ctx.env,
-            &ctx.shell,
-            &args,
-            &output,
-            matches.get_flag("json"),
-        )? {
-            Replaced::NothingToReplace => exec(&args, ctx),
-            Replaced::Ran { code, stdout } => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(&stdout).and_then(|()| out.flush()).context("could not write to stdout")?;
-                Ok(code)
-            }
-        };
+    let litestream = ctx.litestream()?;
+    match restore::replace(&litestream, &ctx.env, &ctx.shell, &args, &output, matches.get_flag("json"))? {
+        Replaced::NothingToReplace => exec(&args, ctx),
+        Replaced::Ran { code, stdout } => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&stdout).and_then(|()| out.flush()).context("could not write to stdout")?;
+            Ok(code)
+        }
     }
-    if !stale.is_empty() {
-        bail!(cargo_litestream_config::orphaned_sidecars_message(
-            &output,
-            &stale,
-            ", or pass -force to replace them"
-        ));
-    }
-    exec(&args, ctx)
 }
 
 fn on(matches: &ArgMatches, name: &str) -> bool {

@@ -42,6 +42,9 @@ pub enum RestoreError {
     )]
     InsideReplica { output: PathBuf, what: String, dir: PathBuf },
 
+    #[error("{message}")]
+    Leftovers { message: String },
+
     #[error("{} is a symlink to nothing: fix or remove it", link.display())]
     DanglingSymlink {
         link: PathBuf,
@@ -89,6 +92,49 @@ pub enum RestoreError {
 
     #[error("cannot replace {} ({source}); it was left as it was", output.display())]
     Replace { output: PathBuf, source: std::io::Error },
+}
+
+/// The flags that decide what a restore does about what is already at its output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreFlags {
+    pub force: bool,
+    /// `-f`: follow mode, which never removes.
+    pub follow: bool,
+    pub if_db_not_exists: bool,
+    /// `-dry-run`: writes nothing, so is never stopped.
+    pub dry_run: bool,
+}
+
+/// How a restore to an output path goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Litestream restores as given.
+    Litestream,
+    /// [`replace`]: `-force` onto what is there, safely.
+    Replace,
+}
+
+/// The [`Step`] for a restore to `output`; its orphaned sidecars (see [`leftovers`]) refused
+/// unless `-force` replaces them (with `-if-db-not-exists` the database is absent, so `-force`
+/// can only mean those).
+pub fn step(output: &Path, flags: RestoreFlags) -> Result<Step, RestoreError> {
+    if flags.dry_run {
+        return Ok(Step::Litestream);
+    }
+    let stale = leftovers(output);
+    if flags.force && ((!flags.follow && !flags.if_db_not_exists) || !stale.is_empty()) {
+        return Ok(Step::Replace);
+    }
+    if !stale.is_empty() {
+        return Err(RestoreError::Leftovers {
+            message: cargo_litestream_config::orphaned_sidecars_message(
+                output,
+                &stale,
+                ", or pass -force to replace them",
+            ),
+        });
+    }
+    Ok(Step::Litestream)
 }
 
 fn by_process(pid: i32) -> String {
@@ -387,6 +433,38 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value, serde_json::json!({"db_path": "/a/app.db", "txid": 3}));
         assert_eq!(with_db_path(b"not json".to_vec(), Path::new("/a")), b"not json");
+    }
+
+    #[test]
+    fn which_step_a_restore_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("present.db");
+        std::fs::write(&present, "db").unwrap();
+        let orphaned = dir.path().join("orphaned.db");
+        std::fs::write(sidecar(&orphaned, "-wal"), "old wal").unwrap();
+        let absent = dir.path().join("absent.db");
+        let force = RestoreFlags { force: true, ..RestoreFlags::default() };
+        let none = RestoreFlags::default();
+        use Step::{Litestream, Replace};
+        let cases: [(&Path, RestoreFlags, Option<Step>); 10] = [
+            (&present, none, Some(Litestream)),
+            (&present, force, Some(Replace)),
+            (&present, RestoreFlags { follow: true, ..force }, Some(Litestream)),
+            (&present, RestoreFlags { if_db_not_exists: true, ..force }, Some(Litestream)),
+            (&present, RestoreFlags { dry_run: true, ..force }, Some(Litestream)),
+            (&absent, force, Some(Replace)),
+            (&orphaned, none, None),
+            (&orphaned, RestoreFlags { if_db_not_exists: true, ..force }, Some(Replace)),
+            (&orphaned, RestoreFlags { follow: true, ..force }, Some(Replace)),
+            (&orphaned, RestoreFlags { dry_run: true, ..none }, Some(Litestream)),
+        ];
+        for (output, flags, expected) in cases {
+            match (step(output, flags), expected) {
+                (Ok(step), Some(expected)) => assert_eq!(step, expected, "{} {flags:?}", output.display()),
+                (Err(error), None) => assert!(error.to_string().contains("pass -force"), "{error}"),
+                (got, expected) => panic!("{} {flags:?}: {got:?}, expected {expected:?}", output.display()),
+            }
+        }
     }
 
     #[test]
