@@ -204,6 +204,25 @@ pub fn check_project(
     litestream: Option<&Litestream>,
     timeout: Duration,
 ) -> Result<(Vec<Report>, Timestamp), String> {
+    let (looks, now) = inspect_project(project, env, litestream, timeout)?;
+    Ok((looks.into_iter().map(|look| look.report).collect(), now))
+}
+
+/// What [`check_project`] saw of one database: its report, and the replica's files of the
+/// listing it was made from (for a caller that draws them, without listing twice).
+pub struct Inspection {
+    pub target: Target,
+    pub report: Report,
+    pub files: Result<Vec<ReplicaFile>, String>,
+}
+
+/// [`check_project`], with each database's target and replica listing.
+pub fn inspect_project(
+    project: &cargo_litestream_config::Project,
+    env: &Env,
+    litestream: Option<&Litestream>,
+    timeout: Duration,
+) -> Result<(Vec<Inspection>, Timestamp), String> {
     let history = backups::history::read(&project.state_dir).map_err(|e| e.to_string())?;
     let targets = project_targets(project, env)?;
     let socket = project.socket_path(env);
@@ -220,7 +239,14 @@ pub fn check_project(
         timeout,
         now,
     };
-    Ok((targets.iter().map(|target| check(target, &cx)).collect(), now))
+    let looks = targets
+        .into_iter()
+        .map(|target| {
+            let (report, files) = check_listing(&target, &cx);
+            Inspection { target, report, files }
+        })
+        .collect();
+    Ok((looks, now))
 }
 
 /// What every database's check shares.
@@ -307,6 +333,11 @@ impl Report {
 
 /// Checks one database.
 pub fn check(target: &Target, cx: &Context<'_>) -> Report {
+    check_listing(target, cx).0
+}
+
+/// [`check`], and the replica's files as last listed for it.
+pub fn check_listing(target: &Target, cx: &Context<'_>) -> (Report, Result<Vec<ReplicaFile>, String>) {
     let mut report = Report {
         database: target.name.clone(),
         path: target.path.clone(),
@@ -329,7 +360,7 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
         assurance: Vec::new(),
     };
     let daemon_answered = check_daemon(target, cx, &mut report);
-    look(target, cx, cx.now, daemon_answered, &mut report);
+    let mut files = look(target, cx, cx.now, daemon_answered, &mut report);
     // A commit after an idle spell looks like lag (the replica's newest TXID is old, the WAL
     // is new) until Litestream ships it, which takes up to `in_flight`. Only then, and only
     // when the lag would alert, look once more: a stall still alerts, a commit in flight does
@@ -342,7 +373,7 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
     if lag_alerts && written_lately {
         std::thread::sleep(target.in_flight);
         report.findings.retain(|f| f.check == "daemon");
-        look(target, cx, Timestamp::now(), daemon_answered, &mut report);
+        files = look(target, cx, Timestamp::now(), daemon_answered, &mut report);
         let waited = span(target.in_flight.as_secs_f64());
         if let Some(lag) = report.findings.iter_mut().find(|f| f.check == "lag") {
             lag.message.push_str(&match lag.status {
@@ -353,12 +384,18 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
     }
     assess_history(cx, &mut report);
     report.status = report.findings.iter().map(|f| f.status).max().unwrap_or(Status::Ok);
-    report
+    (report, files)
 }
 
 /// What the database and its replica hold at `now`: the local side (file times, the local
-/// TXID), one listing of the replica, and the lag and snapshot findings from them.
-fn look(target: &Target, cx: &Context<'_>, now: Timestamp, daemon_answered: bool, report: &mut Report) {
+/// TXID), one listing of the replica (returned), and the lag and snapshot findings from them.
+fn look(
+    target: &Target,
+    cx: &Context<'_>,
+    now: Timestamp,
+    daemon_answered: bool,
+    report: &mut Report,
+) -> Result<Vec<ReplicaFile>, String> {
     report.database_mtime = mtime(&target.path);
     report.wal_mtime = mtime(&cargo_litestream_config::sidecar(&target.path, "-wal"));
     // The daemon's own TXID when it answers; else the newest L0 file it left beside the
@@ -367,10 +404,12 @@ fn look(target: &Target, cx: &Context<'_>, now: Timestamp, daemon_answered: bool
         .then(|| control::txid(cx.socket, &target.path, cx.timeout).ok())
         .flatten()
         .or_else(|| newest_local_txid(&target.meta_path));
-    match list(target, cx) {
-        Ok(files) => assess_replica(&files, cx, now, report),
+    let files = list(target, cx);
+    match &files {
+        Ok(files) => assess_replica(files, cx, now, report),
         Err(error) => report.find("replica", Status::Unknown, format!("cannot list the replica: {error}")),
     }
+    files
 }
 
 /// The daemon check; whether the daemon answered (and holds the database).
@@ -430,15 +469,27 @@ fn check_daemon(target: &Target, cx: &Context<'_>, report: &mut Report) -> bool 
 }
 
 fn list(target: &Target, cx: &Context<'_>) -> Result<Vec<ReplicaFile>, String> {
-    match &target.store {
-        Ok(store) => store
-            .list_within(cx.timeout)
-            .map(|listing| listing.files.into_iter().map(|f| f.file).collect())
-            .map_err(|e| e.to_string()),
-        Err(_) => {
-            let litestream = cx.litestream.ok_or("no litestream to list the replica with")?;
-            backups::list(litestream, cx.env, &target.litestream_target, cx.timeout)
-                .map_err(|e| e.to_string())
+    target.list(cx.litestream, cx.env, cx.timeout)
+}
+
+impl Target {
+    /// The replica's files: natively when its store can be read, else by `litestream ltx`
+    /// (bounded by `timeout`).
+    pub fn list(
+        &self,
+        litestream: Option<&Litestream>,
+        env: &Env,
+        timeout: Duration,
+    ) -> Result<Vec<ReplicaFile>, String> {
+        match &self.store {
+            Ok(store) => store
+                .list_within(timeout)
+                .map(|listing| listing.files.into_iter().map(|f| f.file).collect())
+                .map_err(|e| e.to_string()),
+            Err(_) => {
+                let litestream = litestream.ok_or("no litestream to list the replica with")?;
+                backups::list(litestream, env, &self.litestream_target, timeout).map_err(|e| e.to_string())
+            }
         }
     }
 }

@@ -34,6 +34,8 @@
 //! - [`sqlite::open`] / [`sqlite::configure`]: the application's own connections, set up so
 //!   that no commit can miss the backup (WAL, `busy_timeout`, `wal_autocheckpoint = 0`, and
 //!   why each).
+//! - [`dashboard`]: the status page (`cargo litestream dashboard`), also a tower `Service`
+//!   with the `dashboard-tower` feature.
 //! - [`control`]: the control socket of a running `litestream replicate`.
 //! - [`child`] and [`signals`]: the process supervision `cargo litestream replicate -exec` is
 //!   built from.
@@ -48,6 +50,7 @@ pub mod backups;
 pub mod check;
 pub mod child;
 pub mod control;
+pub mod dashboard;
 pub mod doctor;
 pub mod embedded;
 pub mod json;

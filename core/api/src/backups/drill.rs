@@ -173,33 +173,12 @@ fn rehearse(
         checks: Vec::new(),
         error: None,
     };
-    let Some((positional, flags)) = target.split_last() else {
-        rehearsal.error = Some("no replica to restore from".to_owned());
-        return rehearsal;
-    };
-    let mut command = litestream.command(env);
-    command.arg("restore").args(flags).arg("-o").arg(output);
-    if let Some(txid) = txid {
-        command.args(["-txid", &self::txid(txid)]);
-    }
-    command.arg(positional);
     let timer = Instant::now();
-    let done = output_within(&mut command, None, timeout);
+    let done = restore_to(litestream, env, target, output, txid, timeout);
     rehearsal.restore_ms = millis(timer.elapsed());
-    match done {
-        Ok(done) if done.status.success() => {}
-        Ok(done) => {
-            rehearsal.error = Some(format!("the restore failed: {}", last_error_line(&done.stderr)));
-            return rehearsal;
-        }
-        Err(BoundedError::TimedOut(after)) => {
-            rehearsal.error = Some(format!("the restore took longer than {} s", after.as_secs()));
-            return rehearsal;
-        }
-        Err(error) => {
-            rehearsal.error = Some(error.to_string());
-            return rehearsal;
-        }
+    if let Err(error) = done {
+        rehearsal.error = Some(error);
+        return rehearsal;
     }
     rehearsal.bytes = std::fs::metadata(output).map_or(0, |m| m.len());
     rehearsal.mb_per_s = rehearsal.bytes as f64 / 1e6 / (rehearsal.restore_ms.max(1) as f64 / 1000.0);
@@ -230,6 +209,35 @@ fn rehearse(
         rehearsal.error = Some(format!("failed: {}", failed_checks.join("; ")));
     }
     rehearsal
+}
+
+/// `litestream restore` of the replica `target` names (see [`list`]) into `output` (which
+/// must not exist), to `txid` or the latest point, bounded by `timeout`; the error in one line.
+pub fn restore_to(
+    litestream: &Litestream,
+    env: &Env,
+    target: &[OsString],
+    output: &Path,
+    txid: Option<u64>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let Some((positional, flags)) = target.split_last() else {
+        return Err("no replica to restore from".to_owned());
+    };
+    let mut command = litestream.command(env);
+    command.arg("restore").args(flags).arg("-o").arg(output);
+    if let Some(txid) = txid {
+        command.args(["-txid", &self::txid(txid)]);
+    }
+    command.arg(positional);
+    match output_within(&mut command, None, timeout) {
+        Ok(done) if done.status.success() => Ok(()),
+        Ok(done) => Err(format!("the restore failed: {}", last_error_line(&done.stderr))),
+        Err(BoundedError::TimedOut(after)) => {
+            Err(format!("the restore took longer than {} s", after.as_secs()))
+        }
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// The first column of the first row, true when a non-zero number or a non-empty text/blob.

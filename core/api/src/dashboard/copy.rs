@@ -1,0 +1,244 @@
+//! "Restore to a copy": a restore point of one database restored by litestream into a new
+//! file of the state folder (`<state dir>/restores/`), then opened read-only for
+//! `integrity_check` and the row count of every table. Never over the database: the output is
+//! a new name the page chooses, and is refused if it is the database or one of its sidecars,
+//! lies inside a file replica, or exists.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cargo_litestream_config::{Env, Project};
+use cargo_litestream_runner::Litestream;
+use jiff::Timestamp;
+
+use crate::backups::{self, RestorePoint};
+use crate::check::{self, Target};
+use crate::json::txid;
+
+/// The folder of the state directory restored copies go to.
+pub const RESTORES: &str = "restores";
+
+/// A restored copy, as the page reports it.
+#[derive(Clone, Debug)]
+pub struct Copy {
+    pub database: String,
+    pub point: RestorePoint,
+    pub path: PathBuf,
+    pub restore_ms: u64,
+    /// `PRAGMA integrity_check`'s rows, joined: `ok` when sound.
+    pub integrity: String,
+    /// Every table but SQLite's own, with its rows, by name.
+    pub tables: Vec<(String, u64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    #[error("unknown database {0:?}: the status page lists the configured ones")]
+    UnknownDatabase(String),
+    #[error("{} is not a restore point of {database}: `cargo litestream restore-points` lists them", txid(*.point))]
+    NotAPoint { database: String, point: u64 },
+    #[error("refusing to restore to {}: {why}", .path.display())]
+    Refused { path: PathBuf, why: String },
+    #[error("cannot list the replica of {database}: {error}")]
+    List { database: String, error: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CopyError {
+    /// The HTTP status the page answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            CopyError::UnknownDatabase(_) | CopyError::NotAPoint { .. } => 404,
+            CopyError::Refused { .. } => 409,
+            CopyError::List { .. } | CopyError::Failed(_) => 500,
+        }
+    }
+}
+
+/// Restores restore point `txid` of the configured database `database` (its alias, else its
+/// path, as the page names it) into a new file under `<state dir>/restores/`.
+pub fn restore_copy(
+    project: &Project,
+    env: &Env,
+    litestream: &Litestream,
+    database: &str,
+    txid: u64,
+) -> Result<Copy, CopyError> {
+    let targets = check::project_targets(project, env).map_err(CopyError::Failed)?;
+    let target = targets
+        .iter()
+        .find(|t| t.name == database)
+        .ok_or_else(|| CopyError::UnknownDatabase(database.to_owned()))?;
+    let files = target
+        .list(Some(litestream), env, Duration::from_secs(60))
+        .map_err(|error| CopyError::List { database: database.to_owned(), error })?;
+    let points = backups::restore_points(&files);
+    let point = points
+        .get(txid)
+        .cloned()
+        .ok_or_else(|| CopyError::NotAPoint { database: database.to_owned(), point: txid })?;
+
+    let folder = project.state_dir.join(RESTORES);
+    std::fs::create_dir_all(&folder)
+        .map_err(|e| CopyError::Failed(format!("cannot create {}: {e}", folder.display())))?;
+    let output = new_name(&folder, database, txid, Timestamp::now());
+    refuse_output(&output, target, project, env)?;
+
+    let timer = Instant::now();
+    backups::drill::restore_to(
+        litestream,
+        env,
+        &target.litestream_target,
+        &output,
+        Some(txid),
+        Duration::from_secs(3600),
+    )
+    .map_err(CopyError::Failed)?;
+    let restore_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (integrity, tables) = inspect_copy(&output).map_err(|e| {
+        CopyError::Failed(format!("the copy at {} does not open as SQLite: {e}", output.display()))
+    })?;
+    Ok(Copy { database: database.to_owned(), point, path: output, restore_ms, integrity, tables })
+}
+
+/// `<folder>/<database>-<txid>-<time>.db`, with `-2`, `-3`, … when that name is taken.
+fn new_name(folder: &Path, database: &str, point: u64, now: Timestamp) -> PathBuf {
+    let slug: String = database
+        .rsplit('/')
+        .next()
+        .unwrap_or(database)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .take(60)
+        .collect();
+    let stem = format!("{}-{}-{}", slug.trim_start_matches('.'), txid(point), now.strftime("%Y%m%dT%H%M%SZ"));
+    let mut n = 1;
+    loop {
+        let name = if n == 1 { format!("{stem}.db") } else { format!("{stem}-{n}.db") };
+        let path = folder.join(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return path;
+        }
+        n += 1;
+    }
+}
+
+/// Refuses an output that is the database or one of its sidecars, lies inside the replica of
+/// any configured database (a `file` replica's folder), or already exists (litestream would
+/// refuse it too; this says so before it starts).
+fn refuse_output(output: &Path, target: &Target, project: &Project, env: &Env) -> Result<(), CopyError> {
+    let refused = |why: String| Err(CopyError::Refused { path: output.to_path_buf(), why });
+    if std::fs::symlink_metadata(output).is_ok() {
+        return refused("the file exists (a copy is always a new file)".to_owned());
+    }
+    let real = resolved(output);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let live = cargo_litestream_config::sidecar(&target.path, suffix);
+        if output == live || real == resolved(&live) {
+            return refused(format!("it is the database {}{suffix}", target.name));
+        }
+    }
+    let mut replicas: Vec<PathBuf> = project
+        .databases
+        .iter()
+        .filter_map(|db| cargo_litestream_config::file_replica_dir(&db.replica, env))
+        .collect();
+    if let Ok(backups::store::Store::Folder(dir)) = &target.store {
+        replicas.push(dir.clone());
+    }
+    if let Some(dir) = replicas.iter().find(|dir| output.starts_with(dir) || real.starts_with(resolved(dir)))
+    {
+        return refused(format!("it is inside the replica folder {}", dir.display()));
+    }
+    Ok(())
+}
+
+/// `path` with its deepest existing ancestor's symlinks resolved.
+fn resolved(path: &Path) -> PathBuf {
+    for ancestor in path.ancestors() {
+        if let Ok(real) = std::fs::canonicalize(ancestor) {
+            return real.join(path.strip_prefix(ancestor).unwrap_or(Path::new("")));
+        }
+    }
+    path.to_path_buf()
+}
+
+/// `integrity_check` and each table's row count, on a read-only connection.
+fn inspect_copy(path: &Path) -> rusqlite::Result<(String, Vec<(String, u64)>)> {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    let integrity: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )?;
+    let names: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let quoted = name.replace('"', "\"\"");
+        let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{quoted}\""), [], |r| r.get(0))?;
+        tables.push((name, u64::try_from(rows).unwrap_or(0)));
+    }
+    Ok((integrity.join("; "), tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(db: &Path, replica: &Path) -> Target {
+        Target {
+            name: "default".into(),
+            path: db.to_path_buf(),
+            meta_path: Target::default_meta_path(db),
+            store: Ok(backups::store::Store::Folder(replica.to_path_buf())),
+            litestream_target: Vec::new(),
+            in_flight: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn the_database_its_sidecars_the_replica_and_existing_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"p\"\nversion = \"0.1.0\"\n")
+            .unwrap();
+        let env = Env::capture().unwrap();
+        let project =
+            Project::load(Some(&dir.path().join("Cargo.toml")), &env).unwrap_or_else(|e| panic!("{e}"));
+        let db = dir.path().join("app.db");
+        let replica = dir.path().join("replica");
+        std::fs::create_dir_all(&replica).unwrap();
+        let target = target(&db, &replica);
+        for (output, why) in [
+            (db.clone(), "it is the database"),
+            (dir.path().join("app.db-wal"), "it is the database default-wal"),
+            (dir.path().join("app.db-shm"), "-shm"),
+            (replica.join("copy.db"), "inside the replica"),
+        ] {
+            let error = refuse_output(&output, &target, &project, &env).unwrap_err().to_string();
+            assert!(error.contains(why), "{output:?}: {error}");
+        }
+        let existing = dir.path().join("existing.db");
+        std::fs::write(&existing, b"mine").unwrap();
+        let error = refuse_output(&existing, &target, &project, &env).unwrap_err();
+        assert_eq!(error.status(), 409);
+        assert!(error.to_string().contains("exists"), "{error}");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"mine");
+        refuse_output(&dir.path().join("restores/new.db"), &target, &project, &env).unwrap();
+    }
+
+    #[test]
+    fn names_are_new_and_safe() {
+        let dir = tempfile::tempdir().unwrap();
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let first = new_name(dir.path(), "../etc/pass wd", 26, now);
+        assert_eq!(first, dir.path().join("pass_wd-000000000000001a-20261201T120000Z.db"));
+        std::fs::write(&first, b"").unwrap();
+        assert_eq!(
+            new_name(dir.path(), "../etc/pass wd", 26, now),
+            dir.path().join("pass_wd-000000000000001a-20261201T120000Z-2.db")
+        );
+        assert_eq!(new_name(dir.path(), "/x/.hidden.db", 1, now).parent(), Some(dir.path()));
+    }
+}

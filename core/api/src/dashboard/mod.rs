@@ -1,0 +1,324 @@
+//! The status page behind `cargo litestream dashboard`: every database of a project with its
+//! replication state and lag, its restore points drawn as an SVG timeline, the last verify,
+//! scrub and drill, and "restore to a copy" for a chosen point (never over the database).
+//!
+//! One implementation, [`Dashboard::handle`], over plain [`Request`] and [`Response`] structs:
+//! [`serve`] puts it on a small blocking HTTP/1.1 server (the CLI's), and with the
+//! `dashboard-tower` feature `tower::DashboardService` makes it a tower `Service` an
+//! application mounts behind its own authentication (the axum example does).
+//!
+//! A page load is one [`check::inspect_project`]: one replica listing per database, whose
+//! files give both the check's figures and the timeline.
+//!
+//! Guards, in [`auth`]: with a token every request presents it (`Authorization: Bearer`, or
+//! `?token=` once, which sets an HttpOnly session cookie); without one, the `Host` must be a
+//! loopback name when [`Options::loopback_hosts_only`] (no DNS rebinding onto a local page);
+//! every POST carries the page's form token and, when the browser sends them, a same-origin
+//! `Origin` and `Sec-Fetch-Site`.
+
+pub mod auth;
+mod copy;
+mod page;
+mod server;
+mod timeline;
+#[cfg(feature = "dashboard-tower")]
+pub mod tower;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cargo_litestream_config::{Env, Project};
+use cargo_litestream_runner::Litestream;
+
+use crate::backups::{self, RestorePoints};
+use crate::check::{self, Report};
+pub use copy::{Copy, CopyError, restore_copy};
+pub use server::{DashboardServer, serve};
+
+/// How a [`Dashboard`] guards itself.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// When set, every request must present it. `None` leaves authentication to whoever
+    /// mounts the service, or to the loopback interface.
+    pub token: Option<String>,
+    /// Refuse requests whose `Host` is not a loopback name or address (what a page served on
+    /// 127.0.0.1 without a token needs against DNS rebinding).
+    pub loopback_hosts_only: bool,
+    /// Where the page is mounted (`/litestream`), so its links and form point there; empty for
+    /// the root.
+    pub base_path: String,
+    /// How long the control socket and a replica listed by litestream may take (default 5 s).
+    pub timeout: Option<Duration>,
+}
+
+/// An HTTP request, as much of it as the page reads.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// `GET`, `POST`, … as sent.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    pub query: Option<String>,
+    /// Names in any case, as sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The first query parameter called `name`, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        form_value(self.query.as_deref()?.as_bytes(), name)
+    }
+}
+
+/// An HTTP response.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Response {
+    fn new(status: u16, content_type: &str, body: String) -> Response {
+        Response {
+            status,
+            headers: vec![
+                ("Content-Type", content_type.to_owned()),
+                ("Cache-Control", "no-store".to_owned()),
+                ("X-Content-Type-Options", "nosniff".to_owned()),
+                ("Referrer-Policy", "no-referrer".to_owned()),
+                // No script at all; forms post only to this page; never framed (clickjacking).
+                (
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+                        .to_owned(),
+                ),
+            ],
+            body,
+        }
+    }
+
+    fn html(status: u16, body: String) -> Response {
+        Response::new(status, "text/html; charset=utf-8", body)
+    }
+
+    /// A refusal or failure in one plain line.
+    pub fn plain(status: u16, message: impl Into<String>) -> Response {
+        let mut body = message.into();
+        body.push('\n');
+        Response::new(status, "text/plain; charset=utf-8", body)
+    }
+
+    fn see_other(location: String) -> Response {
+        let mut response = Response::plain(303, format!("see {location}"));
+        response.headers.push(("Location", location));
+        response
+    }
+
+    /// The reason phrase of the status code.
+    pub fn reason(&self) -> &'static str {
+        match self.status {
+            200 => "OK",
+            303 => "See Other",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            409 => "Conflict",
+            411 => "Length Required",
+            413 => "Content Too Large",
+            431 => "Request Header Fields Too Large",
+            500 => "Internal Server Error",
+            503 => "Service Unavailable",
+            _ => "",
+        }
+    }
+}
+
+/// The status page of one project.
+pub struct Dashboard {
+    project: Project,
+    env: Env,
+    litestream: Litestream,
+    options: Options,
+    /// Per process, random: the cookie a token login sets, and the token every form carries.
+    session: String,
+    form_token: String,
+}
+
+impl std::fmt::Debug for Dashboard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dashboard({})", self.project.manifest_path.display())
+    }
+}
+
+/// One database as the page shows it.
+pub(crate) struct DatabaseView {
+    pub report: Report,
+    pub points: Result<Points, String>,
+}
+
+/// A replica's restore points, and which of them a snapshot ends at.
+pub(crate) struct Points {
+    pub points: RestorePoints,
+    pub snapshots: BTreeSet<u64>,
+    /// The newest file's time: where the timeline ends.
+    pub newest_file: Option<jiff::Timestamp>,
+}
+
+impl Points {
+    fn of(files: &[backups::ReplicaFile]) -> Points {
+        Points {
+            points: backups::restore_points(files),
+            snapshots: files.iter().filter(|f| f.level == 9).map(|f| f.max_txid).collect(),
+            newest_file: files.iter().map(|f| f.created).max(),
+        }
+    }
+}
+
+impl Dashboard {
+    pub fn new(
+        project: Project,
+        env: Env,
+        litestream: Litestream,
+        options: Options,
+    ) -> std::io::Result<Dashboard> {
+        let mut options = options;
+        options.base_path = options.base_path.trim_end_matches('/').to_owned();
+        Ok(Dashboard {
+            project,
+            env,
+            litestream,
+            options,
+            session: auth::random()?,
+            form_token: auth::random()?,
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        self.options.timeout.unwrap_or(Duration::from_secs(5))
+    }
+
+    /// Answers one request. Never panics on what a client sends; refusals are 4xx with one
+    /// plain line.
+    pub fn handle(&self, request: &Request) -> Response {
+        let base = &self.options.base_path;
+        let path = match request.path.strip_prefix(base.as_str()) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+            // Mounted by a framework that already removed the prefix.
+            _ => request.path.as_str(),
+        };
+        if let Err(refusal) = auth::admit(request, &self.options, &self.session) {
+            return refusal;
+        }
+        if let Some(login) = auth::token_login(request, &self.options, &self.session) {
+            return login;
+        }
+        match (request.method.as_str(), path) {
+            ("GET" | "HEAD", "" | "/") => self.page(request),
+            ("POST", "/restore") => self.restore(request),
+            (_, "" | "/" | "/restore") => {
+                Response::plain(405, format!("{} is not accepted here", request.method))
+            }
+            _ => Response::plain(404, format!("not found: the status page is at {base}/")),
+        }
+    }
+
+    fn page(&self, request: &Request) -> Response {
+        let selected = match (request.query_param("db"), request.query_param("txid")) {
+            (Some(db), Some(txid)) => match parse_txid(&txid) {
+                Some(txid) => Some((db, txid)),
+                None => {
+                    return Response::plain(
+                        400,
+                        format!("txid {txid:?} is not a TXID (16 hexadecimal digits)"),
+                    );
+                }
+            },
+            _ => None,
+        };
+        let (inspections, now) =
+            match check::inspect_project(&self.project, &self.env, Some(&self.litestream), self.timeout()) {
+                Ok(found) => found,
+                Err(error) => return Response::plain(500, format!("cannot check the project: {error}")),
+            };
+        let databases: Vec<DatabaseView> = inspections
+            .into_iter()
+            .map(|i| DatabaseView { points: i.files.map(|files| Points::of(&files)), report: i.report })
+            .collect();
+        let view = page::PageView {
+            package: self.package(),
+            base: &self.options.base_path,
+            form_token: &self.form_token,
+            now,
+            databases: &databases,
+            selected: selected.as_ref().map(|(db, txid)| (db.as_str(), *txid)),
+        };
+        Response::html(200, page::render(&view))
+    }
+
+    fn restore(&self, request: &Request) -> Response {
+        if let Err(refusal) = auth::same_origin(request) {
+            return refusal;
+        }
+        let field = |name: &str| form_value(&request.body, name);
+        if !field("csrf").is_some_and(|t| auth::same_secret(&t, &self.form_token)) {
+            return Response::plain(
+                403,
+                "the form token is missing or stale: reload the status page and try again",
+            );
+        }
+        let Some(database) = field("db") else {
+            return Response::plain(400, "the form names no database (db)");
+        };
+        let Some(text) = field("txid") else {
+            return Response::plain(400, "the form names no restore point (txid)");
+        };
+        let Some(txid) = parse_txid(&text) else {
+            return Response::plain(400, format!("txid {text:?} is not a TXID (16 hexadecimal digits)"));
+        };
+        match restore_copy(&self.project, &self.env, &self.litestream, &database, txid) {
+            Ok(copy) => {
+                Response::html(200, page::render_copy(&self.package(), &self.options.base_path, &copy))
+            }
+            Err(error) => Response::plain(error.status(), error.to_string()),
+        }
+    }
+
+    fn package(&self) -> String {
+        self.project.state_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// A TXID as Litestream writes one: exactly 16 hexadecimal digits.
+pub fn parse_txid(text: &str) -> Option<u64> {
+    (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(text, 16).ok())
+        .flatten()
+}
+
+/// The first value of `name` in an `application/x-www-form-urlencoded` body or query.
+fn form_value(encoded: &[u8], name: &str) -> Option<String> {
+    encoded.split(|b| *b == b'&').find_map(|pair| {
+        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &b""[..]),
+        };
+        (decode_form(key) == name).then(|| decode_form(value))
+    })
+}
+
+fn decode_form(bytes: &[u8]) -> String {
+    let spaced: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    percent_encoding::percent_decode(&spaced).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests;
