@@ -6,6 +6,7 @@
 use cargo_litestream_cmd_check as _;
 use cargo_litestream_cmd_completions as _;
 use cargo_litestream_cmd_config as _;
+use cargo_litestream_cmd_dashboard as _;
 use cargo_litestream_cmd_databases as _;
 use cargo_litestream_cmd_doctor as _;
 use cargo_litestream_cmd_drill as _;

@@ -21,6 +21,7 @@ mod tests {
                 "check",
                 "completions",
                 "config",
+                "dashboard",
                 "databases",
                 "doctor",
                 "drill",

@@ -10,6 +10,7 @@ mod commands;
 mod completions;
 mod config;
 mod conventions;
+mod dashboard;
 mod dir_mode;
 mod dist;
 mod doctor;

@@ -26,8 +26,10 @@ const PIP_PACKAGES: &[&str] = &[
     "prometheus-client==0.26.0",
 ];
 
-/// npm packages, installed under `.tools/npm`.
-const NPM_PACKAGES: &[&str] = &["azurite@3.37.0"];
+/// npm packages, installed under `.tools/npm`: Azurite (the Azure Blob server), and
+/// playwright-core, which drives Debian's chromium in the status page's browser test
+/// (tests/it/dashboard.rs; it downloads no browser of its own).
+const NPM_PACKAGES: &[&str] = &["azurite@3.37.0", "playwright-core@1.65.1"];
 
 pub struct Tools {
     pub dir: PathBuf,
@@ -57,14 +59,16 @@ impl Tools {
             venv.join("python"),
             self.dir.join("bin/fake-gcs-server"),
             self.dir.join("npm/node_modules/.bin/azurite-blob"),
+            self.dir.join("npm/node_modules/playwright-core/package.json"),
         ]
     }
 }
 
 /// Debian packages the tests run: sqlite3 (fixtures, and the app of an `-exec` test), OpenSSH's
 /// sshd and nats-server (backends), fuse3 (`fusermount3`, for doctor's network-filesystem test),
-/// systemd (`systemd-analyze verify` of the example unit; systemd need not run), and the
-/// completion tests' shells in tmux, with bash-completion (rustup's cargo completion calls it).
+/// systemd (`systemd-analyze verify` of the example unit; systemd need not run), the
+/// completion tests' shells in tmux, with bash-completion (rustup's cargo completion calls it),
+/// and chromium (the status page's browser test, driven headless by playwright-core).
 const APT_PACKAGES: &[&str] = &[
     "sqlite3",
     "openssh-server",
@@ -75,6 +79,7 @@ const APT_PACKAGES: &[&str] = &[
     "fish",
     "tmux",
     "bash-completion",
+    "chromium",
 ];
 
 /// Everything the test suite starts: the Debian packages, litestream, the VFS, and every
@@ -98,7 +103,11 @@ pub fn run() -> Result<Tools, String> {
             .arg(tools.dir.join("npm"))
             .args(NPM_PACKAGES),
     )
-    .map_err(|e| format!("{e}\n(npm, from Node.js, is needed for Azurite, the Azure Blob test server)"))?;
+    .map_err(|e| {
+        format!(
+            "{e}\n(npm, from Node.js, is needed for Azurite, the Azure Blob test server, and playwright-core)"
+        )
+    })?;
     if let Some(missing) = tools.expected().into_iter().find(|p| !p.is_file()) {
         return Err(format!("provisioning finished but {} is missing", missing.display()));
     }

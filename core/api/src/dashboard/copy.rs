@@ -165,9 +165,12 @@ fn resolved(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-/// `integrity_check` and each table's row count, on a read-only connection.
+/// `integrity_check` and each table's row count. The connection may write (`query_only` keeps
+/// it from doing so) because the copy is in WAL mode: a read-only one would leave `-wal` and
+/// `-shm` files beside it, which the last read-write connection removes as it closes.
 fn inspect_copy(path: &Path) -> rusqlite::Result<(String, Vec<(String, u64)>)> {
-    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    conn.pragma_update(None, "query_only", true)?;
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let integrity: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut stmt = conn.prepare(

@@ -92,7 +92,9 @@ impl Response {
                 ("Content-Type", content_type.to_owned()),
                 ("Cache-Control", "no-store".to_owned()),
                 ("X-Content-Type-Options", "nosniff".to_owned()),
-                ("Referrer-Policy", "no-referrer".to_owned()),
+                // `same-origin`, not `no-referrer`: with no referrer a browser posts `Origin: null`, which
+                // the same-origin check refuses.
+                ("Referrer-Policy", "same-origin".to_owned()),
                 // No script at all; forms post only to this page; never framed (clickjacking).
                 (
                     "Content-Security-Policy",
@@ -295,6 +297,37 @@ impl Dashboard {
     fn package(&self) -> String {
         self.project.state_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
+}
+
+/// Where `cargo litestream dashboard` listens unless told otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9851";
+
+/// Why the page cannot listen where it was asked to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    #[error("invalid address {0:?}: expected HOST:PORT, :PORT or PORT (port 0 picks a free one)")]
+    Invalid(String),
+    #[error(
+        "{0} is not a loopback address: the status page can restore from your backups, so it binds elsewhere only with a token (--token TOKEN or CARGO_LITESTREAM_DASHBOARD_TOKEN)"
+    )]
+    NeedsToken(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+/// A listener on `addr` (`HOST:PORT`, `:PORT`, `PORT`; the host 127.0.0.1 when not given),
+/// refused before binding when it is not a loopback address and there is no token.
+pub fn listen(addr: &str, has_token: bool) -> Result<std::net::TcpListener, ListenError> {
+    use std::net::ToSocketAddrs as _;
+    let normalized = crate::metrics::normalize(addr);
+    let resolved: Vec<std::net::SocketAddr> =
+        normalized.to_socket_addrs().map_err(|_| ListenError::Invalid(addr.to_owned()))?.collect();
+    let Some(first) = resolved.first() else { return Err(ListenError::Invalid(addr.to_owned())) };
+    if !has_token && !resolved.iter().all(|a| a.ip().is_loopback()) {
+        return Err(ListenError::NeedsToken(normalized));
+    }
+    std::net::TcpListener::bind(first).map_err(|source| ListenError::Bind { addr: normalized, source })
 }
 
 /// A TXID as Litestream writes one: exactly 16 hexadecimal digits.

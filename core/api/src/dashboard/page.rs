@@ -85,7 +85,7 @@ fn status_badge(status: Status) -> String {
 
 fn ago(time: Timestamp, now: Timestamp) -> String {
     let seconds = (now.as_millisecond() - time.as_millisecond()) as f64 / 1000.0;
-    format!("{} ({} ago)", time, check::span(seconds))
+    format!("{} UTC ({} ago)", time.strftime("%Y-%m-%d %H:%M:%S"), check::span(seconds))
 }
 
 /// The status page.
@@ -273,11 +273,15 @@ pub(crate) fn render_copy(package: &str, base: &str, copy: &Copy) -> String {
     let sound = copy.integrity == "ok";
     let _ = write!(
         html,
-        "<h1>{}</h1><p>Restore point <code>{}</code> (written {} UTC) restored in {:.1} s to</p><p><code id=\"copy-path\">{}</code></p>",
+        "<h1>{}</h1><p>Restore point <code>{}</code> (written {} UTC) restored in {} to</p><p><code id=\"copy-path\">{}</code></p>",
         escape(&title),
         txid(copy.point.txid),
         copy.point.time.strftime("%Y-%m-%d %H:%M:%S"),
-        copy.restore_ms as f64 / 1000.0,
+        if copy.restore_ms < 1000 {
+            format!("{} ms", copy.restore_ms)
+        } else {
+            format!("{:.1} s", copy.restore_ms as f64 / 1000.0)
+        },
         escape(&copy.path.display().to_string())
     );
     let _ = write!(
