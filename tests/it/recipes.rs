@@ -270,6 +270,21 @@ fn axum_example_restores_replicates_and_stops_cleanly() {
         http("POST", note);
     }
     assert_eq!(http("GET", ""), "one\ntwo\nthree\n");
+    // The status page, mounted at /litestream; only for loopback names (the example has no auth).
+    let page = |host: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(stream, "GET /litestream/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let shown = page(&format!("127.0.0.1:{port}"));
+    assert!(shown.starts_with("HTTP/1.1 200"), "{shown}");
+    assert!(
+        shown.contains("<h2 id=\"db-0-h\">default") && shown.contains("action=\"/litestream/restore\""),
+        "{shown}"
+    );
+    assert!(page("evil.example").starts_with("HTTP/1.1 403"));
     let seen = stop(child, stderr, seen);
     assert!(seen.contains("replication stopped: 1 database(s) synced"), "{seen}");
 

@@ -12,6 +12,7 @@
 //! cargo run -p cargo-litestream-example-axum          # listens on 127.0.0.1:3000
 //! curl -d 'hello' localhost:3000/notes                # add a note
 //! curl localhost:3000/notes                           # list them
+//! open http://localhost:3000/litestream/               # the status page
 //! ```
 //!
 //! Deployed (no Cargo.toml beside the binary): relative paths resolve against
@@ -26,6 +27,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use cargo_litestream_api::config::Env;
+use cargo_litestream_api::dashboard::tower::DashboardService;
+use cargo_litestream_api::dashboard::{Dashboard, Options};
 use cargo_litestream_api::rusqlite::Connection;
 use cargo_litestream_api::{
     ReplicateOptions, RestoreAction, RestoreOptions, locate_litestream, restore_if_missing, spawn_replicate,
@@ -74,6 +77,20 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let replication = spawn_replicate(&project, &env, &litestream, &ReplicateOptions::default())?;
     eprintln!("replicating {} (litestream process {})", path.display(), replication.pid());
 
+    // The status page at /litestream (`cargo litestream dashboard`'s, as a tower service). A
+    // real application puts it behind its own authentication layer; this example has none, so
+    // the page answers only to loopback Host names unless DASHBOARD_TOKEN is set, which every
+    // request must then present.
+    let token = env.non_empty("DASHBOARD_TOKEN").map(str::to_owned);
+    let options = Options {
+        base_path: "/litestream".to_owned(),
+        loopback_hosts_only: token.is_none(),
+        token,
+        ..Options::default()
+    };
+    let dashboard =
+        DashboardService::new(Dashboard::new(project.clone(), env.clone(), litestream.clone(), options)?);
+
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let address = format!(
         "{}:{}",
@@ -87,7 +104,8 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         let app = Router::new()
             .route("/notes", get(list).post(add))
             .route("/health", get(|| async { "ok" }))
-            .with_state(db);
+            .with_state(db)
+            .nest_service("/litestream", dashboard);
 
         // Litestream dying ends the service: nothing it writes would be backed up any more.
         let (died_tx, died_rx) = tokio::sync::oneshot::channel();

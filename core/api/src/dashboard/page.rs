@@ -157,7 +157,7 @@ fn facts(html: &mut String, report: &Report, now: Timestamp) {
         "Replication",
         report.daemon_status.as_deref().map_or_else(|| "no replicate answers for it".to_owned(), escape),
     );
-    row(html, "Lag", report.lag_seconds.map_or_else(|| "unknown".to_owned(), |lag| check::span(lag)));
+    row(html, "Lag", report.lag_seconds.map_or_else(|| "unknown".to_owned(), check::span));
     row(
         html,
         "TXIDs",
@@ -305,9 +305,9 @@ pub(crate) fn render_copy(package: &str, base: &str, copy: &Copy) -> String {
         }
         html.push_str("</tbody></table>");
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p class=\"note\">The copy stays in <code>target/litestream/{}/{RESTORES}/</code> until you remove it.</p><p><a href=\"{}/\">Back to the status page</a></p></main></body></html>\n",
+        "<p class=\"note\">The copy stays in <code>target/litestream/{}/{RESTORES}/</code> until you remove it.</p><p><a href=\"{}/\">Back to the status page</a></p></main></body></html>",
         escape(package),
         escape(base)
     );
