@@ -53,6 +53,7 @@ pub mod control;
 pub mod dashboard;
 pub mod doctor;
 pub mod embedded;
+pub mod httpd;
 pub mod json;
 pub mod metrics;
 pub mod owner;

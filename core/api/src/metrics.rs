@@ -4,48 +4,34 @@
 //! text `cargo litestream check --format prometheus` prints. Beside Litestream's own `addr`
 //! metrics, which stay litestream's.
 //!
-//! A small blocking HTTP/1.1 server on one thread: a scrape every 15 s is one request at a time,
-//! each answered with a fresh check of every database (one listing each, no restore). 127.0.0.1
+//! On the small blocking HTTP/1.1 server of [`crate::httpd`] (the status page's too): each scrape
+//! is answered with a fresh check of every database (one listing each, no restore). 127.0.0.1
 //! unless the address names another host.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cargo_litestream_config::{Env, Project};
 use cargo_litestream_runner::Litestream;
 
+use crate::httpd::{self, Request, Response};
+
 /// The running endpoint; dropping it stops it.
 pub struct MetricsServer {
-    addr: SocketAddr,
-    stopping: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: httpd::Server,
 }
 
 impl std::fmt::Debug for MetricsServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MetricsServer({})", self.addr)
+        write!(f, "MetricsServer({})", self.addr())
     }
 }
 
 impl MetricsServer {
     /// Where it listens (the port chosen when the address said 0).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Wakes the accept; it then sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.server.addr()
     }
 }
 
@@ -74,58 +60,30 @@ pub fn serve(
         .next()
         .ok_or_else(|| std::io::Error::other(format!("{addr} names no address")))?;
     let listener = TcpListener::bind(bind)?;
-    let addr = listener.local_addr()?;
-    let stopping = Arc::new(AtomicBool::new(false));
-    let (project, env, litestream, flag) =
-        (project.clone(), env.clone(), litestream.clone(), stopping.clone());
-    let thread =
-        std::thread::Builder::new().name("cargo-litestream metrics".to_owned()).spawn(move || {
-            for stream in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Ok(stream) = stream {
-                    answer(stream, &project, &env, &litestream);
-                }
-            }
-        })?;
-    Ok(MetricsServer { addr, stopping, thread: Some(thread) })
+    let (project, env, litestream) = (project.clone(), env.clone(), litestream.clone());
+    let handler = Arc::new(move |request: &Request| answer(request, &project, &env, &litestream));
+    Ok(MetricsServer { server: httpd::serve(listener, "cargo-litestream metrics", handler)? })
 }
 
-fn answer(mut stream: TcpStream, project: &Project, env: &Env, litestream: &Litestream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let Some(path) = request_path(&mut stream) else { return };
-    let (status, body) = match path.as_str() {
+fn answer(request: &Request, project: &Project, env: &Env, litestream: &Litestream) -> Response {
+    const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+    if request.method != "GET" && request.method != "HEAD" {
+        return Response::plain(405, "the metrics are read with GET /metrics");
+    }
+    match request.path.as_str() {
         "/metrics" => {
             match crate::check::check_project(project, env, Some(litestream), Duration::from_secs(5)) {
-                Ok((reports, now)) => ("200 OK", crate::check::prometheus::render(&reports, now)),
+                Ok((reports, now)) => {
+                    Response::new(200, PROMETHEUS, crate::check::prometheus::render(&reports, now))
+                }
                 Err(error) => {
-                    ("500 Internal Server Error", format!("# cargo-litestream could not check: {error}\n"))
+                    Response::new(500, PROMETHEUS, format!("# cargo-litestream could not check: {error}\n"))
                 }
             }
         }
-        "/" => ("200 OK", "cargo-litestream: the metrics are at /metrics\n".to_owned()),
-        _ => ("404 Not Found", "not found: the metrics are at /metrics\n".to_owned()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
-}
-
-/// The path of a `GET` request's line (the headers read up to 8 KiB and ignored).
-fn request_path(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
-        head.extend_from_slice(&buf[..n]);
+        "/" => Response::plain(200, "cargo-litestream: the metrics are at /metrics"),
+        _ => Response::plain(404, "not found: the metrics are at /metrics"),
     }
-    let line = String::from_utf8_lossy(&head);
-    let mut words = line.lines().next()?.split_whitespace();
-    (words.next()? == "GET").then(|| words.next().map(|p| p.split('?').next().unwrap_or(p).to_owned()))?
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! scrub and drill, and "restore to a copy" for a chosen point (never over the database).
 //!
 //! One implementation, [`Dashboard::handle`], over plain [`Request`] and [`Response`] structs:
-//! [`serve`] puts it on a small blocking HTTP/1.1 server (the CLI's), and with the
+//! [`serve`] puts it on the small blocking HTTP/1.1 server `metrics-addr` uses too (the CLI's), and with the
 //! `dashboard-tower` feature `tower::DashboardService` makes it a tower `Service` an
 //! application mounts behind its own authentication (the axum example does).
 //!
@@ -19,7 +19,6 @@
 pub mod auth;
 mod copy;
 mod page;
-mod server;
 mod timeline;
 #[cfg(feature = "dashboard-tower")]
 pub mod tower;
@@ -32,8 +31,24 @@ use cargo_litestream_runner::Litestream;
 
 use crate::backups::{self, RestorePoints};
 use crate::check::{self, Report};
+use crate::httpd::form_value;
+pub use crate::httpd::{Request, Response};
 pub use copy::{Copy, CopyError, restore_copy};
-pub use server::{DashboardServer, serve};
+
+/// The running page ([`serve`]); dropping it stops it.
+pub type DashboardServer = crate::httpd::Server;
+
+/// Serves `dashboard` on `listener` (see [`listen`]) until the returned server is dropped.
+pub fn serve(
+    dashboard: std::sync::Arc<Dashboard>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<DashboardServer> {
+    crate::httpd::serve(
+        listener,
+        "cargo-litestream dashboard",
+        std::sync::Arc::new(move |request: &Request| dashboard.handle(request)),
+    )
+}
 
 /// How a [`Dashboard`] guards itself.
 #[derive(Clone, Debug, Default)]
@@ -49,99 +64,6 @@ pub struct Options {
     pub base_path: String,
     /// How long the control socket and a replica listed by litestream may take (default 5 s).
     pub timeout: Option<Duration>,
-}
-
-/// An HTTP request, as much of it as the page reads.
-#[derive(Clone, Debug, Default)]
-pub struct Request {
-    /// `GET`, `POST`, … as sent.
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    pub query: Option<String>,
-    /// Names in any case, as sent.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    /// The first header called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// The first query parameter called `name`, decoded.
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        form_value(self.query.as_deref()?.as_bytes(), name)
-    }
-}
-
-/// An HTTP response.
-#[derive(Clone, Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-impl Response {
-    fn new(status: u16, content_type: &str, body: String) -> Response {
-        Response {
-            status,
-            headers: vec![
-                ("Content-Type", content_type.to_owned()),
-                ("Cache-Control", "no-store".to_owned()),
-                ("X-Content-Type-Options", "nosniff".to_owned()),
-                // `same-origin`, not `no-referrer`: with no referrer a browser posts `Origin: null`, which
-                // the same-origin check refuses.
-                ("Referrer-Policy", "same-origin".to_owned()),
-                // No script at all; forms post only to this page; never framed (clickjacking).
-                (
-                    "Content-Security-Policy",
-                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-                        .to_owned(),
-                ),
-            ],
-            body,
-        }
-    }
-
-    fn html(status: u16, body: String) -> Response {
-        Response::new(status, "text/html; charset=utf-8", body)
-    }
-
-    /// A refusal or failure in one plain line.
-    pub fn plain(status: u16, message: impl Into<String>) -> Response {
-        let mut body = message.into();
-        body.push('\n');
-        Response::new(status, "text/plain; charset=utf-8", body)
-    }
-
-    fn see_other(location: String) -> Response {
-        let mut response = Response::plain(303, format!("see {location}"));
-        response.headers.push(("Location", location));
-        response
-    }
-
-    /// The reason phrase of the status code.
-    pub fn reason(&self) -> &'static str {
-        match self.status {
-            200 => "OK",
-            303 => "See Other",
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            409 => "Conflict",
-            411 => "Length Required",
-            413 => "Content Too Large",
-            431 => "Request Header Fields Too Large",
-            500 => "Internal Server Error",
-            503 => "Service Unavailable",
-            _ => "",
-        }
-    }
 }
 
 /// The status page of one project.
@@ -335,22 +257,6 @@ pub fn parse_txid(text: &str) -> Option<u64> {
     (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| u64::from_str_radix(text, 16).ok())
         .flatten()
-}
-
-/// The first value of `name` in an `application/x-www-form-urlencoded` body or query.
-fn form_value(encoded: &[u8], name: &str) -> Option<String> {
-    encoded.split(|b| *b == b'&').find_map(|pair| {
-        let (key, value) = match pair.iter().position(|b| *b == b'=') {
-            Some(at) => (&pair[..at], &pair[at + 1..]),
-            None => (pair, &b""[..]),
-        };
-        (decode_form(key) == name).then(|| decode_form(value))
-    })
-}
-
-fn decode_form(bytes: &[u8]) -> String {
-    let spaced: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_encoding::percent_decode(&spaced).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ fn forms_and_queries_decode() {
 
 #[test]
 fn requests_are_read_within_bounds() {
-    let read = |bytes: &[u8]| server::read_request(&mut &bytes[..]);
+    let read = |bytes: &[u8]| crate::httpd::read_request(&mut &bytes[..]);
     let request =
         read(b"POST /restore?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello").unwrap().unwrap();
     assert_eq!(
