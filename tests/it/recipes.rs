@@ -285,6 +285,18 @@ fn axum_example_restores_replicates_and_stops_cleanly() {
         "{shown}"
     );
     assert!(page("evil.example").starts_with("HTTP/1.1 403"));
+    // A POST through the tower service: its body read, the missing form token refused.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let form = "db=default&txid=0000000000000001";
+    write!(
+        stream,
+        "POST /litestream/restore HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut refused = String::new();
+    stream.read_to_string(&mut refused).unwrap();
+    assert!(refused.starts_with("HTTP/1.1 403") && refused.contains("form token"), "{refused}");
     let seen = stop(child, stderr, seen);
     assert!(seen.contains("replication stopped: 1 database(s) synced"), "{seen}");
 

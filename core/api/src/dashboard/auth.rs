@@ -68,7 +68,8 @@ pub fn admit(request: &Request, options: &Options, session: &str) -> Result<(), 
 }
 
 /// A `GET` with a valid `?token=` (see [`admit`]): the same page without it, and the cookie.
-pub fn token_login(request: &Request, options: &Options, session: &str) -> Option<Response> {
+/// `path` is the request's path below [`Options::base_path`].
+pub fn token_login(request: &Request, path: &str, options: &Options, session: &str) -> Option<Response> {
     options.token.as_ref()?;
     request.query_param("token")?;
     if request.method != "GET" && request.method != "HEAD" {
@@ -81,8 +82,8 @@ pub fn token_login(request: &Request, options: &Options, session: &str) -> Optio
         .split('&')
         .filter(|pair| !pair.is_empty() && !pair.starts_with("token=") && *pair != "token")
         .collect();
-    let mut location = request.path.clone();
-    if location.is_empty() {
+    let mut location = format!("{}{path}", options.base_path);
+    if path.is_empty() {
         location.push('/');
     }
     if !rest.is_empty() {

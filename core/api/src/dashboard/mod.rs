@@ -75,6 +75,9 @@ pub struct Dashboard {
     /// Per process, random: the cookie a token login sets, and the token every form carries.
     session: String,
     form_token: String,
+    /// One restore at a time: each is a litestream process and a file, and two at once could
+    /// pick the same new name.
+    restoring: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Dashboard {
@@ -123,6 +126,7 @@ impl Dashboard {
             options,
             session: auth::random()?,
             form_token: auth::random()?,
+            restoring: std::sync::Mutex::new(()),
         })
     }
 
@@ -142,7 +146,7 @@ impl Dashboard {
         if let Err(refusal) = auth::admit(request, &self.options, &self.session) {
             return refusal;
         }
-        if let Some(login) = auth::token_login(request, &self.options, &self.session) {
+        if let Some(login) = auth::token_login(request, path, &self.options, &self.session) {
             return login;
         }
         match (request.method.as_str(), path) {
@@ -208,6 +212,7 @@ impl Dashboard {
         let Some(txid) = parse_txid(&text) else {
             return Response::plain(400, format!("txid {text:?} is not a TXID (16 hexadecimal digits)"));
         };
+        let _one_at_a_time = self.restoring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match restore_copy(&self.project, &self.env, &self.litestream, &database, txid) {
             Ok(copy) => {
                 Response::html(200, page::render_copy(&self.package(), &self.options.base_path, &copy))

@@ -219,6 +219,17 @@ fn a_token_is_required_of_every_request() {
     assert!(page.body.contains("<h2 id=\"db-0-h\">default"), "{}", page.body);
     let page = dashboard.handle(&get("/", &[host, ("Authorization", "Bearer s3cret")]));
     assert_eq!(page.status, 200, "{}", page.body);
+
+    // Mounted at /litestream (a framework strips the prefix or not): back to the mounted page.
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        Options { token: Some("s3cret".into()), base_path: "/litestream/".into(), ..Options::default() };
+    let mounted = self::dashboard(dir.path(), options);
+    for path in ["/?token=s3cret", "/litestream/?token=s3cret", "/litestream?token=s3cret"] {
+        let login = mounted.handle(&get(path, &[host]));
+        assert_eq!(header(&login, "Location").as_deref(), Some("/litestream/"), "{path}");
+        assert!(header(&login, "Set-Cookie").unwrap().contains("Path=/litestream;"), "{path}");
+    }
 }
 
 #[test]
