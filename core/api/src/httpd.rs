@@ -1,5 +1,5 @@
 //! A small blocking HTTP/1.1 server on a std `TcpListener`, for the status page and the
-//! `metrics-addr` endpoint: a thread per connection, at most [`MAX_CONNECTIONS`] at once (a
+//! `metrics-addr` endpoint: a thread per connection, at most 32 at once (a
 //! browser opens several, some only speculatively, and a restore may take a while), one request
 //! per connection (`Connection: close`), bounded heads and bodies, no chunked bodies. No async
 //! runtime: one person's page and a scrape every 15 s need none.
