@@ -20,7 +20,7 @@ pub const RESTORES: &str = "restores";
 
 /// A restored copy, as the page reports it.
 #[derive(Clone, Debug)]
-pub struct Copy {
+pub struct RestoredCopy {
     pub database: String,
     pub point: RestorePoint,
     pub path: PathBuf,
@@ -65,7 +65,7 @@ pub fn restore_copy(
     litestream: &Litestream,
     database: &str,
     txid: u64,
-) -> Result<Copy, CopyError> {
+) -> Result<RestoredCopy, CopyError> {
     let targets = check::project_targets(project, env).map_err(CopyError::Failed)?;
     let target = targets
         .iter()
@@ -100,7 +100,7 @@ pub fn restore_copy(
     let (integrity, tables) = inspect_copy(&output).map_err(|e| {
         CopyError::Failed(format!("the copy at {} does not open as SQLite: {e}", output.display()))
     })?;
-    Ok(Copy { database: database.to_owned(), point, path: output, restore_ms, integrity, tables })
+    Ok(RestoredCopy { database: database.to_owned(), point, path: output, restore_ms, integrity, tables })
 }
 
 /// `<folder>/<database>-<txid>-<time>.db`, with `-2`, `-3`, … when that name is taken.

@@ -33,7 +33,7 @@ use crate::backups::{self, RestorePoints};
 use crate::check::{self, Report};
 use crate::httpd::form_value;
 pub use crate::httpd::{Request, Response};
-pub use copy::{Copy, CopyError, restore_copy};
+pub use copy::{CopyError, RestoredCopy, restore_copy};
 
 /// The running page ([`serve`]); dropping it stops it.
 pub type DashboardServer = crate::httpd::Server;
@@ -51,7 +51,7 @@ pub fn serve(
 }
 
 /// How a [`Dashboard`] guards itself.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// When set, every request must present it. `None` leaves authentication to whoever
     /// mounts the service, or to the loopback interface.
@@ -64,6 +64,18 @@ pub struct Options {
     pub base_path: String,
     /// How long the control socket and a replica listed by litestream may take (default 5 s).
     pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Options {
+    /// The token as `Some("…")`: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("loopback_hosts_only", &self.loopback_hosts_only)
+            .field("base_path", &self.base_path)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The status page of one project.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
-use super::copy::{Copy, RESTORES};
+use super::copy::{RESTORES, RestoredCopy};
 use super::timeline::{self, bytes};
 use super::{DatabaseView, Points};
 use crate::backups::history::Kind;
@@ -267,7 +267,7 @@ fn newest_points(
 }
 
 /// The page after a restore to a copy.
-pub(crate) fn render_copy(package: &str, base: &str, copy: &Copy) -> String {
+pub(crate) fn render_copy(package: &str, base: &str, copy: &RestoredCopy) -> String {
     let title = format!("Restored a copy of {}", copy.database);
     let mut html = head(&title);
     let sound = copy.integrity == "ok";

@@ -188,6 +188,7 @@ fn post(body: &str, headers: &[(&str, &str)]) -> Request {
 fn a_token_is_required_of_every_request() {
     let dir = tempfile::tempdir().unwrap();
     let options = Options { token: Some("s3cret".into()), ..Options::default() };
+    assert!(!format!("{options:?}").contains("s3cret"), "{options:?}");
     let dashboard = dashboard(dir.path(), options);
     let host = ("Host", "example.com:9851");
 
