@@ -40,6 +40,8 @@ pub enum CopyError {
     NotAPoint { database: String, point: u64 },
     #[error("refusing to restore to {}: {why}", .path.display())]
     Refused { path: PathBuf, why: String },
+    #[error(transparent)]
+    Unsafe(crate::restore::RestoreError),
     #[error("cannot list the replica of {database}: {error}")]
     List { database: String, error: String },
     #[error("{0}")]
@@ -51,7 +53,7 @@ impl CopyError {
     pub fn status(&self) -> u16 {
         match self {
             CopyError::UnknownDatabase(_) | CopyError::NotAPoint { .. } => 404,
-            CopyError::Refused { .. } => 409,
+            CopyError::Refused { .. } | CopyError::Unsafe(_) => 409,
             CopyError::List { .. } | CopyError::Failed(_) => 500,
         }
     }
@@ -140,19 +142,8 @@ fn refuse_output(output: &Path, target: &Target, project: &Project, env: &Env) -
             return refused(format!("it is the database {}{suffix}", target.name));
         }
     }
-    let mut replicas: Vec<PathBuf> = project
-        .databases
-        .iter()
-        .filter_map(|db| cargo_litestream_config::file_replica_dir(&db.replica, env))
-        .collect();
-    if let Ok(backups::store::Store::Folder(dir)) = &target.store {
-        replicas.push(dir.clone());
-    }
-    if let Some(dir) = replicas.iter().find(|dir| output.starts_with(dir) || real.starts_with(resolved(dir)))
-    {
-        return refused(format!("it is inside the replica folder {}", dir.display()));
-    }
-    Ok(())
+    // `restore -o`'s own rule: no file replica's folder of the project.
+    crate::restore::refuse_output_in_a_replica(output, Some(project), None, env).map_err(CopyError::Unsafe)
 }
 
 /// `path` with its deepest existing ancestor's symlinks resolved.
@@ -204,8 +195,11 @@ mod tests {
     #[test]
     fn the_database_its_sidecars_the_replica_and_existing_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"p\"\nversion = \"0.1.0\"\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
+        )
+        .unwrap();
         let env = Env::capture().unwrap();
         let project =
             Project::load(Some(&dir.path().join("Cargo.toml")), &env).unwrap_or_else(|e| panic!("{e}"));
@@ -217,7 +211,8 @@ mod tests {
             (db.clone(), "it is the database"),
             (dir.path().join("app.db-wal"), "it is the database default-wal"),
             (dir.path().join("app.db-shm"), "-shm"),
-            (replica.join("copy.db"), "inside the replica"),
+            // `replica = "replica"` puts each database in a folder of its own.
+            (replica.join("app.db/copy.db"), "is inside the replica of `default`"),
         ] {
             let error = refuse_output(&output, &target, &project, &env).unwrap_err().to_string();
             assert!(error.contains(why), "{output:?}: {error}");
