@@ -1078,19 +1078,19 @@ fn daemon(project: &Project, env: &Env, timeout: Duration, checks: &mut Vec<Chec
                 .databases
                 .iter()
                 .filter_map(|db| match &db.location {
-                    Location::File(p) | Location::Dir(p) => cargo_litestream_runner::lock::replicating(p),
+                    Location::File(p) | Location::Dir(p) => cargo_litestream_runner::lock::replicator(p),
                 })
                 .next();
             let stale =
                 if socket.exists() { " (the socket file is left from a daemon that died)" } else { "" };
             checks.push(match holder {
-                Some(pid) => Check::new(
+                Some(holder) => Check::new(
                     "daemon",
                     "replicate",
                     Status::Warn,
                     format!(
                         "a replicator{} holds the replicate lock, but nothing answers on {}{stale}",
-                        if pid > 0 { format!(" (process {pid})") } else { String::new() },
+                        holder.pid().map(|pid| format!(" (process {pid})")).unwrap_or_default(),
                         socket.display()
                     ),
                 )

@@ -38,31 +38,56 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// Who holds a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// The process with this ID.
+    Pid(u32),
+    /// A process nobody can name: the platform reports no PID (an OFD lock, Windows) and the
+    /// holder recorded none in the file (yet).
+    Unknown,
+}
+
+impl Holder {
+    /// The holder's process ID, when known.
+    pub fn pid(self) -> Option<u32> {
+        match self {
+            Holder::Pid(pid) => Some(pid),
+            Holder::Unknown => None,
+        }
+    }
+
+    /// ` by process 4242`, or nothing when unknown: the end of "is being replicated…".
+    pub fn by(self) -> String {
+        self.pid().map(|pid| format!(" by process {pid}")).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
         "{database} is already being replicated{by}; a second replicator would corrupt its replica: stop that one first (lock file: {lock})",
         database = database.display(),
-        by = pid.map(|p| format!(" by process {p}")).unwrap_or_default(),
+        by = holder.by(),
         lock = lock.display()
     )]
-    Held { database: PathBuf, lock: PathBuf, pid: Option<i32> },
+    Held { database: PathBuf, lock: PathBuf, holder: Holder },
 
     #[error(
         "{location} already receives the backup of {other}{by}; replicating {database} there too would overwrite it: give one of the two projects a `path-prefix` (or this database its own `replica`) (lock file: {lock})",
         database = database.display(),
-        by = pid.map(|p| format!(" (replicated by process {p})")).unwrap_or_default(),
+        by = holder.pid().map(|p| format!(" (replicated by process {p})")).unwrap_or_default(),
         lock = lock.display()
     )]
-    ReplicaHeld { database: PathBuf, other: String, location: String, lock: PathBuf, pid: Option<i32> },
+    ReplicaHeld { database: PathBuf, other: String, location: String, lock: PathBuf, holder: Holder },
 
     #[error(
         "{database} is the same file as {other} (a hard link), which is already being replicated{by}; a second replicator would corrupt its replica: replicate it under one name only (lock file: {lock})",
         database = database.display(),
-        by = pid.map(|p| format!(" by process {p}")).unwrap_or_default(),
+        by = holder.by(),
         lock = lock.display()
     )]
-    SameFile { database: PathBuf, other: String, lock: PathBuf, pid: Option<i32> },
+    SameFile { database: PathBuf, other: String, lock: PathBuf, holder: Holder },
 
     #[error("cannot lock {} for replication ({source}); check that its folder exists and is writable", lock.display())]
     Io { lock: PathBuf, source: std::io::Error },
@@ -147,8 +172,9 @@ impl ReplicateLock {
                     taken.push((database.to_path_buf(), lock));
                 }
                 Ok(false) => {
-                    let pid = holder(&file);
-                    return Err(LockError::Held { database: database.to_path_buf(), lock, pid });
+                    // Released meanwhile: still refused, this run lost the race.
+                    let holder = holder(&file).unwrap_or(Holder::Unknown);
+                    return Err(LockError::Held { database: database.to_path_buf(), lock, holder });
                 }
                 Err(source) => return Err(LockError::Io { lock, source }),
             }
@@ -156,8 +182,8 @@ impl ReplicateLock {
         // Only now, with our own locks held, look at the neighbours': of two replicators
         // starting at once, at least one sees the other.
         for (database, _) in &taken {
-            if let Some((lock, pid)) = neighbour_holder(database, &taken) {
-                return Err(LockError::Held { database: database.clone(), lock, pid: Some(pid) });
+            if let Some((lock, holder)) = neighbour_holder(database, &taken) {
+                return Err(LockError::Held { database: database.clone(), lock, holder });
             }
         }
         // Then the machine-wide keys: each database's file identity (a hard link elsewhere is
@@ -183,15 +209,16 @@ impl ReplicateLock {
             match sys::try_lock(&file, kind) {
                 Ok(true) => files.push(Held { file, database: Some(database.to_path_buf()) }),
                 Ok(false) => {
-                    let (pid, other) = record(&file);
+                    let (holder, other) = record(&file);
+                    let holder = holder.unwrap_or(Holder::Unknown);
                     let other = other.unwrap_or_else(|| "another database".to_owned());
                     let database = database.to_path_buf();
                     return Err(match location {
                         Some(location) => {
                             let location = cargo_litestream_config::redact_url_password(location);
-                            LockError::ReplicaHeld { database, other, location, lock, pid }
+                            LockError::ReplicaHeld { database, other, location, lock, holder }
                         }
-                        None => LockError::SameFile { database, other, lock, pid },
+                        None => LockError::SameFile { database, other, lock, holder },
                     });
                 }
                 Err(source) => return Err(LockError::Io { lock, source }),
@@ -236,18 +263,17 @@ impl ReplicateLock {
     }
 }
 
-/// Who holds the lock on `file`: the PID from `F_GETLK`, or for an OFD lock (which `F_GETLK`
-/// reports as -1) the PID its holder wrote into the file; 0 when neither can say.
-fn holder(file: &File) -> Option<i32> {
-    let pid = sys::holder(file).ok().flatten()?;
-    if pid > 0 {
-        return Some(pid);
+/// Who holds the lock on `file`, if anyone: the PID from `F_GETLK`, or for an OFD lock (which
+/// `F_GETLK` reports as -1) the PID its holder wrote into the file.
+fn holder(file: &File) -> Option<Holder> {
+    match sys::holder(file).ok().flatten()? {
+        Holder::Unknown => Some(recorded(file).0.map_or(Holder::Unknown, Holder::Pid)),
+        known => Some(known),
     }
-    Some(recorded(file).0.filter(|p| *p > 0).unwrap_or(0))
 }
 
 /// What the holder wrote: its PID, and (machine-wide locks) the database it replicates.
-fn recorded(file: &File) -> (Option<i32>, Option<String>) {
+fn recorded(file: &File) -> (Option<u32>, Option<String>) {
     use std::io::{Read, Seek};
     let mut text = String::new();
     let mut file = file;
@@ -255,12 +281,12 @@ fn recorded(file: &File) -> (Option<i32>, Option<String>) {
         return (None, None);
     }
     let mut lines = text.lines();
-    let pid = lines.next().and_then(|l| l.trim().parse::<i32>().ok());
+    let pid = lines.next().and_then(|l| l.trim().parse::<u32>().ok()).filter(|pid| *pid > 0);
     (pid, lines.next().map(str::to_owned).filter(|l| !l.is_empty()))
 }
 
 /// The holder of a machine-wide lock on `file` and the database it recorded.
-fn record(file: &File) -> (Option<i32>, Option<String>) {
+fn record(file: &File) -> (Option<Holder>, Option<String>) {
     (holder(file), recorded(file).1)
 }
 
@@ -337,30 +363,36 @@ fn open_machine_wide(path: &Path) -> std::io::Result<File> {
     }
 }
 
-/// The process replicating `database` under this lock, if one is: `Some(pid)` (0 when the
-/// platform cannot say which). Never takes the lock. For commands that must not run while the
-/// database is replicated (`restore -force` onto it).
+/// The process replicating `database` under this lock, if one is. Never takes the lock. For
+/// commands that must not run while the database is replicated (`restore -force` onto it).
 ///
 /// Never call it in a process that holds the lock: closing any descriptor of a file drops
 /// the process's record locks on it.
-pub fn replicating(database: &Path) -> Option<i32> {
+pub fn replicator(database: &Path) -> Option<Holder> {
     let lock = lock_path(database);
     let own = File::open(&lock).ok().and_then(|file| holder(&file));
-    own.or_else(|| neighbour_holder(database, &[]).map(|(_, pid)| pid))
+    own.or_else(|| neighbour_holder(database, &[]).map(|(_, holder)| holder))
+}
+
+/// [`replicator`] as a PID, 0 for [`Holder::Unknown`]: the shape its last two callers
+/// (`restore -force` and `replicate`'s restore, both being moved into `core/api`) still read.
+/// Use [`replicator`] in new code.
+pub fn replicating(database: &Path) -> Option<i32> {
+    replicator(database).map(|holder| holder.pid().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0))
 }
 
 /// A replicator of a folder holding `database`, or of a database inside the folder `database`:
 /// `dir`-mode folders and single databases have lock files of their own, so each looks for the
 /// other's. Lock files in `ours` are skipped: opening and closing a file this process holds a
 /// record lock on would drop that lock.
-fn neighbour_holder(database: &Path, ours: &[(PathBuf, PathBuf)]) -> Option<(PathBuf, i32)> {
+fn neighbour_holder(database: &Path, ours: &[(PathBuf, PathBuf)]) -> Option<(PathBuf, Holder)> {
     let ours = |lock: &Path| ours.iter().any(|(_, held)| held == lock);
-    let held = |lock: PathBuf| -> Option<(PathBuf, i32)> {
+    let held = |lock: PathBuf| -> Option<(PathBuf, Holder)> {
         if ours(&lock) {
             return None;
         }
-        let pid = holder(&File::open(&lock).ok()?)?;
-        Some((lock, pid))
+        let holder = holder(&File::open(&lock).ok()?)?;
+        Some((lock, holder))
     };
     let real = std::fs::canonicalize(database).unwrap_or_else(|_| database.to_path_buf());
     // A folder replicated in `dir` mode above it (its lock: `.<folder>-litestream.lock`).
@@ -560,8 +592,12 @@ mod sys {
         }
     }
 
-    pub fn holder(file: &File) -> std::io::Result<Option<i32>> {
-        holder_of(file, 0, 0)
+    /// Who holds a lock on the whole file (`F_GETLK` reports -1 for an OFD lock: unknown).
+    pub fn holder(file: &File) -> std::io::Result<Option<super::Holder>> {
+        let pid = holder_of(file, 0, 0)?;
+        Ok(pid.map(|pid| {
+            u32::try_from(pid).ok().filter(|p| *p > 0).map_or(super::Holder::Unknown, super::Holder::Pid)
+        }))
     }
 
     pub fn holder_of(file: &File, start: i64, len: i64) -> std::io::Result<Option<i32>> {
@@ -590,13 +626,13 @@ mod sys {
         }
     }
 
-    pub fn holder(file: &File) -> std::io::Result<Option<i32>> {
+    pub fn holder(file: &File) -> std::io::Result<Option<super::Holder>> {
         match file.try_lock_shared() {
             Ok(()) => {
                 file.unlock()?;
                 Ok(None)
             }
-            Err(std::fs::TryLockError::WouldBlock) => Ok(Some(0)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(Some(super::Holder::Unknown)),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
@@ -635,7 +671,7 @@ mod tests {
     fn held_descriptors_survive_exec() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("app.db");
-        assert_eq!(replicating(&db), None, "no lock file yet");
+        assert_eq!(replicator(&db), None, "no lock file yet");
         let lock = ReplicateLock::acquire([db.as_path()], &[]).unwrap();
         use std::os::fd::AsRawFd;
         let fdinfo =
@@ -657,12 +693,12 @@ mod tests {
         assert_eq!(shared.inheritable_fds().len(), 1);
         shared.record_holder(4242);
         match ReplicateLock::acquire([db.as_path()], &[]) {
-            Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(4242)),
+            Err(LockError::Held { holder, .. }) => assert_eq!(holder, Holder::Pid(4242)),
             other => panic!("expected a refusal, got {other:?}"),
         }
-        assert_eq!(replicating(&db), Some(4242));
+        assert_eq!(replicator(&db), Some(Holder::Pid(4242)));
         drop(shared);
-        assert_eq!(replicating(&db), None);
+        assert_eq!(replicator(&db), None);
         let exec = ReplicateLock::acquire([db.as_path()], &[]).unwrap();
         assert!(exec.inheritable_fds().is_empty(), "record locks are not shared with children");
     }
@@ -681,20 +717,20 @@ mod tests {
         let dir_lock = ReplicateLock::acquire_shared([folder.as_path()], &[]).unwrap();
         dir_lock.record_holder(4242);
         match ReplicateLock::acquire([db.as_path()], &[]) {
-            Err(LockError::Held { pid, lock, .. }) => {
-                assert_eq!(pid, Some(4242));
+            Err(LockError::Held { holder, lock, .. }) => {
+                assert_eq!(holder, Holder::Pid(4242));
                 assert_eq!(lock, real(root.path()).join(".data-litestream.lock"));
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
-        assert_eq!(replicating(&db), Some(4242), "restore -force sees the folder's replicator");
+        assert_eq!(replicator(&db), Some(Holder::Pid(4242)), "restore -force sees the folder's replicator");
         drop(dir_lock);
 
         let db_lock = ReplicateLock::acquire_shared([db.as_path()], &[]).unwrap();
         db_lock.record_holder(4343);
         match ReplicateLock::acquire([folder.as_path()], &[]) {
-            Err(LockError::Held { pid, lock, .. }) => {
-                assert_eq!(pid, Some(4343));
+            Err(LockError::Held { holder, lock, .. }) => {
+                assert_eq!(holder, Holder::Pid(4343));
                 assert_eq!(lock, real(&folder).join("nested/.one.db-litestream.lock"));
             }
             other => panic!("expected a refusal, got {other:?}"),
@@ -724,8 +760,11 @@ mod tests {
         let first = ReplicateLock::acquire_shared([a.as_path()], &[claim(&a)]).unwrap();
         first.record_holder(4242);
         match ReplicateLock::acquire_shared([b.as_path()], &[claim(&b)]) {
-            Err(LockError::ReplicaHeld { other, pid, location: named, .. }) => {
-                assert_eq!((other, pid, named), (a.display().to_string(), Some(4242), location.clone()));
+            Err(LockError::ReplicaHeld { other, holder, location: named, .. }) => {
+                assert_eq!(
+                    (other, holder, named),
+                    (a.display().to_string(), Holder::Pid(4242), location.clone())
+                );
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -744,8 +783,8 @@ mod tests {
         let first = ReplicateLock::acquire_shared([db.as_path()], &[]).unwrap();
         first.record_holder(4242);
         match ReplicateLock::acquire_shared([link.as_path()], &[]) {
-            Err(LockError::SameFile { other, pid, .. }) => {
-                assert_eq!((other, pid), (db.display().to_string(), Some(4242)));
+            Err(LockError::SameFile { other, holder, .. }) => {
+                assert_eq!((other, holder), (db.display().to_string(), Holder::Pid(4242)));
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
