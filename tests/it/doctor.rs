@@ -225,3 +225,70 @@ impl Drop for Mount {
         let _ = self.child.wait();
     }
 }
+
+/// A `file` replica that cannot take writes, with no daemon running (Litestream would only log
+/// an ERROR once one ran): a full filesystem, then a read-only one, each one failing line naming
+/// the replica and the fix. Real filesystems: a 64 KiB tmpfs mounted on the replica folder.
+#[cfg(target_os = "linux")]
+#[test]
+fn doctor_fails_a_full_or_read_only_replica_folder_without_a_daemon() {
+    let project = healthy();
+    let replica = project.path().join("replica");
+    std::fs::create_dir_all(&replica).unwrap();
+    let Some(_mounted) = Tmpfs::mount(&replica) else { return };
+    let run = project.run(["doctor"]).success();
+    assert!(line(&run, "ok", "replica default").contains("is writable"), "{run}");
+
+    // Full: the filler takes every block.
+    let mut filler = std::fs::File::create(replica.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut filler, &[0u8; 4096]).is_ok() {}
+    drop(filler);
+    let run = project.run(["doctor"]).code(1);
+    let full = line(&run, "FAIL", "replica default");
+    assert!(full.contains(&replica.join("app.db").display().to_string()), "{run}");
+    assert!(full.contains("full filesystem") && full.contains("fix: free space"), "{run}");
+    assert_eq!(run.stdout.matches("FAIL").count(), 1, "one failing line\n{run}");
+
+    // Read-only: space again, but no writes.
+    std::fs::remove_file(replica.join("filler")).unwrap();
+    Tmpfs::remount(&replica, "remount,ro");
+    let run = project.run(["doctor"]).code(1);
+    let read_only = line(&run, "FAIL", "replica default");
+    assert!(
+        read_only.contains("read-only filesystem") && read_only.contains("fix: mount it read-write"),
+        "{run}"
+    );
+    assert_eq!(run.stdout.matches("FAIL").count(), 1, "one failing line\n{run}");
+}
+
+/// A 64 KiB tmpfs over a folder, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// `None`, with the reason on stderr, where this process may not mount (not root, no
+    /// CAP_SYS_ADMIN): the test is then skipped.
+    fn mount(dir: &Path) -> Option<Tmpfs> {
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(dir).output();
+        match out {
+            Ok(out) if out.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            other => {
+                eprintln!(
+                    "skipped: cannot mount a tmpfs on {} (needs root or CAP_SYS_ADMIN): {other:?}",
+                    dir.display()
+                );
+                None
+            }
+        }
+    }
+
+    fn remount(dir: &Path, options: &str) {
+        let status = Command::new("mount").args(["-o", options]).arg(dir).status().unwrap();
+        assert!(status.success(), "mount -o {options} {}", dir.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

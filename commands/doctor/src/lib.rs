@@ -29,7 +29,8 @@ fn cli() -> Command {
             "Checks: each database exists, is SQLite, is in WAL mode and is not on a network filesystem; \
              the litestream binary is the pinned one (re-hashed); every $VAR of the configuration is set, \
              AWS_CA_BUNDLE is not set with an S3 replica, no credential is written into Cargo.toml; each \
-             replica answers (`litestream ltx`); a replicate runs and replicates every database.\n\
+             replica answers (`litestream ltx`) and takes writes (a file replica's folder and free space, an \
+             S3 replica by a probe object written and deleted); a replicate runs and replicates every database.\n\
              Exit status: 0 when nothing failed (warnings and advice included), 1 otherwise.",
         )
 }

@@ -8,7 +8,9 @@
 //! - **Environment**: every `$VAR` the configuration references is set (names only, values are
 //!   never printed); `AWS_CA_BUNDLE` next to an S3 replica (Litestream 0.5.17 then fails every S3
 //!   call); credentials written literally into `Cargo.toml`.
-//! - **Replicas**: reachable (`litestream ltx`, bounded, one thread per database).
+//! - **Replicas**: reachable (`litestream ltx`), and writable (a `file` replica's folder and
+//!   free space, an S3 replica by a probe object written and deleted), at most eight
+//!   databases at once.
 //! - **Daemon**: the control socket, and whether a `replicate` runs and replicates every database.
 //!
 //! Statuses: [`Status::Pass`], [`Status::Info`] (advice), [`Status::Warn`] (worth a look, does not
@@ -28,6 +30,8 @@ use serde::Serialize;
 
 use crate::control::{self, ControlError};
 use crate::process::{BoundedError, last_error_line, output_within};
+
+mod writable;
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -107,7 +111,8 @@ impl Default for DoctorOptions {
 
 /// Every check, in a stable order: databases, binary, environment, replicas, daemon.
 /// Nothing is downloaded, installed or started but `litestream version` and `litestream ltx`;
-/// the only file written is the generated configuration, as by any command.
+/// the only file written is the generated configuration, as by any command, and the only
+/// object an S3 probe object, deleted at once.
 pub fn doctor(project: &Project, env: &Env, options: &DoctorOptions) -> Vec<Check> {
     let mut checks = Vec::new();
     if project.databases.is_empty() {
@@ -145,9 +150,7 @@ pub fn doctor(project: &Project, env: &Env, options: &DoctorOptions) -> Vec<Chec
     }
     let litestream = binary(project, env, &mut checks);
     environment(project, env, &mut checks);
-    if let Some(litestream) = &litestream {
-        replicas(project, env, litestream, options.timeout, &mut checks);
-    }
+    replicas(project, env, litestream.as_ref(), options.timeout, &mut checks);
     daemon(project, env, options.timeout, &mut checks);
     checks
 }
@@ -855,28 +858,33 @@ fn collect_literal_secrets(value: &TomlValue, key: &str, out: &mut Vec<String>) 
 fn replicas(
     project: &Project,
     env: &Env,
-    litestream: &Litestream,
+    litestream: Option<&Litestream>,
     timeout: Duration,
     checks: &mut Vec<Check>,
 ) {
     let config = project.config_path();
-    if let Err(error) = project.write_config(&config, env, Generate::default()) {
+    if litestream.is_some()
+        && let Err(error) = project.write_config(&config, env, Generate::default())
+    {
         checks.push(Check::new("replica", "", Status::Fail, error.to_string()));
         return;
     }
-    let targets: Vec<(String, PathBuf)> = project
-        .databases
-        .iter()
-        .filter_map(|db| db.path().map(|path| (db.name(), path.to_path_buf())))
-        .collect();
-    let results = bounded_map(&targets, PARALLEL_CHECKS, |(name, path)| {
-        replica_check(name, path, &config, env, litestream, timeout)
+    let results = bounded_map(&project.databases, PARALLEL_CHECKS, |db| {
+        // Listed by litestream when there is one to run; probed for writes either way.
+        let listed = litestream
+            .zip(db.path())
+            .map(|(litestream, path)| replica_check(&db.name(), path, &config, env, litestream, timeout));
+        // An unreachable replica is said once, by its listing.
+        let reachable = listed.as_ref().is_none_or(|check| check.status != Status::Fail);
+        let writable = reachable.then(|| writable::check(db, &project.globals, env, timeout)).flatten();
+        listed.into_iter().chain(writable).collect::<Vec<Check>>()
     });
-    let results: Vec<Check> = results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Check::new("replica", "", Status::Fail, "the check panicked")))
-        .collect();
-    checks.extend(results);
+    for result in results {
+        match result {
+            Some(found) => checks.extend(found),
+            None => checks.push(Check::new("replica", "", Status::Fail, "the check panicked")),
+        }
+    }
 }
 
 /// How many replicas doctor lists at once: each is a `litestream ltx` process, and a project

@@ -553,3 +553,47 @@ fn doctor_says_where_s3_credentials_come_from() {
     assert!(doctor.stdout.lines().any(|l| l.starts_with("FAIL replica default")), "{doctor}");
     assert!(doctor.stdout.contains("no S3 credentials were found"), "{doctor}");
 }
+
+/// The same read-only S3 replica with no daemon running: doctor's own probe (an object written
+/// and deleted) fails it; a writable one passes and keeps nothing of the probe.
+#[test]
+fn doctor_probes_an_s3_replica_for_writes_without_a_daemon() {
+    let backend = servers::rclone_s3_read_only();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 10);
+    let doctor = project.run(["doctor", "--timeout", "5"]).code(1);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL replica default"))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(
+        line.contains("refuses writes") && line.contains("fix: give the replica's credentials write access"),
+        "{doctor}"
+    );
+    assert_eq!(doctor.stdout.matches("FAIL").count(), 1, "one failing line\n{doctor}");
+
+    let backend = servers::rclone_s3();
+    let project = backend.project(&[("default", "app.db")]);
+    seed(&project, "app.db", 10);
+    let doctor = project.run(["doctor", "--timeout", "5"]).success();
+    assert!(
+        doctor.stdout.lines().any(|l| l.starts_with("ok   replica default") && l.contains("accepts writes")),
+        "{doctor}"
+    );
+    let left: Vec<_> =
+        walkdir(backend.data.path()).into_iter().filter(|p| p.to_string_lossy().contains("probe")).collect();
+    assert!(left.is_empty(), "probe objects left: {left:?}");
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walkdir(&path));
+        }
+        found.push(path);
+    }
+    found
+}
