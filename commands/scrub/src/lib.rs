@@ -11,7 +11,7 @@ use std::time::Duration;
 use cargo_litestream_api::backups::history;
 use cargo_litestream_api::backups::report::bytes;
 use cargo_litestream_api::backups::scrub::{self, Outcome, ScrubOptions, ScrubReport};
-use cargo_litestream_api::backups::store::Store;
+use cargo_litestream_api::backups::store::{NoNativeStore, Store};
 use cargo_litestream_api::json;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
@@ -130,7 +130,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
 /// litestream is given to list and restore it otherwise.
 struct Target {
     name: String,
-    store: Result<Store, String>,
+    store: Result<Store, NoNativeStore>,
     litestream_target: Vec<OsString>,
     /// Where verified files are remembered, and private restores go (a project's state folder).
     state_dir: Option<std::path::PathBuf>,

@@ -27,7 +27,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::backups::history::{Entry, Kind};
-use crate::backups::store::Store;
+use crate::backups::store::{NoNativeStore, Store};
 use crate::backups::{self, ReplicaFile};
 use crate::control::{self, ControlError, Listed};
 use crate::json;
@@ -85,7 +85,7 @@ pub struct Target {
     /// Litestream's folder beside it (`.<file>-litestream`, or the entry's `meta-path`).
     pub meta_path: PathBuf,
     /// The replica, read natively when it can be; else `litestream ltx` lists it.
-    pub store: Result<Store, String>,
+    pub store: Result<Store, NoNativeStore>,
     /// What `litestream ltx` is given to list the replica (`-config FILE DB_PATH`).
     pub litestream_target: Vec<OsString>,
     /// How long a commit may take to reach the replica when all is well: the database's
@@ -131,7 +131,7 @@ impl Target {
                     .map_or_else(|| Target::default_meta_path(path), PathBuf::from);
                 let store = match &member {
                     Some(member) => Store::of(&member.replica, globals, env),
-                    None => Err("not a database of its dir entry".to_owned()),
+                    None => Err(NoNativeStore::NotDirMember),
                 };
                 (path.display().to_string(), meta, store)
             }
@@ -175,9 +175,24 @@ pub fn snapshot_interval(globals: &TomlTable) -> Duration {
         .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL)
 }
 
+/// Why a project's databases could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The configuration litestream would list a replica with could not be written.
+    #[error(transparent)]
+    Config(#[from] cargo_litestream_config::ConfigError),
+    /// The history of verifies, scrubs and drills could not be read.
+    #[error(transparent)]
+    History(#[from] backups::history::HistoryError),
+}
+
 /// Every configured database of `project` as a check target, a `dir` entry's databases as
 /// Litestream's scan finds them, each with the configuration litestream lists it with.
-pub fn project_targets(project: &cargo_litestream_config::Project, env: &Env) -> Result<Vec<Target>, String> {
+pub fn project_targets(
+    project: &cargo_litestream_config::Project,
+    env: &Env,
+) -> Result<Vec<Target>, CheckError> {
     let mut targets = Vec::new();
     for db in &project.databases {
         let paths = match &db.location {
@@ -185,9 +200,8 @@ pub fn project_targets(project: &cargo_litestream_config::Project, env: &Env) ->
             Location::Dir(_) => db.dir_databases(),
         };
         for path in paths {
-            let config = project
-                .write_config_for(&path, env, cargo_litestream_config::Generate::default())
-                .map_err(|e| e.to_string())?;
+            let config =
+                project.write_config_for(&path, env, cargo_litestream_config::Generate::default())?;
             let listing = vec!["-config".into(), config.into(), path.clone().into()];
             targets.push(Target::for_database(db, &path, &project.globals, env, listing));
         }
@@ -203,7 +217,7 @@ pub fn check_project(
     env: &Env,
     litestream: Option<&Litestream>,
     timeout: Duration,
-) -> Result<(Vec<Report>, Timestamp), String> {
+) -> Result<(Vec<Report>, Timestamp), CheckError> {
     let (looks, now) = inspect_project(project, env, litestream, timeout)?;
     Ok((looks.into_iter().map(|look| look.report).collect(), now))
 }
@@ -222,8 +236,8 @@ pub fn inspect_project(
     env: &Env,
     litestream: Option<&Litestream>,
     timeout: Duration,
-) -> Result<(Vec<Inspection>, Timestamp), String> {
-    let history = backups::history::read(&project.state_dir).map_err(|e| e.to_string())?;
+) -> Result<(Vec<Inspection>, Timestamp), CheckError> {
+    let history = backups::history::read(&project.state_dir)?;
     let targets = project_targets(project, env)?;
     let socket = project.socket_path(env);
     let daemon = control::list(&socket, timeout);
@@ -855,7 +869,7 @@ mod tests {
             name: "default".into(),
             path: "/x/app.db".into(),
             meta_path: "/x/.app.db-litestream".into(),
-            store: Err("none".into()),
+            store: Err(NoNativeStore::Kind { kind: "none".into() }),
             litestream_target: Vec::new(),
             in_flight: Duration::from_secs(3),
         };

@@ -22,7 +22,7 @@ use clap::{Arg, ArgAction, Command};
 
 pub use argv::normalize as normalize_args;
 pub use ctx::Ctx;
-pub use registry::{CommandSpec, commands};
+pub use registry::{CommandSpec, RegistryError, commands};
 // Re-exported so command crates can `register_command!` without depending on inventory.
 pub use cargo_litestream_config::{DatabaseArg, Lookup};
 pub use inventory;
@@ -32,7 +32,7 @@ pub use {anyhow, clap};
 const INTERNAL_ERROR: u8 = 101;
 
 /// The whole clap tree: global options and every registered command, sorted.
-pub fn cli() -> Result<Command, String> {
+pub fn cli() -> Result<Command, RegistryError> {
     let mut root = Command::new("cargo-litestream")
         .bin_name("cargo litestream")
         .version(env!("CARGO_PKG_VERSION"))

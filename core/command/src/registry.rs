@@ -83,16 +83,25 @@ macro_rules! passthrough_command {
     };
 }
 
+/// A registry that cannot be built: a bug of the binary, not of its user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    #[error("two commands are registered as `{name}`")]
+    Duplicate { name: &'static str },
+}
+
 /// Every registered command, sorted by name. Two commands with one name are refused: the
 /// second would otherwise shadow the first depending on link order.
-pub fn commands() -> Result<&'static BTreeMap<&'static str, &'static CommandSpec>, String> {
-    static REGISTRY: OnceLock<Result<BTreeMap<&'static str, &'static CommandSpec>, String>> = OnceLock::new();
+pub fn commands() -> Result<&'static BTreeMap<&'static str, &'static CommandSpec>, RegistryError> {
+    static REGISTRY: OnceLock<Result<BTreeMap<&'static str, &'static CommandSpec>, RegistryError>> =
+        OnceLock::new();
     REGISTRY
         .get_or_init(|| {
             let mut map = BTreeMap::new();
             for spec in inventory::iter::<CommandSpec> {
                 if map.insert(spec.name, spec).is_some() {
-                    return Err(format!("two commands are registered as `{}`", spec.name));
+                    return Err(RegistryError::Duplicate { name: spec.name });
                 }
             }
             Ok(map)

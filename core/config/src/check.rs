@@ -63,12 +63,23 @@ pub const CHECK_KEYS: &[(&str, &str)] = &[
     ("max-drill-age", "a duration (\"168h\") or \"off\""),
 ];
 
+/// A threshold that cannot be set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ThresholdError {
+    /// The value is not what the key takes (`expected`: a [`CHECK_KEYS`] description).
+    #[error("{text:?} is not {expected}; durations are Go's: 500ms, 90s, 5m, 24h")]
+    Value { text: String, expected: &'static str },
+    #[error("`{key}` is not a check threshold")]
+    UnknownKey { key: String },
+}
+
 impl CheckThresholds {
     /// Sets `key` (a [`CHECK_KEYS`] name) from `text`, or says what was expected.
-    pub fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
+    pub fn set(&mut self, key: &str, text: &str) -> Result<(), ThresholdError> {
         let expected = || {
             let what = CHECK_KEYS.iter().find(|(k, _)| *k == key).map_or("a duration", |(_, w)| *w);
-            format!("{text:?} is not {what}; durations are Go's: 500ms, 90s, 5m, 24h")
+            ThresholdError::Value { text: text.to_owned(), expected: what }
         };
         let text = text.trim();
         let off = text.eq_ignore_ascii_case("off");
@@ -91,7 +102,7 @@ impl CheckThresholds {
                     Some(SnapshotAge::Fixed(parse_go_duration(text).ok_or_else(expected)?))
                 }
             }
-            other => return Err(format!("`{other}` is not a check threshold")),
+            other => return Err(ThresholdError::UnknownKey { key: other.to_owned() }),
         }
         Ok(())
     }
@@ -113,9 +124,9 @@ mod tests {
         t.set("max-snapshot-age", "48h").unwrap();
         assert_eq!(t.max_snapshot_age, Some(SnapshotAge::Fixed(Duration::from_secs(48 * 3600))));
         for (key, bad) in [("max-lag", "soon"), ("max-drill-age", "7d"), ("max-snapshot-age", "-2x")] {
-            let error = t.set(key, bad).unwrap_err();
+            let error = t.set(key, bad).unwrap_err().to_string();
             assert!(error.contains(bad) && error.contains("Go's"), "{error}");
         }
-        assert!(t.set("max-speed", "1s").is_err());
+        assert_eq!(t.set("max-speed", "1s"), Err(ThresholdError::UnknownKey { key: "max-speed".into() }));
     }
 }

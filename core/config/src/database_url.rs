@@ -26,8 +26,40 @@ impl std::fmt::Display for UrlSource {
     }
 }
 
+/// A `.env` that dotenvy cannot read (sqlx and diesel would fail on it too).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DotEnvError {
+    #[error("could not read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: dotenvy::Error,
+    },
+    #[error("could not parse {}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: dotenvy::Error,
+    },
+}
+
+/// Why a URL names no SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteUrlError {
+    #[error("`{url}` names a remote host; use file:///absolute/path")]
+    RemoteHost { url: String },
+    #[error("`{scheme}://` is not a SQLite URL (Litestream replicates SQLite only)")]
+    NotSqlite { scheme: String },
+    #[error("`{url}` is an in-memory database, which has nothing to replicate")]
+    InMemory { url: String },
+    #[error("`{url}` has percent-escapes that are not UTF-8")]
+    NotUtf8 { url: String },
+}
+
 /// `DATABASE_URL` and where it came from, when it is set anywhere.
-pub fn find(env: &Env, project_dir: &Path) -> Result<Option<(String, UrlSource)>, String> {
+pub fn find(env: &Env, project_dir: &Path) -> Result<Option<(String, UrlSource)>, DotEnvError> {
     if let Some(url) = env.non_empty("DATABASE_URL") {
         return Ok(Some((url.to_owned(), UrlSource::Environment)));
     }
@@ -37,9 +69,10 @@ pub fn find(env: &Env, project_dir: &Path) -> Result<Option<(String, UrlSource)>
             continue;
         }
         let entries = dotenvy::from_path_iter(&candidate)
-            .map_err(|e| format!("could not read {}: {e}", candidate.display()))?;
+            .map_err(|source| DotEnvError::Read { path: candidate.clone(), source })?;
         for entry in entries {
-            let (key, value) = entry.map_err(|e| format!("could not parse {}: {e}", candidate.display()))?;
+            let (key, value) =
+                entry.map_err(|source| DotEnvError::Parse { path: candidate.clone(), source })?;
             if key == "DATABASE_URL" && !value.is_empty() {
                 return Ok(Some((value, UrlSource::DotEnv(candidate))));
             }
@@ -56,7 +89,7 @@ pub fn find(env: &Env, project_dir: &Path) -> Result<Option<(String, UrlSource)>
 /// such as `?mode=rwc` are ignored), diesel's `sqlite://PATH` and SQLite `file:` URIs
 /// (`file:PATH`, `file:///ABS`, `file://localhost/ABS`), and a plain path. Percent-escapes are
 /// decoded. Relative paths are returned as they are; the caller resolves them.
-pub fn sqlite_path(url: &str) -> Result<PathBuf, String> {
+pub fn sqlite_path(url: &str) -> Result<PathBuf, SqliteUrlError> {
     let (rest, is_uri) = if let Some(rest) = url.strip_prefix("sqlite://") {
         (rest, true)
     } else if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -64,13 +97,13 @@ pub fn sqlite_path(url: &str) -> Result<PathBuf, String> {
     } else if let Some(rest) = url.strip_prefix("file://") {
         let rest = rest.strip_prefix("localhost").unwrap_or(rest);
         if !rest.starts_with('/') {
-            return Err(format!("`{url}` names a remote host; use file:///absolute/path"));
+            return Err(SqliteUrlError::RemoteHost { url: url.to_owned() });
         }
         (rest, true)
     } else if let Some(rest) = url.strip_prefix("file:") {
         (rest, true)
     } else if let Some((scheme, _)) = url.split_once("://") {
-        return Err(format!("`{scheme}://` is not a SQLite URL (Litestream replicates SQLite only)"));
+        return Err(SqliteUrlError::NotSqlite { scheme: scheme.to_owned() });
     } else {
         (url, false)
     };
@@ -80,15 +113,15 @@ pub fn sqlite_path(url: &str) -> Result<PathBuf, String> {
         _ => (rest, None),
     };
     if path.is_empty() || path == ":memory:" {
-        return Err(format!("`{url}` is an in-memory database, which has nothing to replicate"));
+        return Err(SqliteUrlError::InMemory { url: url.to_owned() });
     }
     if query.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory")) {
-        return Err(format!("`{url}` is an in-memory database, which has nothing to replicate"));
+        return Err(SqliteUrlError::InMemory { url: url.to_owned() });
     }
     let decoded = if is_uri {
         percent_encoding::percent_decode_str(path)
             .decode_utf8()
-            .map_err(|_| format!("`{url}` has percent-escapes that are not UTF-8"))?
+            .map_err(|_| SqliteUrlError::NotUtf8 { url: url.to_owned() })?
             .into_owned()
     } else {
         path.to_owned()

@@ -34,8 +34,11 @@ pub enum ConfigError {
     Key { file: PathBuf, key: String, problem: String, help: String },
 
     /// A `.env` that dotenvy cannot read: it may be what sets `DATABASE_URL`.
-    #[error("{problem}; fix it (it may be what sets DATABASE_URL) or remove it")]
-    DotEnv { problem: String },
+    #[error("{source}; fix it (it may be what sets DATABASE_URL) or remove it")]
+    DotEnv {
+        #[source]
+        source: crate::database_url::DotEnvError,
+    },
 
     /// A database argument on the command line matches nothing.
     #[error("{problem}; {help}")]

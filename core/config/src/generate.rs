@@ -131,10 +131,7 @@ impl Project {
             .map_err(|(problem, help)| refused(problem, &help))?;
         let path = self.member_config_path(&member.path);
         let tree = self.config_tree(&[member.database()], env, options)?;
-        let yaml = yaml::to_string(&toml::Value::Table(tree)).map_err(|problem| ConfigError::Argument {
-            problem: format!("could not write the configuration as YAML: {problem}"),
-            help: "please report this as a bug".to_owned(),
-        })?;
+        let Ok(yaml) = yaml::to_string(&toml::Value::Table(tree));
         let dir = path.parent().unwrap_or(&self.state_dir);
         create_private_dir(dir).map_err(|source| ConfigError::Write { path: dir.to_path_buf(), source })?;
         fsutil::write_private(&path, yaml.as_bytes())
@@ -203,10 +200,8 @@ impl Project {
         if redact {
             redact_secrets(&mut config);
         }
-        yaml::to_string(&config).map_err(|problem| ConfigError::Argument {
-            problem: format!("could not write the configuration as YAML: {problem}"),
-            help: "please report this as a bug".to_owned(),
-        })
+        let Ok(yaml) = yaml::to_string(&config);
+        Ok(yaml)
     }
 
     /// Writes the generated configuration to `path` (mode 0600, atomically), creating the

@@ -21,8 +21,8 @@ mod schema;
 pub mod yaml;
 
 pub use args::{DatabaseArg, Lookup};
-pub use check::{CheckThresholds, SnapshotAge};
-pub use database_url::{UrlSource, find as find_database_url, sqlite_path};
+pub use check::{CheckThresholds, SnapshotAge, ThresholdError};
+pub use database_url::{DotEnvError, SqliteUrlError, UrlSource, find as find_database_url, sqlite_path};
 pub use dir::{BadPattern, DirMember, go_match};
 pub use env::{Env, normalize};
 pub use error::ConfigError;

@@ -503,7 +503,7 @@ impl Loader<'_> {
                 },
                 Ok(None) => {}
                 // sqlx and diesel would fail on it too: guessing would replicate the wrong set.
-                Err(why) => return Err(ConfigError::DotEnv { problem: why }),
+                Err(source) => return Err(ConfigError::DotEnv { source }),
             }
         }
         Ok((aliases, problem))
@@ -928,7 +928,7 @@ impl Loader<'_> {
             };
             thresholds
                 .set(key, text)
-                .map_err(|problem| self.error(&format!("check.{key}"), problem, help))?;
+                .map_err(|problem| self.error(&format!("check.{key}"), problem.to_string(), help))?;
         }
         Ok(thresholds)
     }

@@ -14,8 +14,24 @@
 
 use std::fmt::Write as _;
 
+/// Why a text is not a YAML configuration cargo-litestream can read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum YamlError {
+    /// Not YAML (the parser's message, with its line and column).
+    #[error("{message}")]
+    Syntax { message: String },
+    /// More than one document.
+    #[error("{count} YAML documents (separated by `---` lines): a Litestream config is one")]
+    Documents { count: usize },
+    /// YAML, but a value that is none of JSON's (a tag that does not fit, a list as a key, …).
+    #[error("{problem}")]
+    Value { problem: String },
+}
+
 /// Serializes a configuration tree (built as TOML values, which keep their order) as YAML.
-pub fn to_string(value: &toml::Value) -> Result<String, String> {
+/// It cannot fail: the `Result` keeps the callers' `?` working while it was fallible.
+pub fn to_string(value: &toml::Value) -> Result<String, std::convert::Infallible> {
     let mut out = String::with_capacity(4096);
     match value {
         toml::Value::Table(table) => write_table(&mut out, table, 0),
@@ -34,24 +50,26 @@ pub fn to_string(value: &toml::Value) -> Result<String, String> {
 /// is null), scalars resolved as it did (YAML 1.2's core schema, plus `0b101`; `yes` and `0600`
 /// are strings), aliases expanded, a repeated key's last value kept, keys by their text. Only
 /// laxer: a value with a tag of its own (`!env x`) is read as the value, where it failed.
-pub fn parse(text: &str) -> Result<serde_json::Value, String> {
+pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
     let mut loader = saphyr::YamlLoader::<saphyr::Yaml>::default();
     // Scalars stay text: `resolve` reads them as serde_yaml did, keys keep their spelling.
     loader.early_parse(false);
     loader.allow_duplicate_keys(true);
-    saphyr_parser::Parser::new_from_str(text).load(&mut loader, true).map_err(|e| e.to_string())?;
+    saphyr_parser::Parser::new_from_str(text)
+        .load(&mut loader, true)
+        .map_err(|e| YamlError::Syntax { message: e.to_string() })?;
     if let Some(error) = loader.error() {
-        return Err(error.to_string());
+        return Err(YamlError::Syntax { message: error.to_string() });
     }
     let mut documents = loader.into_documents();
     if documents.len() > 1 {
         // Go's yaml.Unmarshal would silently read the first alone.
-        return Err(format!(
-            "{} YAML documents (separated by `---` lines): a Litestream config is one",
-            documents.len()
-        ));
+        return Err(YamlError::Documents { count: documents.len() });
     }
-    documents.pop().map_or(Ok(serde_json::Value::Null), to_json)
+    documents
+        .pop()
+        .map_or(Ok(serde_json::Value::Null), to_json)
+        .map_err(|problem| YamlError::Value { problem })
 }
 
 fn to_json(node: saphyr::Yaml<'_>) -> Result<serde_json::Value, String> {
@@ -770,13 +788,13 @@ e = { f = { g = "deep", h = "line\nbreak\ttab \"quoted\" back\\slash" } }
     fn own_tags_are_skipped() {
         assert_eq!(parse("k: !env x\n").unwrap(), serde_json::json!({"k": "x"}));
         assert_eq!(parse("k: !custom {a: 1}\n").unwrap(), serde_json::json!({"k": {"a": 1}}));
-        assert!(parse("k: !!int x\n").unwrap_err().contains("integer"));
+        assert!(parse("k: !!int x\n").unwrap_err().to_string().contains("integer"));
     }
 
     #[test]
     fn one_document_only() {
         assert_eq!(parse("").unwrap(), serde_json::Value::Null);
-        assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().contains("2 YAML documents"));
+        assert!(matches!(parse("a: 1\n---\nb: 2\n"), Err(YamlError::Documents { count: 2 })));
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 }
 
 /// The first executable `name` on `PATH`.
-pub fn find_on_path(env: &Env, name: &str) -> Option<PathBuf> {
+fn find_on_path(env: &Env, name: &str) -> Option<PathBuf> {
     let path = env.get_os("PATH")?;
     std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }

@@ -59,10 +59,26 @@ pub enum StoreError {
     Remote { replica: String, problem: String },
 }
 
+/// Why a replica is not read natively (callers then ask litestream).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NoNativeStore {
+    #[error(
+        "an S3 replica without credentials in the configuration or the environment (access-key-id and \
+         secret-access-key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) is not read natively"
+    )]
+    S3WithoutCredentials,
+    #[error("{kind} replicas are not read natively (file and S3 are)")]
+    Kind { kind: String },
+    /// A path that Litestream's scan of a `dir` entry would not replicate.
+    #[error("not a database of its dir entry")]
+    NotDirMember,
+}
+
 impl Store {
     /// The store of the replica `table` (a database's resolved replica table; `globals` the
     /// configuration's top-level keys), or why it cannot be read natively.
-    pub fn of(table: &TomlTable, globals: &TomlTable, env: &Env) -> Result<Store, String> {
+    pub fn of(table: &TomlTable, globals: &TomlTable, env: &Env) -> Result<Store, NoNativeStore> {
         if let Some(dir) = cargo_litestream_config::file_replica_dir(table, env) {
             return Ok(Store::Folder(dir));
         }
@@ -77,10 +93,8 @@ impl Store {
             })
             .unwrap_or("this");
         Err(match kind {
-            "s3" => "an S3 replica without credentials in the configuration or the environment (access-key-id and \
-                     secret-access-key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) is not read natively"
-                .to_owned(),
-            other => format!("{other} replicas are not read natively (file and S3 are)"),
+            "s3" => NoNativeStore::S3WithoutCredentials,
+            other => NoNativeStore::Kind { kind: other.to_owned() },
         })
     }
 

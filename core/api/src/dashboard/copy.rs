@@ -46,6 +46,9 @@ pub enum CopyError {
     List { database: String, error: String },
     #[error("{0}")]
     Failed(String),
+    /// The project's databases could not be listed as check targets.
+    #[error(transparent)]
+    Targets(#[from] check::CheckError),
 }
 
 impl CopyError {
@@ -54,7 +57,7 @@ impl CopyError {
         match self {
             CopyError::UnknownDatabase(_) | CopyError::NotAPoint { .. } => 404,
             CopyError::Refused { .. } | CopyError::Unsafe(_) => 409,
-            CopyError::List { .. } | CopyError::Failed(_) => 500,
+            CopyError::List { .. } | CopyError::Failed(_) | CopyError::Targets(_) => 500,
         }
     }
 }
@@ -68,7 +71,7 @@ pub fn restore_copy(
     database: &str,
     txid: u64,
 ) -> Result<RestoredCopy, CopyError> {
-    let targets = check::project_targets(project, env).map_err(CopyError::Failed)?;
+    let targets = check::project_targets(project, env)?;
     let target = targets
         .iter()
         .find(|t| t.name == database)

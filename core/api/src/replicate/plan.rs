@@ -79,9 +79,6 @@ pub enum PlanError {
         source: std::io::Error,
     },
 
-    #[error("could not write {}: {message}", path.display())]
-    Render { path: PathBuf, message: String },
-
     #[error("invalid value {text:?} for -first-sync-timeout: give whole seconds, more than zero (e.g. 10)")]
     FirstSyncTimeout { text: String },
 }
@@ -449,8 +446,7 @@ fn socket_table(socket: &Path) -> TomlTable {
 }
 
 fn write_yaml(path: &Path, value: &TomlValue) -> Result<(), PlanError> {
-    let text =
-        yaml::to_string(value).map_err(|message| PlanError::Render { path: path.to_path_buf(), message })?;
+    let Ok(text) = yaml::to_string(value);
     cargo_litestream_config::write_private(path, text.as_bytes())
         .map_err(|source| PlanError::Write { path: path.to_path_buf(), source })
 }
@@ -545,11 +541,12 @@ impl Plain {
 }
 
 /// The top-level key a copy of the user's `-config FILE` gets when it has no `socket`.
-fn socket_block(socket: &Path) -> Result<String, String> {
-    yaml::to_string(&TomlValue::Table(TomlTable::from_iter([(
+fn socket_block(socket: &Path) -> String {
+    let Ok(block) = yaml::to_string(&TomlValue::Table(TomlTable::from_iter([(
         "socket".to_owned(),
         socket_table(socket).into(),
-    )])))
+    )])));
+    block
 }
 
 /// The [`Plain`] plan of `source`.
@@ -619,7 +616,7 @@ fn own_config_with_socket(
             ..Plain::default()
         });
     }
-    let Ok(block) = socket_block(&socket) else { return Ok(Plain::default()) };
+    let block = socket_block(&socket);
     let separator = if raw.is_empty() || raw.ends_with('\n') { "" } else { "\n" };
     let text = format!("{raw}{separator}{block}");
     let mut wanted = value.clone();
