@@ -29,7 +29,7 @@ use crate::json::{self, txid};
 use crate::process::{BoundedError, last_error_line, output_within};
 pub use plan::{PlanError, Target, plan};
 pub use points::{RestorePoint, RestorePoints, restore_points};
-pub use when::parse_time;
+pub use when::{TimeError, parse_time};
 
 /// One LTX file on a replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -4,26 +4,40 @@
 
 use jiff::{Span, Timestamp, Zoned, civil, tz::TimeZone};
 
+/// Why a text names no instant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    #[error(
+        "expected RFC 3339 (2024-12-20T14:00:00Z), \"2024-12-20 14:00:00\" (UTC), or a span back from now (\"2h ago\")"
+    )]
+    Form,
+    #[error("{back:?} is not a span of time (e.g. 2h, 90 minutes, 1 day)")]
+    Span { back: String },
+    #[error("give the span without a sign: `2h ago`")]
+    Signed,
+    /// The form is right, the instant out of jiff's range.
+    #[error(transparent)]
+    Range(#[from] jiff::Error),
+}
+
 /// The instant `text` names, `now` being the present (in the zone a day is counted in).
-pub fn parse_time(text: &str, now: &Zoned) -> Result<Timestamp, String> {
+pub fn parse_time(text: &str, now: &Zoned) -> Result<Timestamp, TimeError> {
     let text = text.trim();
     if let Ok(time) = text.parse::<Timestamp>() {
         return Ok(time);
     }
     if let Ok(civil) = text.parse::<civil::DateTime>() {
-        return civil.to_zoned(TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string());
+        return Ok(civil.to_zoned(TimeZone::UTC)?.timestamp());
     }
     if let Some(back) = text.strip_suffix("ago").map(str::trim_end).filter(|t| !t.is_empty()) {
-        let span: Span = back
-            .parse()
-            .map_err(|_| format!("{back:?} is not a span of time (e.g. 2h, 90 minutes, 1 day)"))?;
+        let span: Span = back.parse().map_err(|_| TimeError::Span { back: back.to_owned() })?;
         if span.is_negative() {
-            return Err("give the span without a sign: `2h ago`".to_owned());
+            return Err(TimeError::Signed);
         }
-        return now.checked_sub(span).map(|z| z.timestamp()).map_err(|e| e.to_string());
+        return Ok(now.checked_sub(span)?.timestamp());
     }
-    Err("expected RFC 3339 (2024-12-20T14:00:00Z), \"2024-12-20 14:00:00\" (UTC), or a span back from now (\"2h ago\")"
-        .to_owned())
+    Err(TimeError::Form)
 }
 
 #[cfg(test)]
