@@ -9,7 +9,11 @@ mod args;
 pub mod check;
 mod database_url;
 mod dir;
-mod env;
+/// The environment lives in a crate of its own (`cargo-litestream-env`), so the download crate
+/// can take it without the configuration; re-exported here for everyone else.
+mod env {
+    pub use cargo_litestream_env::{Env, normalize};
+}
 mod error;
 mod expand;
 mod fsutil;

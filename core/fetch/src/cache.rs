@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cargo_litestream_config::Env;
+use cargo_litestream_env::Env;
 use cargo_litestream_shell::Shell;
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;

@@ -1,4 +1,6 @@
-//! Verified downloads of release assets, shared by the litestream CLI and the VFS extension.
+//! Verified downloads of release assets. Whose releases they are is the caller's to say (a
+//! [`Publisher`]: the base URL, the mirror variable, where a pin is written): the litestream CLI
+//! and the VFS extension each have a release crate that does.
 //!
 //! [`Fetcher::ensure`] makes a pinned file available in the cache, in this order:
 //!
@@ -8,7 +10,7 @@
 //!    a symlink is never used. A full re-hash every time with `verify`;
 //! 2. **adoption**: a candidate file (e.g. a `litestream` on `PATH`) whose sha256 equals the
 //!    pin is copied into the cache, with no download;
-//! 3. **download** from GitHub or `CARGO_LITESTREAM_MIRROR`, streamed: bytes (at most 512 MiB)
+//! 3. **download** from the asset's [`Publisher`] or the mirror its variable names, streamed: bytes (at most 512 MiB)
 //!    → gunzip (at most 512 MiB inflated) → tar → the one wanted entry → a temporary file in
 //!    the cache entry, hashed on the way. Only when the hash equals the pin is the file made
 //!    executable and renamed into place.
@@ -29,13 +31,13 @@ use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cargo_litestream_config::Env;
+use cargo_litestream_env::Env;
 use cargo_litestream_shell::Shell;
 
 pub use archive::ArchiveKind;
 pub use cache::{Entry, Identity, Lookup, Receipt, cache_root, copy_to};
 pub use hash::{hex, is_sha256, sha256_file};
-pub use net::{Base, GITHUB_RELEASES, Location};
+pub use net::{Base, Location};
 
 use archive::ExtractError;
 use hash::{HashingReader, HashingWriter};
@@ -77,9 +79,24 @@ pub enum UpstreamChecksum {
     Sidecar,
 }
 
+/// Who publishes an asset: where its releases are downloaded from, and the names a user meets
+/// in messages (this crate knows nothing of any one program).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publisher {
+    /// The base of the release downloads: an asset is at `<releases>/v<version>/<file>`.
+    pub releases: &'static str,
+    /// The environment variable naming a mirror of `releases` (http, https or `file://`).
+    pub mirror_var: &'static str,
+    /// Where a user writes a pin for a version without one (`sha256 = "…"`), for the warning
+    /// an unpinned download gives.
+    pub pin_table: &'static str,
+}
+
 /// A release asset and the file wanted from it.
 #[derive(Clone, Debug)]
 pub struct Asset {
+    /// Where it is published.
+    pub publisher: Publisher,
     /// Cache folder name and receipt field: `litestream`, `litestream-vfs`.
     pub artifact: &'static str,
     /// How messages name it: `Litestream`, `Litestream VFS`.
@@ -209,8 +226,8 @@ pub enum FetchError {
     #[error("cannot {action} {}: {error}", path.display())]
     Io { action: &'static str, path: PathBuf, error: io::Error },
 
-    #[error("CARGO_LITESTREAM_MIRROR=`{value}` is not usable: {reason}")]
-    BadMirror { value: String, reason: String },
+    #[error("{var}=`{value}` is not usable: {reason}")]
+    BadMirror { var: &'static str, value: String, reason: String },
 
     #[error("{what} is not in the cache ({}) and --offline forbids downloading it; {hint}", dir.display())]
     Offline { what: String, dir: PathBuf, hint: String },
@@ -224,10 +241,17 @@ pub enum FetchError {
     Download { url: String, why: String, attempts: u32, hint: String },
 
     #[error(
-        "{url} is too slow: {why} ({attempts} attempt{}); point CARGO_LITESTREAM_MIRROR at a mirror that answers, or raise CARGO_HTTP_TIMEOUT (now {timeout} s) or lower CARGO_HTTP_LOW_SPEED_LIMIT (now {low_speed_limit} bytes/s)",
+        "{url} is too slow: {why} ({attempts} attempt{}); point {mirror_var} at a mirror that answers, or raise CARGO_HTTP_TIMEOUT (now {timeout} s) or lower CARGO_HTTP_LOW_SPEED_LIMIT (now {low_speed_limit} bytes/s)",
         if *attempts == 1 { "" } else { "s" }
     )]
-    TooSlow { url: String, why: String, attempts: u32, timeout: u64, low_speed_limit: u64 },
+    TooSlow {
+        url: String,
+        why: String,
+        attempts: u32,
+        timeout: u64,
+        low_speed_limit: u64,
+        mirror_var: &'static str,
+    },
 
     #[error(
         "sha256 mismatch for `{file}` from {url}: expected {expected} ({origin}), got {actual}; nothing was installed or run (the download is corrupt, or not upstream's release: a mirror must serve upstream's files unchanged)"
@@ -367,7 +391,7 @@ impl<'a> Fetcher<'a> {
         }
 
         // Refuse early what could only end in a refusal, before touching the cache.
-        let base = Base::from_env(self.env)?;
+        let base = Base::from_env(self.env, &asset.publisher)?;
         if self.offline && base.is_network() && candidates.is_empty() {
             return Err(self.offline_error(asset, &entry));
         }
@@ -517,6 +541,7 @@ impl<'a> Fetcher<'a> {
                     attempts: attempt,
                     timeout: limits.timeout,
                     low_speed_limit: limits.low_speed_limit,
+                    mirror_var: asset.publisher.mirror_var,
                 });
             }
             if attempt >= attempts {
@@ -681,8 +706,9 @@ impl<'a> Fetcher<'a> {
         self.shell.warn(format!(
             "{} has NO PIN in cargo-litestream: it was checked only against upstream's {checksum_url}, \
              fetched from the same place as the file itself (this catches corruption, not tampering); \
-             to pin it, add sha256 = \"{payload_sha256}\" to [package.metadata.litestream]",
-            asset.describe()
+             to pin it, add sha256 = \"{payload_sha256}\" to {}",
+            asset.describe(),
+            asset.publisher.pin_table
         ));
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Where bytes come from: GitHub's release downloads, or a mirror (`CARGO_LITESTREAM_MIRROR`:
-//! http, https or `file://`), through `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY`
+//! Where bytes come from: the publisher's release downloads, or a mirror (the variable the
+//! publisher names, e.g. `CARGO_LITESTREAM_MIRROR`: http, https or `file://`), through `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY`
 //! says otherwise. Only the *source* changes with a mirror; what is accepted is decided by the
 //! pins, elsewhere.
 //!
@@ -15,12 +15,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use cargo_litestream_config::Env;
+use cargo_litestream_env::Env;
 
-use crate::FetchError;
-
-/// Upstream's release downloads.
-pub const GITHUB_RELEASES: &str = "https://github.com/benbjohnson/litestream/releases/download";
+use crate::{FetchError, Publisher};
 
 /// The base every asset URL is built on: `<base>/v<version>/<asset>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,16 +27,18 @@ pub enum Base {
 }
 
 impl Base {
-    /// `CARGO_LITESTREAM_MIRROR`, else GitHub.
-    pub fn from_env(env: &Env) -> Result<Base, FetchError> {
-        match env.non_empty("CARGO_LITESTREAM_MIRROR") {
-            Some(value) => Base::parse(value),
-            None => Ok(Base::Http(GITHUB_RELEASES.to_owned())),
+    /// The mirror `publisher.mirror_var` names, else the publisher's own downloads.
+    pub fn from_env(env: &Env, publisher: &Publisher) -> Result<Base, FetchError> {
+        match env.non_empty(publisher.mirror_var) {
+            Some(value) => Base::parse(publisher.mirror_var, value),
+            None => Ok(Base::Http(publisher.releases.to_owned())),
         }
     }
 
-    pub fn parse(value: &str) -> Result<Base, FetchError> {
-        let bad = |reason: &str| FetchError::BadMirror { value: value.to_owned(), reason: reason.to_owned() };
+    /// The mirror `value` of the variable `var` (named in the refusal).
+    pub fn parse(var: &'static str, value: &str) -> Result<Base, FetchError> {
+        let bad =
+            |reason: &str| FetchError::BadMirror { var, value: value.to_owned(), reason: reason.to_owned() };
         let trimmed = value.trim_end_matches('/');
         let lower = trimmed.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
@@ -471,31 +470,39 @@ mod tests {
     #[test]
     fn mirrors() {
         assert_eq!(
-            Base::parse("https://m.example/rel/").unwrap(),
+            Base::parse("M", "https://m.example/rel/").unwrap(),
             Base::Http("https://m.example/rel".into())
         );
-        assert_eq!(Base::parse("http://127.0.0.1:8080").unwrap(), Base::Http("http://127.0.0.1:8080".into()));
+        assert_eq!(
+            Base::parse("M", "http://127.0.0.1:8080").unwrap(),
+            Base::Http("http://127.0.0.1:8080".into())
+        );
         if !cfg!(windows) {
-            assert_eq!(Base::parse("file:///srv/my%20mirror").unwrap(), Base::File("/srv/my mirror".into()));
-            assert_eq!(Base::parse("file://localhost/srv/m").unwrap(), Base::File("/srv/m".into()));
+            assert_eq!(
+                Base::parse("M", "file:///srv/my%20mirror").unwrap(),
+                Base::File("/srv/my mirror".into())
+            );
+            assert_eq!(Base::parse("M", "file://localhost/srv/m").unwrap(), Base::File("/srv/m".into()));
         }
         for bad in ["ftp://x", "file://relative/dir", "https://", "/srv/mirror"] {
-            let error = Base::parse(bad).unwrap_err().to_string();
-            assert!(error.contains("CARGO_LITESTREAM_MIRROR"), "{error}");
+            let error = Base::parse("MY_MIRROR", bad).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("MY_MIRROR=`{bad}`")), "{error}");
         }
-        let base = Base::parse("http://h/d").unwrap();
+        let base = Base::parse("M", "http://h/d").unwrap();
         let asset = base.locate("0.5.17", "litestream-0.5.17-linux-x86_64.tar.gz");
         assert_eq!(asset.url(), "http://h/d/v0.5.17/litestream-0.5.17-linux-x86_64.tar.gz");
         assert_eq!(asset.sibling("checksums.txt").url(), "http://h/d/v0.5.17/checksums.txt");
     }
 
     #[test]
-    fn github_is_the_default() {
-        let base = Base::from_env(&Env::empty("/")).unwrap();
-        assert_eq!(
-            base.locate("0.5.17", "a.tar.gz").url(),
-            "https://github.com/benbjohnson/litestream/releases/download/v0.5.17/a.tar.gz"
-        );
+    fn the_publisher_unless_its_mirror_variable_is_set() {
+        let publisher =
+            Publisher { releases: "https://example.com/rel", mirror_var: "MY_MIRROR", pin_table: "[t]" };
+        let base = Base::from_env(&Env::empty("/"), &publisher).unwrap();
+        assert_eq!(base.locate("0.5.17", "a.tar.gz").url(), "https://example.com/rel/v0.5.17/a.tar.gz");
+        let mirrored = Env::empty("/").with("MY_MIRROR", "http://m/d");
+        let base = Base::from_env(&mirrored, &publisher).unwrap();
+        assert_eq!(base.locate("0.5.17", "a.tar.gz").url(), "http://m/d/v0.5.17/a.tar.gz");
     }
 
     #[test]

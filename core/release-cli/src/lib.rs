@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use cargo_litestream_config::{DEFAULT_LITESTREAM_VERSION, Env, Project};
 use cargo_litestream_fetch::{
-    ArchiveKind, Asset, FetchError, Fetcher, HOST_TARGET, Installed, PinOrigin, Trust, UpstreamChecksum,
-    find_pin,
+    ArchiveKind, Asset, FetchError, Fetcher, HOST_TARGET, Installed, PinOrigin, Publisher, Trust,
+    UpstreamChecksum, find_pin,
 };
 
 pub use pins::PINS;
@@ -149,6 +149,14 @@ pub fn binary_name(target: &str) -> &'static str {
     if target.contains("-windows-") { "litestream.exe" } else { "litestream" }
 }
 
+/// Litestream's releases (the CLI's and the VFS extension's alike): GitHub, or the mirror in
+/// `CARGO_LITESTREAM_MIRROR`; a pin for an unpinned version goes into the project's table.
+pub const PUBLISHER: Publisher = Publisher {
+    releases: "https://github.com/benbjohnson/litestream/releases/download",
+    mirror_var: "CARGO_LITESTREAM_MIRROR",
+    pin_table: "[package.metadata.litestream]",
+};
+
 /// The upstream asset of `version` for `target`.
 pub fn asset(version: &str, target: &str) -> Result<Asset, ReleaseError> {
     let version = version.trim_start_matches('v');
@@ -161,6 +169,7 @@ pub fn asset(version: &str, target: &str) -> Result<Asset, ReleaseError> {
     let version_flag =
         if version == DEFAULT_LITESTREAM_VERSION { String::new() } else { format!(" --version {version}") };
     Ok(Asset {
+        publisher: PUBLISHER,
         artifact: ARTIFACT,
         title: "Litestream",
         version: version.to_owned(),

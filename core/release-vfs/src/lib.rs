@@ -112,6 +112,8 @@ pub fn asset(version: &str, target: &str) -> Result<Asset, ReleaseError> {
     let version = version.trim_start_matches('v');
     let (os, arch, ext) = platform(target)?;
     Ok(Asset {
+        // Published with the CLI, in the same GitHub releases.
+        publisher: cargo_litestream_release_cli::PUBLISHER,
         artifact: ARTIFACT,
         title: "Litestream VFS",
         version: version.to_owned(),
