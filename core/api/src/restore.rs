@@ -55,9 +55,9 @@ pub enum RestoreError {
     #[error(
         "{} is being replicated{}; restoring over it would corrupt its replica: stop `cargo litestream replicate` first, or restore elsewhere with -o",
         output.display(),
-        by_process(*pid)
+        holder.by()
     )]
-    Replicating { output: PathBuf, pid: i32 },
+    Replicating { output: PathBuf, holder: cargo_litestream_runner::lock::Holder },
 
     #[error(
         "{} is open in process {pid} (an app or a litestream); replacing it now would lose that process's later writes: stop it first, or restore elsewhere with -o",
@@ -137,10 +137,6 @@ pub fn step(output: &Path, flags: RestoreFlags) -> Result<Step, RestoreError> {
     Ok(Step::Litestream)
 }
 
-fn by_process(pid: i32) -> String {
-    if pid > 0 { format!(" by process {pid}") } else { String::new() }
-}
-
 /// What [`replace`] did.
 #[derive(Debug)]
 pub enum Replaced {
@@ -176,8 +172,8 @@ pub fn replace(
     if !existing || output.is_dir() || !dir.is_dir() {
         return Ok(Replaced::NothingToReplace);
     }
-    if let Some(pid) = cargo_litestream_runner::lock::replicating(&output) {
-        return Err(RestoreError::Replicating { output, pid });
+    if let Some(holder) = cargo_litestream_runner::lock::replicator(&output) {
+        return Err(RestoreError::Replicating { output, holder });
     }
     if let Some(pid) = cargo_litestream_runner::lock::database_opener(&output) {
         return Err(RestoreError::Open { output, pid });

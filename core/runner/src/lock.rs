@@ -374,13 +374,6 @@ pub fn replicator(database: &Path) -> Option<Holder> {
     own.or_else(|| neighbour_holder(database, &[]).map(|(_, holder)| holder))
 }
 
-/// [`replicator`] as a PID, 0 for [`Holder::Unknown`]: the shape its last two callers
-/// (`restore -force` and `replicate`'s restore, both being moved into `core/api`) still read.
-/// Use [`replicator`] in new code.
-pub fn replicating(database: &Path) -> Option<i32> {
-    replicator(database).map(|holder| holder.pid().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0))
-}
-
 /// A replicator of a folder holding `database`, or of a database inside the folder `database`:
 /// `dir`-mode folders and single databases have lock files of their own, so each looks for the
 /// other's. Lock files in `ours` are skipped: opening and closing a file this process holds a

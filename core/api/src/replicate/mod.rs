@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use cargo_litestream_config::{ConfigError, Env, Generate, Location, Project, parse_go_duration};
 use cargo_litestream_runner::Litestream;
-use cargo_litestream_runner::lock::{LockError, ReplicaClaim, ReplicateLock, replicating};
+use cargo_litestream_runner::lock::{LockError, ReplicaClaim, ReplicateLock, replicator};
 use serde::Serialize;
 
 use crate::child::{Child, ChildOptions, ExitWatch, signal};
@@ -870,8 +870,8 @@ pub fn restore_if_missing(
                 message: cargo_litestream_config::orphaned_sidecars_message(path, &stale, ""),
             });
         }
-        if let Some(pid) = replicating(path) {
-            let by = if pid > 0 { format!(" by process {pid}") } else { String::new() };
+        if let Some(holder) = replicator(path) {
+            let by = holder.by();
             return Err(ReplicateError::Restore {
                 database: path.clone(),
                 message: format!(
