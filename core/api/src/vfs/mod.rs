@@ -36,7 +36,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use probe::{Probe, ProbeRequest, probe, probe_in_child};
 pub use status::{Assessment, Health, ReplicaPosition, Thresholds, assess, replica_position, seconds};
-pub use target::{TargetSource, VfsTarget, replica_url, vfs_target, vfs_targets};
+pub use target::{TargetSource, VfsTarget, VfsTargetError, replica_url, vfs_target, vfs_targets};
 
 /// The extension's entry point. SQLite would derive `sqlite3_litestream_init` from upstream's
 /// release file name `litestream.so`, which does not exist: always name it.

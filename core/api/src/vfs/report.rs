@@ -107,7 +107,7 @@ impl Report {
 }
 
 /// A VFS alias and its replica, or why it has none.
-pub type NamedTarget = (String, Result<VfsTarget, String>);
+pub type NamedTarget = (String, Result<VfsTarget, super::VfsTargetError>);
 
 /// The project's VFS replicas to look at: all of them, or the one `alias` names.
 pub fn selected_targets(
@@ -166,7 +166,7 @@ pub fn status(run: &StatusRun<'_>, targets: &[NamedTarget]) -> Vec<Report> {
             .iter()
             .map(|(alias, target)| {
                 scope.spawn(move || match target {
-                    Err(problem) => Report::unresolved(alias, problem),
+                    Err(problem) => Report::unresolved(alias, &problem.to_string()),
                     Ok(target) => report(run, target),
                 })
             })

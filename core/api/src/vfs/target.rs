@@ -43,24 +43,45 @@ impl VfsTarget {
     }
 }
 
+/// Why a VFS alias gives no replica to open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VfsTargetError {
+    #[error("`{alias}` is not a VFS alias: no [package.metadata.litestream.vfs] table is configured")]
+    NoTable { alias: String },
+    #[error("`{alias}` is not a VFS alias; configured: {configured}")]
+    UnknownAlias { alias: String, configured: String },
+    /// The entry names no replica the VFS can read (the text says which key and why).
+    #[error("{problem}")]
+    Unresolved { problem: String },
+}
+
 /// Resolves every entry of the `vfs` table, in order; each one on its own, so one bad entry
 /// does not hide the others.
-pub fn vfs_targets(project: &Project, env: &Env) -> Vec<(String, Result<VfsTarget, String>)> {
-    project.vfs.iter().map(|(alias, target)| (alias.clone(), resolve(project, env, alias, target))).collect()
+pub fn vfs_targets(project: &Project, env: &Env) -> Vec<(String, Result<VfsTarget, VfsTargetError>)> {
+    project
+        .vfs
+        .iter()
+        .map(|(alias, target)| {
+            let resolved = resolve(project, env, alias, target)
+                .map_err(|problem| VfsTargetError::Unresolved { problem });
+            (alias.clone(), resolved)
+        })
+        .collect()
 }
 
 /// The VFS alias `alias` of the project.
-pub fn vfs_target(project: &Project, env: &Env, alias: &str) -> Result<VfsTarget, String> {
+pub fn vfs_target(project: &Project, env: &Env, alias: &str) -> Result<VfsTarget, VfsTargetError> {
     match project.vfs.iter().find(|(name, _)| name == alias) {
-        Some((name, target)) => resolve(project, env, name, target),
+        Some((name, target)) => {
+            resolve(project, env, name, target).map_err(|problem| VfsTargetError::Unresolved { problem })
+        }
         None => {
             let names: Vec<&str> = project.vfs.iter().map(|(n, _)| n.as_str()).collect();
             Err(if names.is_empty() {
-                format!(
-                    "`{alias}` is not a VFS alias: no [package.metadata.litestream.vfs] table is configured"
-                )
+                VfsTargetError::NoTable { alias: alias.to_owned() }
             } else {
-                format!("`{alias}` is not a VFS alias; configured: {}", names.join(", "))
+                VfsTargetError::UnknownAlias { alias: alias.to_owned(), configured: names.join(", ") }
             })
         }
     }
