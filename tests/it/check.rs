@@ -340,6 +340,11 @@ fn bad_input_is_one_line_and_unknown() {
     project.run(["check", "--max-lag", "soon"]).code(3).our_error(&["--max-lag", "\"soon\"", "Go's"]);
     project.run(["check", "--timeout", "0"]).code(3).our_error(&["--timeout"]);
     project.run(["check", "nosuch"]).code(3).our_error(&["`nosuch` is not a database alias"]);
+    // A command line the parser refuses is UNKNOWN too (2 would be CRITICAL to a Nagios).
+    let run = project.run(["check", "--max-lga", "5s"]).code(3);
+    assert!(run.stderr.contains("did you mean -max-lag?"), "{run}");
+    project.run(["check", "--max-lag"]).code(3);
+    project.run(["verify", "--max-lga"]).code(2);
 
     let bad = Project::new(&format!("{PROJECT}\n[package.metadata.litestream.check]\nmax-lag = \"soon\"\n"));
     bad.run(["check"]).code(3).our_error(&["check.max-lag", "\"soon\""]);

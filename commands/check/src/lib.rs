@@ -257,4 +257,6 @@ register_command!(CommandSpec {
     cli,
     run,
     passthrough: None,
+    // Nagios reads 2 as CRITICAL: a command line check cannot parse is UNKNOWN, as its other errors are.
+    usage_error: Status::Unknown.exit_code(),
 });

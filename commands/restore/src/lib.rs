@@ -221,6 +221,7 @@ register_command!(CommandSpec {
     cli,
     run,
     passthrough: Some(&LITESTREAM),
+    usage_error: cargo_litestream_command::USAGE_ERROR,
 });
 
 #[cfg(test)]

@@ -334,6 +334,7 @@ register_command!(CommandSpec {
     cli,
     run,
     passthrough: None,
+    usage_error: cargo_litestream_command::USAGE_ERROR,
 });
 
 #[cfg(test)]

@@ -36,4 +36,5 @@ register_command!(CommandSpec {
     cli,
     run,
     passthrough: Some(&LITESTREAM),
+    usage_error: cargo_litestream_command::USAGE_ERROR,
 });

@@ -87,4 +87,5 @@ register_command!(CommandSpec {
     cli,
     run,
     passthrough: None,
+    usage_error: cargo_litestream_command::USAGE_ERROR,
 });

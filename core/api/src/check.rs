@@ -56,7 +56,7 @@ pub enum Status {
 
 impl Status {
     /// Nagios's plugin exit codes.
-    pub fn exit_code(self) -> u8 {
+    pub const fn exit_code(self) -> u8 {
         match self {
             Status::Ok => 0,
             Status::Warning => 1,

@@ -22,7 +22,7 @@ use clap::{Arg, ArgAction, Command};
 
 pub use argv::normalize as normalize_args;
 pub use ctx::Ctx;
-pub use registry::{CommandSpec, RegistryError, commands};
+pub use registry::{CommandSpec, RegistryError, USAGE_ERROR, commands};
 // Re-exported so command crates can `register_command!` without depending on inventory.
 pub use cargo_litestream_config::{DatabaseArg, Lookup};
 pub use inventory;
@@ -164,19 +164,21 @@ fn run() -> u8 {
             return INTERNAL_ERROR;
         }
     };
-    let args = argv::normalize(args, &root);
-    let matches =
-        match root.try_get_matches_from(std::iter::once(OsString::from("cargo-litestream")).chain(args)) {
-            Ok(matches) => matches,
-            Err(error) => {
-                if let Some(line) = unknown_flag(&error).or_else(|| unknown_command(&error)) {
-                    eprintln!("{line}");
-                    return 2;
-                }
-                let _ = error.print();
-                return u8::try_from(error.exit_code()).unwrap_or(2);
+    let args: Vec<OsString> =
+        std::iter::once(OsString::from("cargo-litestream")).chain(argv::normalize(args, &root)).collect();
+    let matches = match root.try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(error) => {
+            let code = refusing_command(&args).map_or(USAGE_ERROR, |spec| spec.usage_error);
+            if let Some(line) = unknown_flag(&error).or_else(|| unknown_command(&error)) {
+                eprintln!("{line}");
+                return code;
             }
-        };
+            let _ = error.print();
+            // `--help` and `--version` arrive here too, and exit 0.
+            return if error.exit_code() == 0 { 0 } else { code };
+        }
+    };
 
     let shell = Shell::new(&shell_config(&matches, &env));
     let offline = matches.get_flag("offline") || env.flag("CARGO_NET_OFFLINE");
@@ -195,6 +197,13 @@ fn run() -> u8 {
     };
     ctx.forget_project();
     code
+}
+
+/// The command a command line the parser refused is for: the same line parsed again with
+/// errors ignored (which still finds the subcommand).
+fn refusing_command(args: &[OsString]) -> Option<&'static CommandSpec> {
+    let matches = cli().ok()?.ignore_errors(true).try_get_matches_from(args).ok()?;
+    commands().ok()?.get(matches.subcommand_name()?).copied()
 }
 
 /// An unknown flag, in one line and Litestream's spelling, with the nearest flag of the command

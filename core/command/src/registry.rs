@@ -22,7 +22,14 @@ pub struct CommandSpec {
     /// own). Its flags are Litestream's: the integration test runs each of them against
     /// litestream itself, so a flag declared here is compared with Litestream automatically.
     pub passthrough: Option<&'static crate::passthrough::Passthrough>,
+    /// The exit code of a command line the argument parser refuses (an unknown flag, a bad or
+    /// missing value): [`USAGE_ERROR`] but where the command's exit codes say otherwise
+    /// (`check`'s are Nagios's, where 2 is CRITICAL).
+    pub usage_error: u8,
 }
+
+/// The exit code of a usage error, as cargo's and Go's flag package's (Litestream's own).
+pub const USAGE_ERROR: u8 = 2;
 
 inventory::collect!(CommandSpec);
 
@@ -31,6 +38,7 @@ inventory::collect!(CommandSpec);
 /// ```ignore
 /// cargo_litestream_command::register_command!(CommandSpec {
 ///     name: "databases", about: "…", cli, run, passthrough: Some(&LITESTREAM),
+///     usage_error: cargo_litestream_command::USAGE_ERROR,
 /// });
 /// ```
 #[macro_export]
@@ -79,6 +87,7 @@ macro_rules! passthrough_command {
             cli,
             run,
             passthrough: Some(&LITESTREAM),
+            usage_error: $crate::USAGE_ERROR,
         });
     };
 }

@@ -33,7 +33,7 @@ pub struct Generate {
 
 /// Longest socket path the OS accepts (`sun_path` minus its terminating NUL). Beyond it
 /// Litestream only logs a warning and runs without a socket (gotcha 23).
-const MAX_SOCKET_PATH: usize = if cfg!(target_os = "linux") { 107 } else { 103 };
+pub const MAX_SOCKET_PATH: usize = if cfg!(target_os = "linux") { 107 } else { 103 };
 
 impl Project {
     /// Whether the generated config enables the control socket (unless the user turned it off).

@@ -32,7 +32,9 @@ pub use env::{Env, normalize};
 pub use error::ConfigError;
 pub use expand::{go_expand, go_expand_with};
 pub use fsutil::{SQLITE_SIDECARS, orphaned_sidecars, orphaned_sidecars_message, sidecar, write_private};
-pub use generate::{Generate, is_env_reference, raw_password_problem, redact_secrets, redact_url_password};
+pub use generate::{
+    Generate, MAX_SOCKET_PATH, is_env_reference, raw_password_problem, redact_secrets, redact_url_password,
+};
 pub use manifest::{Manifest, locate as locate_manifest, target_dir};
 pub use project::{
     Alias, AliasOrigin, ConfigSource, DEFAULT_LITESTREAM_VERSION, Database, Location, Project, ReplicaOrigin,

@@ -50,7 +50,7 @@ pub(super) fn check(project: &Project, env: &Env, timeout: Duration, checks: &mu
         return;
     }
     let socket = project.socket_path(env);
-    if socket.as_os_str().len() > if cfg!(target_os = "linux") { 107 } else { 103 } {
+    if socket.as_os_str().len() > cargo_litestream_config::MAX_SOCKET_PATH {
         checks.push(
             Check::new(
                 "daemon",

@@ -39,8 +39,8 @@ pub(super) fn checks(project: &Project) -> Vec<Check> {
                  copied it: commits then miss the backup); cannot be seen from outside",
             )
             .fix(
-                "open them with `cargo_litestream_api::sqlite::open` (rusqlite), or apply \
-                 `cargo_litestream_api::sqlite::PRAGMAS` to sqlx's `SqliteConnectOptions` with `.pragma(name, value)`",
+                "open them with `cargo_litestream_api::sqlite::open` (rusqlite) or pass sqlx's `SqliteConnectOptions` \
+                 through `cargo_litestream_api::sqlite::configure_sqlx` (feature `sqlx`)",
             ),
         );
     }
