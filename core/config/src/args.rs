@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::env::Env;
 use crate::error::ConfigError;
-use crate::project::{Location, Project, looks_like_alias};
+use crate::project::{Project, looks_like_alias};
 use crate::replica::url_scheme;
 use crate::schema::suggest;
 
@@ -100,9 +100,9 @@ impl Project {
     pub fn configured_list(&self) -> String {
         self.databases
             .iter()
-            .map(|db| match (&db.alias, &db.location) {
-                (Some(alias), Location::File(p) | Location::Dir(p)) => format!("{alias} ({})", p.display()),
-                (None, Location::File(p) | Location::Dir(p)) => p.display().to_string(),
+            .map(|db| match &db.alias {
+                Some(alias) => format!("{alias} ({})", db.location.path().display()),
+                None => db.location.path().display().to_string(),
             })
             .collect::<Vec<_>>()
             .join(", ")

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cargo_litestream_config::{Database, Env, Location, Project};
+use cargo_litestream_config::{Database, Env, Project};
 
 use super::{Check, Status};
 use crate::control::{self, ControlError};
@@ -120,9 +120,7 @@ pub(super) fn check(project: &Project, env: &Env, timeout: Duration, checks: &mu
             let holder = project
                 .databases
                 .iter()
-                .filter_map(|db| match &db.location {
-                    Location::File(p) | Location::Dir(p) => cargo_litestream_runner::lock::replicator(p),
-                })
+                .filter_map(|db| cargo_litestream_runner::lock::replicator(db.location.path()))
                 .next();
             let stale =
                 if socket.exists() { " (the socket file is left from a daemon that died)" } else { "" };

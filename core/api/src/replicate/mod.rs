@@ -586,13 +586,7 @@ pub fn socket_answers(socket: &Path) -> bool {
 
 /// The files and folders of every configured database (what the replicate lock covers).
 pub fn database_locations(project: &Project) -> Vec<PathBuf> {
-    project
-        .databases
-        .iter()
-        .map(|db| match &db.location {
-            Location::File(path) | Location::Dir(path) => path.clone(),
-        })
-        .collect()
+    project.databases.iter().map(|db| db.location.path().to_path_buf()).collect()
 }
 
 /// Each database's replica location, for the machine-wide lock beside the database locks.
@@ -600,12 +594,9 @@ pub fn replica_claims(project: &Project, env: &Env) -> Vec<ReplicaClaim> {
     project
         .databases
         .iter()
-        .map(|db| {
-            let (Location::File(path) | Location::Dir(path)) = &db.location;
-            ReplicaClaim {
-                database: path.clone(),
-                location: cargo_litestream_config::replica_location(&db.replica, &project.globals, env),
-            }
+        .map(|db| ReplicaClaim {
+            database: db.location.path().to_path_buf(),
+            location: cargo_litestream_config::replica_location(&db.replica, &project.globals, env),
         })
         .collect()
 }
@@ -617,8 +608,10 @@ pub fn owner_places(project: &Project, env: &Env) -> Vec<(PathBuf, crate::owner:
         .databases
         .iter()
         .filter_map(|db| {
-            let (Location::File(path) | Location::Dir(path)) = &db.location;
-            Some((path.clone(), crate::owner::place_of(&db.replica, &project.globals, env)?))
+            Some((
+                db.location.path().to_path_buf(),
+                crate::owner::place_of(&db.replica, &project.globals, env)?,
+            ))
         })
         .collect()
 }
@@ -848,9 +841,7 @@ pub fn restore_if_missing(
         let Location::File(path) = &db.location else {
             reports.push(RestoreReport {
                 database: db.name(),
-                path: match &db.location {
-                    Location::File(p) | Location::Dir(p) => p.clone(),
-                },
+                path: db.location.path().to_path_buf(),
                 action: RestoreAction::Skipped {
                     reason: "a `dir` entry: restore its databases with `replicate -restore-if-db-not-exists`"
                         .to_owned(),

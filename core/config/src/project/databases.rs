@@ -178,7 +178,7 @@ impl Loader<'_> {
 
         // Litestream expands `$` in its whole configuration: a path it would read as another
         // file (`a$HOME.db` → `a/root.db`) would leave this one unreplicated.
-        let (Location::File(path) | Location::Dir(path)) = &location;
+        let path = location.path();
         let text = path.to_string_lossy();
         let expanded = crate::go_expand(&text, self.env);
         if expanded != text {
@@ -300,18 +300,12 @@ impl Loader<'_> {
 }
 
 fn location_display(location: &Location) -> String {
-    match location {
-        Location::File(p) | Location::Dir(p) => p.display().to_string(),
-    }
+    location.path().display().to_string()
 }
 
 /// The file (or folder) name a default replica path is made from.
 fn location_name(location: &Location) -> String {
-    match location {
-        Location::File(p) | Location::Dir(p) => {
-            p.file_name().map_or_else(|| "db".to_owned(), |n| n.to_string_lossy().into_owned())
-        }
-    }
+    location.path().file_name().map_or_else(|| "db".to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

@@ -79,6 +79,15 @@ pub enum Location {
     Dir(PathBuf),
 }
 
+impl Location {
+    /// The file, or the folder of a `dir` entry.
+    pub fn path(&self) -> &Path {
+        match self {
+            Location::File(path) | Location::Dir(path) => path,
+        }
+    }
+}
+
 /// How a database's replica was chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplicaOrigin {
@@ -105,9 +114,9 @@ pub struct Database {
 impl Database {
     /// The alias, else the path: how messages name this database.
     pub fn name(&self) -> String {
-        match (&self.alias, &self.location) {
-            (Some(alias), _) => alias.clone(),
-            (None, Location::File(path) | Location::Dir(path)) => path.display().to_string(),
+        match &self.alias {
+            Some(alias) => alias.clone(),
+            None => self.location.path().display().to_string(),
         }
     }
 
