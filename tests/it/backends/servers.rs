@@ -91,11 +91,7 @@ fn rclone_s3_with(flags: &[&str]) -> Backend {
     std::fs::create_dir(data.path().join(BUCKET)).unwrap();
     let port = free_port();
     let spec = Spec::new("rclone-s3", tool("venv/bin/rclone"))
-        .args(["serve", "s3"])
-        .arg(data.path())
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .args(["--auth-key", &format!("{ACCESS_KEY},{SECRET_KEY}")])
-        .args(["--config", "/dev/null"])
+        .args(crate::s3::serve_args(data.path(), &format!("127.0.0.1:{port}"), SECRET_KEY))
         .args(flags.iter().copied());
     let server = Server::start(spec, port);
     let endpoint = format!("http://{}", server.addr());
