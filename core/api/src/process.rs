@@ -1,6 +1,7 @@
-//! Running a child process with a deadline, without sleeping: its pipes are drained by threads
-//! that report when the child closes them (it exited), and the child is killed when the
-//! deadline passes first.
+//! Running a child process with a deadline: its pipes are drained by threads that report when
+//! the child closes them (it exited, as a rule), and the child is killed when the deadline
+//! passes first. A child that closes its pipes and lives on is polled for its exit until the
+//! same deadline.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
@@ -69,11 +70,23 @@ pub(crate) fn output_within(
             }
         }
     }
-    // Both pipes closed: the child has exited (or is about to).
-    let status = child.wait().map_err(|source| BoundedError::Spawn {
+    // Both pipes closed: the child has exited, is about to, or closed them and lives on; the
+    // last is bounded by the same deadline (a short poll: its exit raises no event to wait on).
+    let spawn_error = |source| BoundedError::Spawn {
         program: command.get_program().to_string_lossy().into_owned(),
         source,
-    })?;
+    };
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(spawn_error)? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(BoundedError::TimedOut(timeout));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     Ok(Finished { status, stdout, stderr })
 }
 
@@ -129,6 +142,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, BoundedError::TimedOut(_)), "{error}");
+    }
+
+    /// Its pipes closed, the child lives on: bounded all the same (this waited for it before).
+    #[test]
+    fn kills_a_child_that_closed_its_pipes_at_the_deadline() {
+        let started = std::time::Instant::now();
+        let error = output_within(
+            Command::new("sh").args(["-c", "exec >&- 2>&-; sleep 600"]),
+            None,
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(matches!(error, BoundedError::TimedOut(_)), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(60));
     }
 
     #[test]
