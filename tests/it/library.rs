@@ -115,7 +115,7 @@ fn spawn_replicate_rows_written_while_running_are_restorable_after_stop() {
     let (config, env) = (load(&project), env(&project));
     let litestream = locate_litestream(&config, &env).unwrap();
     let handle = spawn_replicate(&config, &env, &litestream, &options(&project)).unwrap();
-    assert_eq!(handle.first_sync().as_ref().map(Vec::len), Ok(1), "{}", log(&project));
+    assert_eq!(handle.first_sync().as_ref().map(Vec::len).ok(), Some(1), "{}", log(&project));
 
     project.run(["info", "-json"]).success().stdout_has(&format!("\"pid\": {}", handle.pid()));
     project.run(["replicate"]).our_error(&["already being replicated", &format!("process {}", handle.pid())]);

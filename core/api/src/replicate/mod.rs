@@ -39,6 +39,8 @@ pub mod supervise;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod words;
 
+pub use words::CommandLineError;
+
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
@@ -97,8 +99,11 @@ pub enum ReplicateError {
     )]
     NotReady { socket: PathBuf, timeout: Duration },
 
-    #[error("the first sync did not complete: {message}")]
-    FirstSync { message: String },
+    #[error("the first sync did not complete")]
+    FirstSync {
+        #[source]
+        source: SyncAllError,
+    },
 
     #[error("{message}")]
     Sync { message: String },
@@ -211,7 +216,7 @@ pub struct Stopped {
     pub status: ExitStatus,
     /// The final `sync -wait` of every database before the SIGTERM (an error when litestream
     /// had already died, or the replica could not be reached in time).
-    pub final_sync: Result<Vec<Synced>, String>,
+    pub final_sync: Result<Vec<Synced>, SyncAllError>,
     /// Litestream did not exit within the grace period and was killed (its last writes may
     /// not have been replicated).
     pub killed: bool,
@@ -228,7 +233,7 @@ pub struct ReplicateHandle {
     stopping: Arc<AtomicBool>,
     sync_timeout: Duration,
     stop_grace: Duration,
-    first_sync: Result<Vec<Synced>, String>,
+    first_sync: Result<Vec<Synced>, SyncAllError>,
     wal_reports: Vec<WalReport>,
     /// The project's scheduled verify, scrub and drill; stopped before litestream is.
     assurance: Option<crate::assurance::Assurance>,
@@ -305,40 +310,37 @@ pub fn spawn_replicate(
     let child = start_litestream(command, &lock, litestream)?;
 
     let sync_timeout = options.sync_timeout.unwrap_or_else(|| shutdown_sync_timeout(project));
+    let stop_grace = options.stop_grace.unwrap_or(sync_timeout + Duration::from_secs(10));
+    let deadline = Instant::now() + options.startup_timeout;
+    // No handle yet: nothing else has seen this litestream, so a start that fails stops it here.
+    if let Err(error) = wait_ready(&socket, &child.watch(), options.startup_timeout) {
+        child.stop(signal::SIGTERM, stop_grace);
+        return Err(error);
+    }
+    let first_sync = sync_all(&socket, deadline.saturating_duration_since(Instant::now()));
+    // Litestream holds its own read lock now (or the first sync failed and it opens the
+    // databases on its first tick): the WALs need no more guarding.
+    drop(wal_guards);
+    let first_sync = match first_sync {
+        Err(source) if options.require_first_sync => {
+            child.stop(signal::SIGTERM, stop_grace);
+            return Err(ReplicateError::FirstSync { source });
+        }
+        done => done,
+    };
     let mut handle = ReplicateHandle {
         child,
         socket,
         stopping: Arc::new(AtomicBool::new(false)),
         sync_timeout,
-        stop_grace: options.stop_grace.unwrap_or(sync_timeout + Duration::from_secs(10)),
-        first_sync: Err("not attempted".to_owned()),
+        stop_grace,
+        first_sync,
         wal_reports,
         assurance: None,
         metrics: None,
         _lock: lock,
         stopped: false,
     };
-    let deadline = Instant::now() + options.startup_timeout;
-    if let Err(error) = wait_ready(&handle.socket, &handle.child.watch(), options.startup_timeout) {
-        handle.stopping.store(true, Ordering::SeqCst);
-        handle.child.stop(signal::SIGTERM, handle.stop_grace);
-        handle.stopped = true;
-        return Err(error);
-    }
-    handle.first_sync = sync_all(&handle.socket, deadline.saturating_duration_since(Instant::now()))
-        .map_err(|e| e.to_string());
-    // Litestream holds its own read lock now (or the first sync failed and it opens the
-    // databases on its first tick): the WALs need no more guarding.
-    drop(wal_guards);
-    if options.require_first_sync
-        && let Err(message) = &handle.first_sync
-    {
-        let message = message.clone();
-        handle.stopping.store(true, Ordering::SeqCst);
-        handle.child.stop(signal::SIGTERM, handle.stop_grace);
-        handle.stopped = true;
-        return Err(ReplicateError::FirstSync { message });
-    }
     handle.assurance = crate::assurance::start(project, env, litestream, assurance_log(&options.log));
     if let Some(addr) = &project.metrics_addr {
         // Replication matters more than its metrics: a port taken is a line of the log.
@@ -448,7 +450,7 @@ impl ReplicateHandle {
     }
 
     /// The first sync's result (always `Ok` when `require_first_sync` was set).
-    pub fn first_sync(&self) -> &Result<Vec<Synced>, String> {
+    pub fn first_sync(&self) -> &Result<Vec<Synced>, SyncAllError> {
         &self.first_sync
     }
 
@@ -493,9 +495,9 @@ impl ReplicateHandle {
         let died_before = self.child.try_status().is_some();
         self.stopping.store(true, Ordering::SeqCst);
         let final_sync = if died_before {
-            Err("litestream was not running".to_owned())
+            Err(SyncAllError::NotRunning)
         } else {
-            sync_all(&self.socket, self.sync_timeout).map_err(|e| e.to_string())
+            sync_all(&self.socket, self.sync_timeout)
         };
         let (status, killed) = self.child.stop(signal::SIGTERM, self.stop_grace);
         Stopped { status, final_sync, killed, died_before }
@@ -510,13 +512,22 @@ impl Drop for ReplicateHandle {
     }
 }
 
-/// Why a sync of every database failed.
+/// Why a sync of every database failed, or was not made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyncAllError {
+    /// The daemon could not be asked for its databases.
     #[error(transparent)]
     Control(#[from] ControlError),
+    /// Some databases did not sync: each failure names its database.
     #[error("{}", failures.join("; "))]
     Failed { failures: Vec<String> },
+    /// Litestream had exited before the sync was asked for.
+    #[error("litestream was not running")]
+    NotRunning,
+    /// Litestream exited, or the deadline passed, before its control socket answered.
+    #[error("litestream never answered on {}", socket.display())]
+    NeverAnswered { socket: PathBuf },
 }
 
 /// `sync -wait` of every database the daemon on `socket` replicates and that exists, bounded by
@@ -736,18 +747,17 @@ pub fn hold_until_first_sync(
     socket: &Path,
     timeout: Duration,
     litestream_alive: impl Fn() -> bool,
-) -> Result<usize, String> {
+) -> Result<usize, SyncAllError> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(5);
     while control::list(socket, Duration::from_secs(5)).is_err() {
         if !litestream_alive() || Instant::now() >= deadline {
-            return Err(format!("litestream never answered on {}", socket.display()));
+            return Err(SyncAllError::NeverAnswered { socket: socket.to_path_buf() });
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }
-    let synced =
-        sync_all(socket, deadline.saturating_duration_since(Instant::now())).map_err(|e| e.to_string());
+    let synced = sync_all(socket, deadline.saturating_duration_since(Instant::now()));
     drop(guards);
     synced.map(|s| s.len())
 }
@@ -922,4 +932,20 @@ pub fn locate_litestream(
     let shell = cargo_litestream_shell::Shell::quiet();
     let fetcher = cargo_litestream_fetch::Fetcher::new(env, &shell, env.flag("CARGO_NET_OFFLINE"));
     Litestream::locate(Some(project), &fetcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ReplicateError, SyncAllError, plan::one_line};
+
+    #[test]
+    fn a_failed_first_sync_carries_its_cause_and_prints_it_once() {
+        let error = ReplicateError::FirstSync { source: SyncAllError::NotRunning };
+        assert_eq!(error.to_string(), "the first sync did not complete");
+        assert!(matches!(
+            std::error::Error::source(&error).and_then(|s| s.downcast_ref()),
+            Some(SyncAllError::NotRunning)
+        ));
+        assert_eq!(one_line(&error), "the first sync did not complete: litestream was not running");
+    }
 }

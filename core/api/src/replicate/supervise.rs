@@ -44,8 +44,8 @@ pub enum SuperviseError {
     Replicate(#[from] ReplicateError),
 
     /// `-exec`'s command line cannot be run as Litestream would run it.
-    #[error("{0}")]
-    Command(String),
+    #[error(transparent)]
+    Command(#[from] super::CommandLineError),
 
     #[error("could not take the termination signals")]
     Signals(#[source] std::io::Error),

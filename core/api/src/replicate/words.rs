@@ -5,10 +5,25 @@
 //! stops at an unquoted `;`, `&`, `|`, `<` or `>` (so `-exec "migrate; serve"` runs only
 //! `migrate`), this refuses the command and says how to run a shell instead.
 
+/// Why `-exec`'s command line cannot be run as Litestream would run it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandLineError {
+    /// An unquoted shell metacharacter, which go-shellwords would silently stop at.
+    #[error(
+        "-exec {line:?} uses shell syntax (`{found}`), but the command runs without a shell; run one explicitly, e.g. -exec 'sh -c \"…\"'"
+    )]
+    ShellSyntax { line: String, found: char },
+    #[error("-exec {line:?} has an unterminated quote or a trailing backslash")]
+    Unterminated { line: String },
+    #[error("-exec needs a command to run")]
+    Empty,
+}
+
 /// The words of `line`: whitespace separates them; `'…'` keeps everything literally; `"…"` keeps
 /// everything but `\` escapes; outside single quotes `\x` is `x` (`\t` and `\n` are a tab and
 /// a newline, as in go-shellwords).
-pub fn split(line: &str) -> Result<Vec<String>, String> {
+pub fn split(line: &str) -> Result<Vec<String>, CommandLineError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -41,9 +56,7 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
                 }
             }
             ';' | '&' | '|' | '<' | '>' | '`' | '(' | ')' if !single && !double => {
-                return Err(format!(
-                    "-exec {line:?} uses shell syntax (`{c}`), but the command runs without a shell; run one explicitly, e.g. -exec 'sh -c \"…\"'"
-                ));
+                return Err(CommandLineError::ShellSyntax { line: line.to_owned(), found: c });
             }
             c => {
                 word.push(c);
@@ -52,20 +65,20 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
         }
     }
     if escaped || single || double {
-        return Err(format!("-exec {line:?} has an unterminated quote or a trailing backslash"));
+        return Err(CommandLineError::Unterminated { line: line.to_owned() });
     }
     if in_word {
         words.push(word);
     }
     if words.first().is_none_or(String::is_empty) {
-        return Err("-exec needs a command to run".to_owned());
+        return Err(CommandLineError::Empty);
     }
     Ok(words)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{CommandLineError, split};
 
     #[test]
     fn words_as_go_shellwords_splits_them() {
@@ -84,12 +97,20 @@ mod tests {
     #[test]
     fn shell_syntax_and_bad_quoting_are_refused() {
         for line in ["migrate; serve", "a && b", "a | b", "a > log", "echo `id`", "a $(b)"] {
-            let error = split(line).unwrap_err();
+            let error = split(line).unwrap_err().to_string();
             assert!(error.contains("without a shell"), "{line}: {error}");
         }
-        assert!(split("echo 'open").unwrap_err().contains("unterminated"));
-        assert!(split("echo \\").unwrap_err().contains("trailing backslash"));
-        assert!(split("   ").unwrap_err().contains("needs a command"));
-        assert!(split("''").unwrap_err().contains("needs a command"));
+        assert!(split("echo 'open").unwrap_err().to_string().contains("unterminated"));
+        assert!(split("echo \\").unwrap_err().to_string().contains("trailing backslash"));
+        assert_eq!(split("   ").unwrap_err(), CommandLineError::Empty);
+        assert_eq!(split("''").unwrap_err(), CommandLineError::Empty);
+    }
+
+    #[test]
+    fn the_refusal_names_the_line_and_the_character_as_before() {
+        assert_eq!(
+            split("migrate; serve").unwrap_err().to_string(),
+            r#"-exec "migrate; serve" uses shell syntax (`;`), but the command runs without a shell; run one explicitly, e.g. -exec 'sh -c "…"'"#
+        );
     }
 }
