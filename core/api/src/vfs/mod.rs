@@ -35,8 +35,12 @@ use cargo_litestream_config::{Env, Project, redact_url_password};
 use rusqlite::{Connection, OpenFlags};
 
 pub use probe::{Probe, ProbeRequest, probe, probe_in_child};
-pub use status::{Assessment, Health, ReplicaPosition, Thresholds, assess, replica_position, seconds};
-pub use target::{TargetSource, VfsTarget, VfsTargetError, replica_url, vfs_target, vfs_targets};
+pub use status::{
+    Assessment, Health, PositionError, ReplicaPosition, Thresholds, assess, replica_position, seconds,
+};
+pub use target::{
+    ReplicaUrlError, TargetSource, VfsTarget, VfsTargetError, replica_url, vfs_target, vfs_targets,
+};
 
 /// The extension's entry point. SQLite would derive `sqlite3_litestream_init` from upstream's
 /// release file name `litestream.so`, which does not exist: always name it.

@@ -196,7 +196,9 @@ fn report(run: &StatusRun<'_>, target: &VfsTarget) -> Report {
                 }
                 _ => vec![target.url.clone().into()],
             };
+            // The report carries the reason as text, causes included (it is printed and in JSON).
             super::replica_position(litestream, run.env, &args, &target.env, run.timeout)
+                .map_err(|error| crate::replicate::plan::one_line(&error))
         }
         Err(ref error) => Err(error.clone()),
     };

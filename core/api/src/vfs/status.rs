@@ -21,7 +21,7 @@ use cargo_litestream_runner::Litestream;
 use serde::Serialize;
 
 use super::Probe;
-use crate::process::{last_error_line, output_within};
+use crate::process::{BoundedError, last_error_line, output_within};
 
 /// The verdict on one VFS replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -93,6 +93,26 @@ pub struct ReplicaPosition {
     pub timestamp: String,
 }
 
+/// Why the replica's newest transaction could not be listed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PositionError {
+    #[error("listing the replica (litestream ltx) could not start `{program}`")]
+    Start {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listing the replica (litestream ltx) did not finish within {} s", .after.as_secs_f64())]
+    TimedOut { after: Duration },
+    /// Litestream ran and failed; `why` is the last error line it printed.
+    #[error("listing the replica failed: {why}")]
+    Failed { why: String },
+    /// Litestream's listing could not be read.
+    #[error(transparent)]
+    Listing(#[from] crate::backups::ListError),
+}
+
 /// The replica's newest transaction (`None` for a replica with no backup yet), listed by
 /// running `litestream ltx -level all -json` with `target` (a replica URL, or `-config FILE
 /// DB_PATH`) and `extra_env` (credentials) added to `env`; bounded by `timeout`.
@@ -102,17 +122,19 @@ pub fn replica_position(
     target: &[OsString],
     extra_env: &[(String, String)],
     timeout: Duration,
-) -> Result<Option<ReplicaPosition>, String> {
+) -> Result<Option<ReplicaPosition>, PositionError> {
     let mut command = litestream.command(env);
     command.args(["ltx", "-level", "all", "-json"]).args(target).envs(extra_env.iter().map(|(k, v)| (k, v)));
-    let done = output_within(&mut command, None, timeout)
-        .map_err(|e| format!("listing the replica (litestream ltx) {e}"))?;
+    let done = output_within(&mut command, None, timeout).map_err(|error| match error {
+        BoundedError::Spawn { program, source } => PositionError::Start { program, source },
+        BoundedError::TimedOut(after) => PositionError::TimedOut { after },
+    })?;
     if !done.status.success() {
-        return Err(format!("listing the replica failed: {}", last_error_line(&done.stderr)));
+        return Err(PositionError::Failed { why: last_error_line(&done.stderr) });
     }
     // The one reader of litestream's listing (a listing it cannot read is an error here as in
     // doctor, never "no backup yet").
-    let files = crate::backups::parse_listing(&done.stdout).map_err(|e| e.to_string())?;
+    let files = crate::backups::parse_listing(&done.stdout)?;
     let newest =
         files.iter().max_by(|a, b| a.max_txid.cmp(&b.max_txid).then_with(|| a.created.cmp(&b.created)));
     Ok(newest.map(|f| ReplicaPosition { txid: f.max_txid, timestamp: f.created.to_string() }))
@@ -192,6 +214,24 @@ pub fn seconds(age: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_that_cannot_start_says_so_with_its_cause_once() {
+        let litestream = Litestream {
+            path: "/nonexistent/litestream".into(),
+            source: cargo_litestream_runner::BinarySource::EnvVar,
+        };
+        let args = ["file:///nowhere".into()];
+        let error =
+            replica_position(&litestream, &Env::empty("/"), &args, &[], Duration::from_secs(5)).unwrap_err();
+        let PositionError::Start { source, .. } = &error else { panic!("{error:?}") };
+        assert_eq!(
+            crate::replicate::plan::one_line(&error),
+            format!(
+                "listing the replica (litestream ltx) could not start `/nonexistent/litestream`: {source}"
+            )
+        );
+    }
 
     fn probe(txid: u64, lag: i64, data_age: f64) -> Probe {
         Probe {

@@ -176,13 +176,27 @@ const DEFAULTABLE: &[&str] = &[
     "client-key",
 ];
 
+/// Why a replica table gives no VFS URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicaUrlError {
+    #[error(
+        "`{kind}` replicas cannot be read through the VFS by cargo-litestream; give the vfs alias an explicit replica URL"
+    )]
+    UnsupportedType { kind: String },
+    /// A setting is missing, or a VFS URL cannot carry it (the text says which key and why).
+    #[error("{problem}")]
+    Setting { problem: String },
+}
+
 /// A replica table (with the top-level defaults under it) as a VFS URL and the environment the
 /// VFS needs. `$VAR`s are expanded from `env`, as Litestream expands them from its own.
 pub fn replica_url(
     replica: &TomlTable,
     globals: &TomlTable,
     env: &Env,
-) -> Result<(String, Vec<(String, String)>), String> {
+) -> Result<(String, Vec<(String, String)>), ReplicaUrlError> {
+    let setting = |problem| ReplicaUrlError::Setting { problem };
     let mut settings: BTreeMap<String, String> = BTreeMap::new();
     for key in DEFAULTABLE {
         if let Some(value) = globals.get(*key).and_then(|v| scalar(v, env)) {
@@ -203,23 +217,23 @@ pub fn replica_url(
     };
     let mut vars = Vec::new();
     let url = match kind.as_str() {
-        "file" => file_url(&mut reader, url)?,
-        "s3" => s3_url(&mut reader, url, env, &mut vars)?,
+        "file" => file_url(&mut reader, url).map_err(setting)?,
+        "s3" => s3_url(&mut reader, url, env, &mut vars).map_err(setting)?,
         "gs" => match url {
             Some(url) => url,
-            None => format!("gs://{}/{}", reader.required("bucket", "gs")?, encode_path(&reader.path())),
+            None => format!(
+                "gs://{}/{}",
+                reader.required("bucket", "gs").map_err(setting)?,
+                encode_path(&reader.path())
+            ),
         },
-        "abs" => abs_url(&mut reader, url, &mut vars)?,
-        "sftp" => sftp_url(&mut reader, url)?,
-        "webdav" => webdav_url(&mut reader, url)?,
-        "nats" => nats_url(&mut reader, url)?,
-        other => {
-            return Err(format!(
-                "`{other}` replicas cannot be read through the VFS by cargo-litestream; give the vfs alias an explicit replica URL"
-            ));
-        }
+        "abs" => abs_url(&mut reader, url, &mut vars).map_err(setting)?,
+        "sftp" => sftp_url(&mut reader, url).map_err(setting)?,
+        "webdav" => webdav_url(&mut reader, url).map_err(setting)?,
+        "nats" => nats_url(&mut reader, url).map_err(setting)?,
+        other => return Err(ReplicaUrlError::UnsupportedType { kind: other.to_owned() }),
     };
-    reader.finish(&kind)?;
+    reader.finish(&kind).map_err(setting)?;
     Ok((url, vars))
 }
 
@@ -515,6 +529,22 @@ mod tests {
 
     fn url(replica: &str) -> Result<(String, Vec<(String, String)>), String> {
         replica_url(&table(replica), &TomlTable::new(), &Env::empty("/").with("BUCKET", "bkt"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_unsupported_type_is_its_own_error_with_the_old_text() {
+        let error = replica_url(&table("type = 'ftp'"), &TomlTable::new(), &Env::empty("/")).unwrap_err();
+        assert_eq!(error, ReplicaUrlError::UnsupportedType { kind: "ftp".to_owned() });
+        assert_eq!(
+            error.to_string(),
+            "`ftp` replicas cannot be read through the VFS by cargo-litestream; give the vfs alias an explicit replica URL"
+        );
+        let missing = replica_url(&table("type = 'gs'"), &TomlTable::new(), &Env::empty("/")).unwrap_err();
+        assert!(
+            matches!(&missing, ReplicaUrlError::Setting { problem } if problem.contains("no `bucket`")),
+            "{missing:?}"
+        );
     }
 
     #[test]
