@@ -227,7 +227,7 @@ pub fn check_project(
 pub struct Inspection {
     pub target: Target,
     pub report: Report,
-    pub files: Result<Vec<ReplicaFile>, String>,
+    pub files: Result<Vec<ReplicaFile>, ReplicaListError>,
 }
 
 /// [`check_project`], with each database's target and replica listing.
@@ -351,7 +351,10 @@ pub fn check(target: &Target, cx: &Context<'_>) -> Report {
 }
 
 /// [`check`], and the replica's files as last listed for it.
-pub fn check_listing(target: &Target, cx: &Context<'_>) -> (Report, Result<Vec<ReplicaFile>, String>) {
+pub fn check_listing(
+    target: &Target,
+    cx: &Context<'_>,
+) -> (Report, Result<Vec<ReplicaFile>, ReplicaListError>) {
     let mut report = Report {
         database: target.name.clone(),
         path: target.path.clone(),
@@ -409,7 +412,7 @@ fn look(
     now: Timestamp,
     daemon_answered: bool,
     report: &mut Report,
-) -> Result<Vec<ReplicaFile>, String> {
+) -> Result<Vec<ReplicaFile>, ReplicaListError> {
     report.database_mtime = mtime(&target.path);
     report.wal_mtime = mtime(&cargo_litestream_config::sidecar(&target.path, "-wal"));
     // The daemon's own TXID when it answers; else the newest L0 file it left beside the
@@ -482,8 +485,23 @@ fn check_daemon(target: &Target, cx: &Context<'_>, report: &mut Report) -> bool 
     true
 }
 
-fn list(target: &Target, cx: &Context<'_>) -> Result<Vec<ReplicaFile>, String> {
+fn list(target: &Target, cx: &Context<'_>) -> Result<Vec<ReplicaFile>, ReplicaListError> {
     target.list(cx.litestream, cx.env, cx.timeout)
+}
+
+/// Why a replica's files could not be listed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicaListError {
+    /// Reading the store natively failed.
+    #[error(transparent)]
+    Store(#[from] backups::store::StoreError),
+    /// The store cannot be read natively, and there is no litestream to ask.
+    #[error("no litestream to list the replica with")]
+    NoLitestream,
+    /// `litestream ltx` failed.
+    #[error(transparent)]
+    Litestream(#[from] backups::ListError),
 }
 
 impl Target {
@@ -494,15 +512,12 @@ impl Target {
         litestream: Option<&Litestream>,
         env: &Env,
         timeout: Duration,
-    ) -> Result<Vec<ReplicaFile>, String> {
+    ) -> Result<Vec<ReplicaFile>, ReplicaListError> {
         match &self.store {
-            Ok(store) => store
-                .list_within(timeout)
-                .map(|listing| listing.files.into_iter().map(|f| f.file).collect())
-                .map_err(|e| e.to_string()),
+            Ok(store) => Ok(store.list_within(timeout)?.files.into_iter().map(|f| f.file).collect()),
             Err(_) => {
-                let litestream = litestream.ok_or("no litestream to list the replica with")?;
-                backups::list(litestream, env, &self.litestream_target, timeout).map_err(|e| e.to_string())
+                let litestream = litestream.ok_or(ReplicaListError::NoLitestream)?;
+                Ok(backups::list(litestream, env, &self.litestream_target, timeout)?)
             }
         }
     }

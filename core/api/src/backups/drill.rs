@@ -177,7 +177,7 @@ fn rehearse(
     let done = restore_to(litestream, env, target, output, txid, timeout);
     rehearsal.restore_ms = millis(timer.elapsed());
     if let Err(error) = done {
-        rehearsal.error = Some(error);
+        rehearsal.error = Some(crate::replicate::plan::one_line(&error));
         return rehearsal;
     }
     rehearsal.bytes = std::fs::metadata(output).map_or(0, |m| m.len());
@@ -211,8 +211,27 @@ fn rehearse(
     rehearsal
 }
 
+/// Why [`restore_to`] restored nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreToError {
+    #[error("no replica to restore from")]
+    NoReplica,
+    /// Litestream ran and failed; `why` is the last error line it printed.
+    #[error("the restore failed: {why}")]
+    Failed { why: String },
+    #[error("the restore took longer than {} s", .after.as_secs())]
+    TimedOut { after: Duration },
+    #[error("could not start `{program}`")]
+    Start {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// `litestream restore` of the replica `target` names (see [`list`]) into `output` (which
-/// must not exist), to `txid` or the latest point, bounded by `timeout`; the error in one line.
+/// must not exist), to `txid` or the latest point, bounded by `timeout`.
 pub fn restore_to(
     litestream: &Litestream,
     env: &Env,
@@ -220,9 +239,9 @@ pub fn restore_to(
     output: &Path,
     txid: Option<u64>,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), RestoreToError> {
     let Some((positional, flags)) = target.split_last() else {
-        return Err("no replica to restore from".to_owned());
+        return Err(RestoreToError::NoReplica);
     };
     let mut command = litestream.command(env);
     command.arg("restore").args(flags).arg("-o").arg(output);
@@ -232,11 +251,9 @@ pub fn restore_to(
     command.arg(positional);
     match output_within(&mut command, None, timeout) {
         Ok(done) if done.status.success() => Ok(()),
-        Ok(done) => Err(format!("the restore failed: {}", last_error_line(&done.stderr))),
-        Err(BoundedError::TimedOut(after)) => {
-            Err(format!("the restore took longer than {} s", after.as_secs()))
-        }
-        Err(error) => Err(error.to_string()),
+        Ok(done) => Err(RestoreToError::Failed { why: last_error_line(&done.stderr) }),
+        Err(BoundedError::TimedOut(after)) => Err(RestoreToError::TimedOut { after }),
+        Err(BoundedError::Spawn { program, source }) => Err(RestoreToError::Start { program, source }),
     }
 }
 
@@ -279,6 +296,27 @@ fn random_below(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_that_cannot_start_names_the_program_and_its_cause_once() {
+        let litestream = Litestream {
+            path: "/nonexistent/litestream".into(),
+            source: cargo_litestream_runner::BinarySource::EnvVar,
+        };
+        let env = Env::empty("/");
+        let output = Path::new("/nonexistent/out.db");
+        let no_target = restore_to(&litestream, &env, &[], output, None, Duration::from_secs(5));
+        assert!(matches!(no_target, Err(RestoreToError::NoReplica)), "{no_target:?}");
+
+        let error =
+            restore_to(&litestream, &env, &["file:///nowhere".into()], output, None, Duration::from_secs(5))
+                .unwrap_err();
+        let RestoreToError::Start { program, source } = &error else { panic!("{error:?}") };
+        assert_eq!(program, "/nonexistent/litestream");
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        let line = crate::replicate::plan::one_line(&error);
+        assert_eq!(line, format!("could not start `/nonexistent/litestream`: {source}"));
+    }
 
     #[test]
     fn checks_are_true_values_of_the_first_column() {

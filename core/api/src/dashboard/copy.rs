@@ -42,10 +42,16 @@ pub enum CopyError {
     Refused { path: PathBuf, why: String },
     #[error(transparent)]
     Unsafe(crate::restore::RestoreError),
-    #[error("cannot list the replica of {database}: {error}")]
-    List { database: String, error: String },
+    #[error("cannot list the replica of {database}")]
+    List {
+        database: String,
+        #[source]
+        source: check::ReplicaListError,
+    },
     #[error("{0}")]
     Failed(String),
+    #[error(transparent)]
+    Restore(#[from] backups::drill::RestoreToError),
     /// The project's databases could not be listed as check targets.
     #[error(transparent)]
     Targets(#[from] check::CheckError),
@@ -57,7 +63,9 @@ impl CopyError {
         match self {
             CopyError::UnknownDatabase(_) | CopyError::NotAPoint { .. } => 404,
             CopyError::Refused { .. } | CopyError::Unsafe(_) => 409,
-            CopyError::List { .. } | CopyError::Failed(_) | CopyError::Targets(_) => 500,
+            CopyError::List { .. } | CopyError::Failed(_) | CopyError::Restore(_) | CopyError::Targets(_) => {
+                500
+            }
         }
     }
 }
@@ -78,7 +86,7 @@ pub fn restore_copy(
         .ok_or_else(|| CopyError::UnknownDatabase(database.to_owned()))?;
     let files = target
         .list(Some(litestream), env, Duration::from_secs(60))
-        .map_err(|error| CopyError::List { database: database.to_owned(), error })?;
+        .map_err(|source| CopyError::List { database: database.to_owned(), source })?;
     let points = backups::restore_points(&files);
     let point = points
         .get(txid)
@@ -99,8 +107,7 @@ pub fn restore_copy(
         &output,
         Some(txid),
         Duration::from_secs(3600),
-    )
-    .map_err(CopyError::Failed)?;
+    )?;
     let restore_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (integrity, tables) = inspect_copy(&output).map_err(|e| {
         CopyError::Failed(format!("the copy at {} does not open as SQLite: {e}", output.display()))

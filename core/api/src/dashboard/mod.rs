@@ -101,7 +101,7 @@ impl std::fmt::Debug for Dashboard {
 /// One database as the page shows it.
 pub(crate) struct DatabaseView {
     pub report: Report,
-    pub points: Result<Points, String>,
+    pub points: Result<Points, check::ReplicaListError>,
 }
 
 /// A replica's restore points, and which of them a snapshot ends at.
@@ -229,7 +229,8 @@ impl Dashboard {
             Ok(copy) => {
                 Response::html(200, page::render_copy(&self.package(), &self.options.base_path, &copy))
             }
-            Err(error) => Response::plain(error.status(), error.to_string()),
+            // The page is the only place the error is told: with its causes.
+            Err(error) => Response::plain(error.status(), crate::replicate::plan::one_line(&error)),
         }
     }
 

@@ -125,7 +125,7 @@ fn section(html: &mut String, view: &PageView<'_>, id: usize, database: &Databas
     html.push_str("<h3>Restore points</h3>");
     match &database.points {
         Err(error) => {
-            let _ = write!(html, "<p>The replica could not be listed: {}</p>", escape(error));
+            let _ = write!(html, "<p>The replica could not be listed: {}</p>", escape(&error.to_string()));
         }
         Ok(points) => {
             let selected = view.selected.filter(|(db, _)| *db == report.database).map(|(_, t)| t);

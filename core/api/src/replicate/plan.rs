@@ -194,13 +194,17 @@ pub fn locked(
     }
 }
 
-/// An error and its causes on one line, as the CLI prints them.
+/// An error and its causes on one line, as the CLI prints them (core/command's `one_line`: a
+/// cause whose text is already in the line is not repeated).
 pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        let said = next.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = next.source();
     }
     text
