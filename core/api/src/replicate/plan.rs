@@ -659,6 +659,24 @@ pub fn parse_first_sync_timeout(text: &str) -> Result<Duration, PlanError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn one_line_prints_a_cause_already_in_the_message_once() {
+        let spawn = crate::process::BoundedError::Spawn {
+            program: "litestream".to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let line = one_line(&spawn);
+        assert_eq!(line, spawn.to_string(), "{line}");
+        let copy = crate::dashboard::CopyError::List {
+            database: "default".to_owned(),
+            source: crate::check::ReplicaListError::NoLitestream,
+        };
+        assert_eq!(
+            one_line(&copy),
+            "cannot list the replica of default: no litestream to list the replica with"
+        );
+    }
+
     fn shell() -> Shell {
         Shell::quiet()
     }
