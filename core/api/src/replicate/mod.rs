@@ -105,8 +105,8 @@ pub enum ReplicateError {
         source: SyncAllError,
     },
 
-    #[error("{message}")]
-    Sync { message: String },
+    #[error(transparent)]
+    Sync(SyncAllError),
 
     #[error("could not restore {}: {message}", database.display())]
     Restore { database: PathBuf, message: String },
@@ -463,7 +463,7 @@ impl ReplicateHandle {
 
     /// Syncs every database now and waits until the replica has it (`sync -wait`).
     pub fn sync(&self, timeout: Duration) -> Result<Vec<Synced>, ReplicateError> {
-        sync_all(&self.socket, timeout).map_err(|e| ReplicateError::Sync { message: e.to_string() })
+        sync_all(&self.socket, timeout).map_err(ReplicateError::Sync)
     }
 
     /// A watcher that reports when litestream exits, usable from another thread.
