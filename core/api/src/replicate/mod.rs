@@ -519,15 +519,24 @@ pub enum SyncAllError {
     /// The daemon could not be asked for its databases.
     #[error(transparent)]
     Control(#[from] ControlError),
-    /// Some databases did not sync: each failure names its database.
-    #[error("{}", failures.join("; "))]
-    Failed { failures: Vec<String> },
+    /// Some databases did not sync.
+    #[error("{}", failures.iter().map(SyncFailure::to_string).collect::<Vec<_>>().join("; "))]
+    Failed { failures: Vec<SyncFailure> },
     /// Litestream had exited before the sync was asked for.
     #[error("litestream was not running")]
     NotRunning,
     /// Litestream exited, or the deadline passed, before its control socket answered.
     #[error("litestream never answered on {}", socket.display())]
     NeverAnswered { socket: PathBuf },
+}
+
+/// One database that did not sync, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", path.display())]
+#[non_exhaustive]
+pub struct SyncFailure {
+    pub path: PathBuf,
+    pub error: ControlError,
 }
 
 /// `sync -wait` of every database the daemon on `socket` replicates and that exists, bounded by
@@ -549,7 +558,7 @@ pub fn sync_all(socket: &Path, timeout: Duration) -> Result<Vec<Synced>, SyncAll
             }
             // An empty file (created, nothing written yet): nothing to replicate.
             Err(ControlError::Refused { message, .. }) if message.contains("no position") => {}
-            Err(error) => failures.push(format!("{}: {error}", db.path.display())),
+            Err(error) => failures.push(SyncFailure { path: db.path, error }),
         }
     }
     if failures.is_empty() { Ok(synced) } else { Err(SyncAllError::Failed { failures }) }
@@ -936,7 +945,23 @@ pub fn locate_litestream(
 
 #[cfg(test)]
 mod tests {
-    use super::{ReplicateError, SyncAllError, plan::one_line};
+    use std::time::Duration;
+
+    use super::{ReplicateError, SyncAllError, SyncFailure, plan::one_line};
+    use crate::control::ControlError;
+
+    #[test]
+    fn each_database_that_did_not_sync_is_named_with_its_reason() {
+        let failures = vec![
+            SyncFailure { path: "/a.db".into(), error: ControlError::TimedOut(Duration::from_secs(3)) },
+            SyncFailure {
+                path: "/b.db".into(),
+                error: ControlError::Refused { status: 500, message: "replica unreachable".into() },
+            },
+        ];
+        let error = SyncAllError::Failed { failures };
+        assert_eq!(error.to_string(), "/a.db: timed out after 3 s; /b.db: replica unreachable");
+    }
 
     #[test]
     fn a_failed_first_sync_carries_its_cause_and_prints_it_once() {
