@@ -100,14 +100,24 @@ pub fn restore_copy(
     refuse_output(&output, target, project, env)?;
 
     let timer = Instant::now();
-    backups::drill::restore_to(
+    let restored = backups::drill::restore_to(
         litestream,
         env,
         &target.litestream_target,
         &output,
         Some(txid),
         Duration::from_secs(3600),
-    )?;
+    );
+    if let Err(error) = restored {
+        // Litestream restores into `<output>.tmp` and removes it on its own errors, not when it
+        // is killed (the timeout): nothing of a failed copy stays behind. Both names are this
+        // call's own (`refuse_output` refused an existing file).
+        let mut partial = output.clone().into_os_string();
+        partial.push(".tmp");
+        let _ = std::fs::remove_file(partial);
+        let _ = std::fs::remove_file(&output);
+        return Err(error.into());
+    }
     let restore_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (integrity, tables) = inspect_copy(&output).map_err(|e| {
         CopyError::Failed(format!("the copy at {} does not open as SQLite: {e}", output.display()))
