@@ -18,6 +18,7 @@ mod error;
 mod expand;
 mod fsutil;
 mod generate;
+pub mod init;
 mod manifest;
 mod project;
 mod replica;
