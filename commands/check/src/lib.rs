@@ -12,11 +12,12 @@ use std::time::Duration;
 use cargo_litestream_api::backups::history;
 use cargo_litestream_api::check::{self, Context, Report, Status, Target};
 use cargo_litestream_api::control;
+use cargo_litestream_api::targets::{Selected, TargetsError, Urls};
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
 use cargo_litestream_command::passthrough;
-use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
-use cargo_litestream_config::{CheckThresholds, DatabaseArg, Location, check::CHECK_KEYS};
+use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use cargo_litestream_config::{CheckThresholds, check::CHECK_KEYS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -191,62 +192,23 @@ fn check_all(
 }
 
 fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
-    let project = ctx.project()?;
-    let named: Vec<&String> = matches.get_many::<String>("DB").map(Iterator::collect).unwrap_or_default();
+    let named: Vec<&str> =
+        matches.get_many::<String>("DB").map(|v| v.map(String::as_str).collect()).unwrap_or_default();
+    let urls = Urls::Refuse(|url| {
+        format!(
+            "check takes databases, not the replica URL `{url}`: it compares the replica with the database"
+        )
+    });
+    let globals = &ctx.project()?.globals;
     let mut targets = Vec::new();
-    let mut add =
-        |db: &cargo_litestream_config::Database, only: Option<&std::path::Path>| -> anyhow::Result<()> {
-            match (&db.location, only) {
-                (Location::File(path), _) => {
-                    let config = ctx.write_litestream_config(false)?;
-                    let listing = vec!["-config".into(), config.into(), path.clone().into()];
-                    targets.push(Target::for_database(db, path, &project.globals, &ctx.env, listing));
-                }
-                (Location::Dir(_), _) => {
-                    let found = match only {
-                        Some(path) => vec![path.to_path_buf()],
-                        None => db.dir_databases(),
-                    };
-                    for path in found {
-                        // A `dir` entry's replica path is per database: litestream lists it.
-                        let config = ctx.write_litestream_config_for(false, Some(&path))?;
-                        let listing = vec!["-config".into(), config.into(), path.clone().into()];
-                        targets.push(Target::for_database(db, &path, &project.globals, &ctx.env, listing));
-                    }
-                }
-            }
-            Ok(())
-        };
-    if named.is_empty() {
-        for db in &project.databases {
-            add(db, None)?;
-        }
-    }
-    for arg in named {
-        match project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)? {
-            DatabaseArg::Path { path, .. } => {
-                // A path entry's database, or one of a `dir` entry (named by its path).
-                let db = match project.database(&path) {
-                    Some(db) => db,
-                    None => project
-                        .dir_member(&path)?
-                        .map(|m| m.entry)
-                        .context("a resolved database is configured")?,
-                };
-                add(db, Some(&path))?;
-            }
-            DatabaseArg::Url(url) => bail!(
-                "check takes databases, not the replica URL `{}`: it compares the replica with the database",
-                cargo_litestream_config::redact_url_password(&url)
-            ),
+    for selected in ctx.targets(&named, urls)? {
+        if let Selected::Database(chosen) = selected {
+            let listing = ctx.litestream_target(false, &chosen.path)?;
+            targets.push(Target::for_database(chosen.entry, &chosen.path, globals, &ctx.env, listing));
         }
     }
     if targets.is_empty() {
-        bail!(
-            "no databases to check; add them to [{}] in {}",
-            project.source.table_name(),
-            project.manifest_path.display()
-        );
+        return Err(TargetsError::none_configured(ctx.project()?).into());
     }
     Ok(targets)
 }

@@ -13,10 +13,11 @@ use cargo_litestream_api::backups::report::bytes;
 use cargo_litestream_api::backups::scrub::{self, Outcome, ScrubOptions, ScrubReport};
 use cargo_litestream_api::backups::store::{NoNativeStore, Store};
 use cargo_litestream_api::json;
+use cargo_litestream_api::targets::{Selected, TargetsError, Urls};
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
-use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
-use cargo_litestream_config::{DatabaseArg, Location, TomlTable};
+use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use cargo_litestream_config::TomlTable;
 
 /// The JSON report's schema version (README, "JSON output").
 const JSON_VERSION: u32 = 1;
@@ -164,79 +165,36 @@ fn scrub_one(
 }
 
 fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
-    let project = ctx.project_if_any()?;
-    let named: Vec<&String> = matches.get_many::<String>("DB").map(Iterator::collect).unwrap_or_default();
-    let mut targets = Vec::new();
-    if named.is_empty() {
-        let project = ctx.project()?;
-        for db in &project.databases {
-            match &db.location {
-                Location::File(path) => targets.push(database_target(db.name(), path, ctx)?),
-                // Each database the entry replicates, as Litestream's scan finds them.
-                Location::Dir(_) => {
-                    for path in db.dir_databases() {
-                        targets.push(database_target(path.display().to_string(), &path, ctx)?);
-                    }
-                }
-            }
-        }
-        if targets.is_empty() {
-            bail!(
-                "no databases are configured; add them to [{}] in {}",
-                project.source.table_name(),
-                project.manifest_path.display()
-            );
-        }
-        return Ok(targets);
-    }
-    for arg in named {
-        let resolved = match project {
-            Some(project) => project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)?,
-            None if arg.contains("://") => DatabaseArg::Url(arg.clone()),
-            None => bail!(
-                "`{arg}` is not a replica URL, and there is no Cargo.toml here to name databases in: run in the \
-                 project, or give the replica URL (file://… or s3://…)"
-            ),
-        };
-        targets.push(match resolved {
-            DatabaseArg::Url(url) => {
+    let named: Vec<&str> =
+        matches.get_many::<String>("DB").map(|v| v.map(String::as_str).collect()).unwrap_or_default();
+    let selected = ctx.targets(&named, Urls::Take)?;
+    let state_dir = ctx.project_if_any()?.map(|p| p.state_dir.clone());
+    let mut targets = Vec::with_capacity(selected.len());
+    for target in selected {
+        targets.push(match target {
+            Selected::Database(chosen) => Target {
+                store: Store::of(&chosen.database().replica, &ctx.project()?.globals, &ctx.env),
+                litestream_target: ctx.litestream_target(false, &chosen.path)?,
+                name: chosen.name,
+                state_dir: state_dir.clone(),
+            },
+            Selected::Url(url) => {
                 let table = TomlTable::from_iter([("url".to_owned(), url.as_str().into())]);
                 Target {
                     name: cargo_litestream_config::redact_url_password(&url),
                     store: Store::of(&table, &TomlTable::new(), &ctx.env),
                     litestream_target: vec![url.into()],
-                    state_dir: project.map(|p| p.state_dir.clone()),
+                    state_dir: state_dir.clone(),
                 }
             }
-            DatabaseArg::Path { path, alias } => {
-                database_target(alias.unwrap_or_else(|| path.display().to_string()), &path, ctx)?
-            }
+            // Nothing to read yet.
+            Selected::EmptyDir { .. } => continue,
         });
     }
+    if targets.is_empty() {
+        return Err(TargetsError::none_configured(ctx.project()?).into());
+    }
     Ok(targets)
-}
-
-/// A configured database (of a `path` entry, or of a `dir` entry, with its own replica path).
-fn database_target(name: String, path: &std::path::Path, ctx: &Ctx) -> anyhow::Result<Target> {
-    let project = ctx.project()?;
-    let member;
-    let db = match project.database(path) {
-        Some(db) => db,
-        None => {
-            member = project.dir_member(path)?.context("a resolved database is configured")?.database();
-            &member
-        }
-    };
-    Ok(Target {
-        name,
-        store: Store::of(&db.replica, &project.globals, &ctx.env),
-        litestream_target: vec![
-            "-config".into(),
-            ctx.write_litestream_config_for(false, Some(path))?.into(),
-            path.to_path_buf().into(),
-        ],
-        state_dir: Some(project.state_dir.clone()),
-    })
 }
 
 /// `N/T`, 1 ≤ N ≤ T.

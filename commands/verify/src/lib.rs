@@ -8,12 +8,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use cargo_litestream_api::backups::history;
+use cargo_litestream_api::targets::{Selected, Urls};
 use cargo_litestream_api::verify::{self, EXIT_INCONCLUSIVE, Outcome, Verification, VerifyOptions};
-use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_command::anyhow::{self, Context as _};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use cargo_litestream_command::json::Json;
-use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
-use cargo_litestream_config::{DatabaseArg, Location};
+use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 
 /// The schema version of `verify --json` (README.md, "JSON output").
 const JSON_VERSION: u32 = 1;
@@ -71,52 +71,26 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx, json: Option<Json>) -> anyhow::Re
         full: matches.get_flag("full"),
     };
 
-    let selected: Vec<Selected> = match matches.get_one::<String>("DB") {
-        Some(arg) => match project.resolve_database_arg(arg, &ctx.env, Lookup::Configured)? {
-            DatabaseArg::Url(url) => {
-                bail!("verify takes a database (alias or path), not the replica URL `{url}`")
-            }
-            DatabaseArg::Path { path, .. } => vec![Selected::Check(path)],
-        },
-        None => project
-            .databases
-            .iter()
-            .flat_map(|db| match &db.location {
-                Location::File(path) => vec![Selected::Check(path.clone())],
-                // Each database the entry replicates, as Litestream's scan finds them.
-                Location::Dir(dir) => {
-                    let found = db.dir_databases();
-                    if found.is_empty() {
-                        vec![Selected::Skip(verify::not_verifiable(
-                            db.name(),
-                            dir.clone(),
-                            format!("no database in {} matches the entry's pattern yet", dir.display()),
-                        ))]
-                    } else {
-                        found.into_iter().map(Selected::Check).collect()
-                    }
-                }
-            })
-            .collect(),
-    };
-    if selected.is_empty() {
-        bail!(
-            "no databases are configured; add them to [{}] in {}",
-            project.source.table_name(),
-            project.manifest_path.display()
-        );
-    }
+    let named: Vec<&str> = matches.get_one::<String>("DB").map(String::as_str).into_iter().collect();
+    let urls =
+        Urls::Refuse(|url| format!("verify takes a database (alias or path), not the replica URL `{url}`"));
+    let selected = ctx.targets(&named, urls)?;
     let litestream = ctx.litestream()?;
 
     let mut results = Vec::with_capacity(selected.len());
     for entry in selected {
         let result = match entry {
-            Selected::Check(path) => {
-                let name = project.database(&path).map_or_else(|| path.display().to_string(), |db| db.name());
-                ctx.shell.status("Verifying", &name);
-                verify::verify(project, &ctx.env, &litestream, &path, &options)
+            Selected::Database(chosen) => {
+                ctx.shell.status("Verifying", &chosen.name);
+                verify::verify(project, &ctx.env, &litestream, &chosen.path, &options)
             }
-            Selected::Skip(not_verifiable) => not_verifiable,
+            Selected::EmptyDir { entry, dir } => verify::not_verifiable(
+                entry.name(),
+                dir.to_path_buf(),
+                format!("no database in {} matches the entry's pattern yet", dir.display()),
+            ),
+            // Refused by `Urls::Refuse`.
+            Selected::Url(_) => continue,
         };
         for warning in &result.warnings {
             ctx.shell.warn(warning);
@@ -149,12 +123,6 @@ fn verify_all(matches: &ArgMatches, ctx: &Ctx, json: Option<Json>) -> anyhow::Re
         }))?;
     }
     Ok(outcome.exit_code())
-}
-
-/// A database to check, or one that cannot be checked (with the reason, as a result).
-enum Selected {
-    Check(std::path::PathBuf),
-    Skip(Verification),
 }
 
 fn print_line(result: &Verification, color: bool) -> anyhow::Result<()> {

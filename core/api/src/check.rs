@@ -194,17 +194,12 @@ pub fn project_targets(
     env: &Env,
 ) -> Result<Vec<Target>, CheckError> {
     let mut targets = Vec::new();
-    for db in &project.databases {
-        let paths = match &db.location {
-            Location::File(path) => vec![path.clone()],
-            Location::Dir(_) => db.dir_databases(),
-        };
-        for path in paths {
-            let config =
-                project.write_config_for(&path, env, cargo_litestream_config::Generate::default())?;
-            let listing = vec!["-config".into(), config.into(), path.clone().into()];
-            targets.push(Target::for_database(db, &path, &project.globals, env, listing));
-        }
+    for selected in crate::targets::configured(project) {
+        let crate::targets::Selected::Database(chosen) = selected else { continue };
+        let config =
+            project.write_config_for(&chosen.path, env, cargo_litestream_config::Generate::default())?;
+        let listing = vec!["-config".into(), config.into(), chosen.path.clone().into()];
+        targets.push(Target::for_database(chosen.entry, &chosen.path, &project.globals, env, listing));
     }
     Ok(targets)
 }

@@ -62,6 +62,7 @@ pub mod replicate;
 pub mod restore;
 pub mod signals;
 pub mod sqlite;
+pub mod targets;
 pub mod verify;
 pub mod vfs;
 pub mod wal;

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use cargo_litestream_api::targets;
 use cargo_litestream_config::{ConfigError, Env, Project};
 use cargo_litestream_fetch::Fetcher;
 use cargo_litestream_runner::Litestream;
@@ -109,6 +110,35 @@ impl Ctx {
             }
             _ => self.write_litestream_config(no_expand_env),
         }
+    }
+
+    /// The targets the command line's DB arguments name (`cargo_litestream_api::targets`):
+    /// with a project, [`targets::select`]; without one, only replica URLs where `urls` takes
+    /// them (any other run needs the project, and says so).
+    pub fn targets(&self, args: &[&str], urls: targets::Urls) -> anyhow::Result<Vec<targets::Selected<'_>>> {
+        let project = match urls {
+            targets::Urls::Take if !args.is_empty() => self.project_if_any()?,
+            _ => Some(self.project()?),
+        };
+        Ok(match project {
+            Some(project) => targets::select(project, args, &self.env, urls)?,
+            None => targets::select_without_project(args, urls)?,
+        })
+    }
+
+    /// What litestream is given to list or restore the configured database at `path`:
+    /// `-config FILE PATH`: the run's config for a `path` entry, one listing a `dir` entry's database alone (Litestream's
+    /// `ltx` and `restore` find `path:` entries only).
+    pub fn litestream_target(
+        &self,
+        no_expand_env: bool,
+        path: &std::path::Path,
+    ) -> anyhow::Result<Vec<std::ffi::OsString>> {
+        let config = match self.project()?.database(path) {
+            Some(_) => self.write_litestream_config(no_expand_env)?,
+            None => self.write_litestream_config_for(no_expand_env, Some(path))?,
+        };
+        Ok(vec!["-config".into(), config.into(), path.into()])
     }
 
     /// Writes the generated Litestream config for this run and returns its path.

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::bail;
+use cargo_litestream_api::targets;
 use cargo_litestream_config::{DatabaseArg, Lookup};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
@@ -249,44 +250,22 @@ impl Passthrough {
                 self.command
             );
         }
-        let project = ctx.project()?;
-        let config = ctx.write_litestream_config(matches.get_flag("no-expand-env"))?;
+        let no_expand_env = matches.get_flag("no-expand-env");
         let mut replicas = Vec::new();
-        for db in &project.databases {
-            match &db.location {
-                cargo_litestream_config::Location::File(path) => {
-                    replicas.push((
-                        db.name(),
-                        vec!["-config".into(), config.clone().into(), path.clone().into()],
-                    ));
+        for selected in ctx.targets(&[], targets::Urls::Take)? {
+            match selected {
+                targets::Selected::Database(chosen) => {
+                    let target = ctx.litestream_target(no_expand_env, &chosen.path)?;
+                    replicas.push((chosen.name, target));
                 }
-                // Each database the entry replicates, as Litestream's scan finds them, with the
-                // config that lists it alone (Litestream's `ltx` finds `path:` entries only).
-                cargo_litestream_config::Location::Dir(dir) => {
-                    let found = db.dir_databases();
-                    if found.is_empty() {
-                        ctx.shell.note(format!(
-                            "no database in {} matches its entry's pattern yet",
-                            dir.display()
-                        ));
-                    }
-                    for path in found {
-                        let own =
-                            ctx.write_litestream_config_for(matches.get_flag("no-expand-env"), Some(&path))?;
-                        replicas.push((
-                            path.display().to_string(),
-                            vec!["-config".into(), own.into(), path.into()],
-                        ));
-                    }
-                }
+                targets::Selected::EmptyDir { dir, .. } => ctx
+                    .shell
+                    .note(format!("no database in {} matches its entry's pattern yet", dir.display())),
+                targets::Selected::Url(_) => {}
             }
         }
         if replicas.is_empty() {
-            bail!(
-                "no databases are configured; add them to [{}] in {}",
-                project.source.table_name(),
-                project.manifest_path.display()
-            );
+            return Err(targets::TargetsError::none_configured(ctx.project()?).into());
         }
         Ok(replicas)
     }
