@@ -237,7 +237,9 @@ fn verify_of_a_missing_database_is_inconclusive_and_creates_nothing() {
 fn verify_argument_errors_are_one_line_and_inconclusive() {
     let project = project();
     project.run(["verify", "nope"]).code(3).our_error(&["`nope`"]);
-    project.run(["verify", "s3://bucket/app.db"]).code(3).our_error(&["not the replica URL"]);
+    let run =
+        project.run(["verify", "s3://key:hunter2@bucket/app.db"]).code(3).our_error(&["not the replica URL"]);
+    assert!(!run.stderr.contains("hunter2"), "the URL's password printed\n{run}");
     project.run(["verify", "--timeout", "0"]).code(2);
 }
 

@@ -202,6 +202,9 @@ fn subsets_split_the_reading_and_bad_values_are_one_line() {
 
     project.run(["scrub", "--subset", "3/2"]).our_error(&["--subset", "N/T"]);
     project.run(["scrub", "nosuch"]).our_error(&["nosuch"]);
+    // Named by its path, the database is reported under its alias, as check and verify do.
+    let by_path = project.run(["scrub", "--json", "app.db"]).success();
+    assert_eq!(by_path.json()["databases"][0]["database"], "default", "{by_path}");
 }
 
 #[test]
