@@ -278,7 +278,7 @@ fn a_replica_that_takes_no_writes_turns_critical_while_the_daemon_answers() {
     project.sqlite("app.db").execute_batch("CREATE TABLE t(x INTEGER)").unwrap();
     let daemon = project.replicate::<_, &str>([]);
     let writer = Writer::start(&project);
-    until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(30));
+    until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(90));
 
     let Some(read_only) = ReadOnly::mount(&project.path().join("replica")) else {
         eprintln!("skipped: a read-only bind mount needs root and mount(8) (CI runs as root)");
@@ -286,7 +286,7 @@ fn a_replica_that_takes_no_writes_turns_critical_while_the_daemon_answers() {
     };
     let since = Instant::now();
     let run =
-        until_with(&project, &["--format", "json", "--max-lag", "2s"], 2, Duration::from_secs(30), |doc| {
+        until_with(&project, &["--format", "json", "--max-lag", "2s"], 2, Duration::from_secs(90), |doc| {
             finding(&doc["databases"][0], "lag")["status"] == "critical"
         });
     let took = since.elapsed();
@@ -297,7 +297,7 @@ fn a_replica_that_takes_no_writes_turns_critical_while_the_daemon_answers() {
     assert!(nagios.stdout.starts_with("LITESTREAM CRITICAL - default: lag"), "{nagios}");
 
     drop(read_only);
-    until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(30));
+    until(&project, &["--format", "json", "--max-lag", "2s"], 0, Duration::from_secs(90));
     assert!(daemon.log().contains("read-only file system"), "litestream's own report: {}", daemon.log());
     eprintln!("lag CRITICAL {:.1} s after the replica turned read-only (max-lag 2 s)", took.as_secs_f64());
 }
