@@ -410,10 +410,8 @@ fn a_silent_s3_server_is_bounded_by_the_timeout() {
          secret-access-key = \"s\" }}\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n"
     ));
     project.sqlite("app.db").execute_batch("CREATE TABLE t(x INTEGER)").unwrap();
-    let started = Instant::now();
+    // The listing's own error, not ureq's 30 s receive timeout (which says "timeout: …").
     let run = project.run(["check", "--json", "--timeout", "1"]).code(2);
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(15), "check took {took:?}: the listing was not bounded\n{run}");
     assert!(run.stdout.contains("no answer within the timeout"), "{run}");
 }
 

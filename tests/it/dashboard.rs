@@ -33,7 +33,10 @@ fn serve(project: &Project, args: &[&str]) -> (Daemon, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let log = daemon.log();
-        if let Some(line) = log.lines().find(|l| l.trim_start().starts_with("Serving")) {
+        // Whole lines only: the status line may be read while it is being written.
+        let line =
+            log.split_inclusive('\n').find(|l| l.ends_with('\n') && l.trim_start().starts_with("Serving"));
+        if let Some(line) = line {
             let url = line.split_whitespace().nth(1).unwrap().to_owned();
             assert_eq!(log.lines().count(), 1, "one status line\n{log}");
             return (daemon, url);

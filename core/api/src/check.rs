@@ -335,6 +335,31 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of `database` before any look: OK, nothing known yet.
+    fn unchecked(database: String, path: PathBuf, snapshot_interval: Duration) -> Report {
+        Report {
+            database,
+            path,
+            status: Status::Ok,
+            findings: Vec::new(),
+            daemon_status: None,
+            local_txid: None,
+            replica_txid: None,
+            txid_lag: None,
+            replica_reached: None,
+            replica_newest_file: None,
+            database_mtime: None,
+            wal_mtime: None,
+            lag_seconds: None,
+            snapshot: None,
+            snapshot_interval_seconds: snapshot_interval.as_secs(),
+            recovery_window_start: None,
+            restore_points: None,
+            levels: Vec::new(),
+            assurance: Vec::new(),
+        }
+    }
+
     fn find(&mut self, check: &'static str, status: Status, message: impl Into<String>) {
         self.findings.push(Finding { check, status, message: message.into() });
     }
@@ -350,27 +375,7 @@ pub fn check_listing(
     target: &Target,
     cx: &Context<'_>,
 ) -> (Report, Result<Vec<ReplicaFile>, ReplicaListError>) {
-    let mut report = Report {
-        database: target.name.clone(),
-        path: target.path.clone(),
-        status: Status::Ok,
-        findings: Vec::new(),
-        daemon_status: None,
-        local_txid: None,
-        replica_txid: None,
-        txid_lag: None,
-        replica_reached: None,
-        replica_newest_file: None,
-        database_mtime: None,
-        wal_mtime: None,
-        lag_seconds: None,
-        snapshot: None,
-        snapshot_interval_seconds: cx.snapshot_interval.as_secs(),
-        recovery_window_start: None,
-        restore_points: None,
-        levels: Vec::new(),
-        assurance: Vec::new(),
-    };
+    let mut report = Report::unchecked(target.name.clone(), target.path.clone(), cx.snapshot_interval);
     let daemon_answered = check_daemon(target, cx, &mut report);
     let mut files = look(target, cx, cx.now, daemon_answered, &mut report);
     // A commit after an idle spell looks like lag (the replica's newest TXID is old, the WAL
@@ -716,27 +721,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        Report {
-            database: "default".into(),
-            path: "/x/app.db".into(),
-            status: Status::Ok,
-            findings: Vec::new(),
-            daemon_status: None,
-            local_txid: None,
-            replica_txid: None,
-            txid_lag: None,
-            replica_reached: None,
-            replica_newest_file: None,
-            database_mtime: None,
-            wal_mtime: None,
-            lag_seconds: None,
-            snapshot: None,
-            snapshot_interval_seconds: 0,
-            recovery_window_start: None,
-            restore_points: None,
-            levels: Vec::new(),
-            assurance: Vec::new(),
-        }
+        Report::unchecked("default".into(), "/x/app.db".into(), Duration::ZERO)
     }
 
     fn context<'a>(

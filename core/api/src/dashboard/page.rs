@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::copy::{RESTORES, RestoredCopy};
-use super::timeline::{self, bytes};
+use super::timeline;
 use super::{DatabaseView, Points};
 use crate::backups::history::Kind;
+use crate::backups::report::bytes;
 use crate::check::{self, Report, Status};
 use crate::json::txid;
 

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::Points;
 use super::page::{escape, query_escape};
+use crate::backups::report::bytes;
 use crate::json::txid;
 
 const WIDTH: f64 = 960.0;
@@ -200,16 +201,4 @@ fn axis(svg: &mut String, scale: &Scale) {
             escape(&time.strftime(format).to_string())
         );
     }
-}
-
-/// `1.5 MiB`: bytes as a person reads them.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
