@@ -177,7 +177,20 @@ pub struct Run {
 
 impl Run {
     pub fn of(command: &mut Command) -> Run {
-        let Output { status, stdout, stderr } = command.stdin(Stdio::null()).output().expect("run command");
+        command.stdin(Stdio::null());
+        // A program this process just wrote (an extracted archive's binary) can be "busy" for a
+        // moment: another test thread's fork may still hold its write descriptor until that
+        // child execs (Linux ETXTBSY). Retried, as cargo does.
+        let mut attempts = 0;
+        let Output { status, stdout, stderr } = loop {
+            match command.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                result => break result.expect("run command"),
+            }
+        };
         Run {
             code: status.code(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
