@@ -230,8 +230,9 @@ fn errors_under_json_are_json_on_stdout() {
     );
     json_error(&project, &["verify", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
     json_error(&project, &["restore-points", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
-    json_error(&project, &["scrub", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
-    json_error(&project, &["drill", "--json", "nosuch"], 1, "`nosuch` is not a database alias");
+    // verify, scrub and drill: nothing was checked (3), not a failed check (1).
+    json_error(&project, &["scrub", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
+    json_error(&project, &["drill", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
     json_error(&project, &["check", "--json", "nosuch"], 3, "`nosuch` is not a database alias");
     json_error(&project, &["vfs-status", "--json", "nosuch"], 1, "`nosuch` is not a VFS alias");
 
@@ -242,8 +243,8 @@ fn errors_under_json_are_json_on_stdout() {
         ("verify", 3),
         ("config", 1),
         ("restore-points", 1),
-        ("scrub", 1),
-        ("drill", 1),
+        ("scrub", 3),
+        ("drill", 3),
         ("install", 1),
     ] {
         json_error(&broken, &[command, "--json"], code, "invalid TOML");

@@ -126,3 +126,19 @@ fn bad_drill_settings_and_an_unreachable_replica_are_one_line() {
         "{run}"
     );
 }
+
+/// verify, scrub and drill say 3, "could not check", for whatever stops them before a verdict
+/// (a monitor reads 1 as a failed check): one error line each, and with `--json` the error
+/// document.
+#[test]
+fn a_check_that_cannot_start_is_unchecked_not_failed() {
+    let project = project("");
+    for command in ["verify", "scrub", "drill"] {
+        project.run([command, "mian"]).code(3).our_error(&["mian"]);
+        let run = project.run([command, "--json", "mian"]).code(3);
+        assert!(run.json()["error"].as_str().unwrap().contains("mian"), "{command}\n{run}");
+    }
+    // A password with a raw `/` Litestream cannot parse: refused, the password never printed.
+    let run = project.run(["scrub", "s3://key:pa/ss@bucket/db"]).code(3).our_error(&["percent-encode"]);
+    assert!(!run.stderr.contains("pa/ss"), "{run}");
+}

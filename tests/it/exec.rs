@@ -304,3 +304,35 @@ fn exec_runs_the_scheduled_checks_while_the_command_runs() {
     }
     project.run(["drill"]).success();
 }
+
+/// The schedule checks a `dir` entry's databases too, as the commands do with no argument
+/// (it used to pass over every `dir` entry, so their backups were never proved).
+#[test]
+fn the_schedule_checks_the_databases_of_a_dir_entry() {
+    let project = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\nverify-every = \"1s\"\nscrub-every = \"1s\"\n\
+         drill-every = \"1s\"\ndbs = [{ dir = \"tenants\", pattern = \"*.db\" }]\n",
+    );
+    project
+        .sqlite("tenants/a.db")
+        .execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);")
+        .unwrap();
+    project.write(
+        "wait.sh",
+        "for i in $(seq 1 600); do\n\
+         h=target/litestream/app/history.jsonl\n\
+         grep -q '\"kind\":\"verify\"' $h 2>/dev/null && grep -q '\"kind\":\"scrub\"' $h && \
+         grep -q '\"kind\":\"drill\"' $h && exit 0\n\
+         sleep 0.1\ndone\nexit 1\n",
+    );
+    let run = project.run(["replicate", "-exec", "sh wait.sh"]).success();
+    let database = project.path().join("tenants/a.db");
+    let database = database.display();
+    for kind in [
+        format!("verify {database}: in sync"),
+        format!("scrub {database}: sound"),
+        format!("drill {database}: passed"),
+    ] {
+        assert!(run.stderr.contains(&format!("Assured {kind}")), "{kind}\n{run}");
+    }
+}

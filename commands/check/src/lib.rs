@@ -12,11 +12,11 @@ use std::time::Duration;
 use cargo_litestream_api::backups::history;
 use cargo_litestream_api::check::{self, Context, Report, Status, Target};
 use cargo_litestream_api::control;
-use cargo_litestream_api::targets::{Selected, TargetsError, Urls};
+use cargo_litestream_api::targets::Urls;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
-use cargo_litestream_command::passthrough;
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
+use cargo_litestream_command::{assured, passthrough};
 use cargo_litestream_config::{CheckThresholds, check::CHECK_KEYS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             stdout.flush().context("could not write to stdout")?;
             Ok(status.exit_code())
         }
-        Err(error) if is_broken_pipe(&error) => Err(error),
+        Err(error) if assured::is_broken_pipe(&error) => Err(error),
         Err(error) => {
             // Nagios shows the first line of stdout: the reason goes there. Prometheus gets
             // nothing on stdout, so a textfile written with `> tmp && mv` keeps its last good
@@ -129,12 +129,6 @@ fn format(matches: &ArgMatches) -> anyhow::Result<Format> {
         Some(other) => {
             bail!("invalid value {other:?} for --format: expected human, json, nagios or prometheus")
         }
-    })
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -199,18 +193,8 @@ fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
             "check takes databases, not the replica URL `{url}`: it compares the replica with the database"
         )
     });
-    let globals = &ctx.project()?.globals;
-    let mut targets = Vec::new();
-    for selected in ctx.targets(&named, urls)? {
-        if let Selected::Database(chosen) = selected {
-            let listing = ctx.litestream_target(false, &chosen.path)?;
-            targets.push(Target::for_database(chosen.entry, &chosen.path, globals, &ctx.env, listing));
-        }
-    }
-    if targets.is_empty() {
-        return Err(TargetsError::none_configured(ctx.project()?).into());
-    }
-    Ok(targets)
+    // URLs are refused, so every replica has its database.
+    Ok(ctx.replicas(&named, urls, false)?.into_iter().filter_map(Target::of_replica).collect())
 }
 
 register_command!(CommandSpec {

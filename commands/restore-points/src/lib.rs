@@ -8,10 +8,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use cargo_litestream_api::backups::{self, report::Report};
-use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_command::anyhow::{self, Context as _};
 use cargo_litestream_command::clap::{ArgMatches, Command};
-use cargo_litestream_command::passthrough::{Flag, Kind, Needs, Passthrough, Positional, Role};
-use cargo_litestream_command::{CommandSpec, Ctx, Lookup, register_command};
+use cargo_litestream_command::passthrough::{self, Flag, Needs, Passthrough, Positional, Role};
+use cargo_litestream_command::{CommandSpec, Ctx, register_command};
 
 const REPLICA: Passthrough = Passthrough {
     command: "restore-points",
@@ -21,12 +21,7 @@ const REPLICA: Passthrough = Passthrough {
         Flag::value("timeout", "SECONDS", "How long a replica may take to list (default: 30)")
             .role(Role::Local),
     ],
-    positionals: &[Positional {
-        name: "DB_PATH",
-        help: "Database alias or path, or a replica URL (default: every configured database)",
-        required: false,
-        kind: Kind::DatabaseOrUrl(Lookup::Configured),
-    }],
+    positionals: &[Positional::REPLICA],
 };
 
 fn cli() -> Command {
@@ -39,26 +34,20 @@ fn cli() -> Command {
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let json = ctx.json(matches, backups::report::JSON_VERSION);
-    let timeout = match matches.get_one::<String>("timeout") {
-        Some(text) => match text.parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
-            _ => bail!("invalid value {text:?} for -timeout: expected a whole number of seconds, at least 1"),
-        },
-        None => Duration::from_secs(30),
-    };
-    let replicas = REPLICA.replica_targets(matches, ctx)?;
+    let timeout = passthrough::seconds(matches, "timeout")?.unwrap_or(Duration::from_secs(30));
+    let replicas = REPLICA.replicas(matches, ctx)?;
     let litestream = ctx.litestream()?;
 
     let mut reports = Vec::with_capacity(replicas.len());
-    for (database, target) in replicas {
-        ctx.shell.status("Listing", &database);
-        let points = backups::list(&litestream, &ctx.env, &target, timeout)
+    for replica in replicas {
+        ctx.shell.status("Listing", &replica.name);
+        let points = backups::list(&litestream, &ctx.env, &replica.litestream_target, timeout)
             .map(|files| backups::restore_points(&files));
         // With --json the error is the database's entry in the document: printed once.
         if let (Err(error), None) = (&points, json) {
-            ctx.shell.error(format!("{database}: {error}"));
+            ctx.shell.error(format!("{}: {error}", replica.name));
         }
-        reports.push(Report { database, points });
+        reports.push(Report { database: replica.name, points });
     }
 
     // Thousands of lines: one write per line (stdout's line buffering) would dominate.

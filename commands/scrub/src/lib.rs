@@ -4,20 +4,15 @@
 //! Exit codes: 0 sound, 1 damaged, 3 could not check (with several replicas the worst wins:
 //! damaged, then unchecked).
 
-use std::ffi::OsString;
-use std::io::Write;
 use std::time::Duration;
 
-use cargo_litestream_api::backups::history;
-use cargo_litestream_api::backups::report::bytes;
-use cargo_litestream_api::backups::scrub::{self, Outcome, ScrubOptions, ScrubReport};
-use cargo_litestream_api::backups::store::{NoNativeStore, Store};
-use cargo_litestream_api::json;
-use cargo_litestream_api::targets::{Selected, TargetsError, Urls};
-use cargo_litestream_command::anyhow::{self, Context as _, bail};
+use cargo_litestream_api::assurance::{Checks, text};
+use cargo_litestream_api::backups::scrub::ScrubOptions;
+use cargo_litestream_api::targets::Urls;
+use cargo_litestream_command::anyhow::{self, bail};
+use cargo_litestream_command::assured;
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
 use cargo_litestream_command::{CommandSpec, Ctx, register_command};
-use cargo_litestream_config::TomlTable;
 
 /// The JSON report's schema version (README, "JSON output").
 const JSON_VERSION: u32 = 1;
@@ -62,139 +57,35 @@ fn cli() -> Command {
 
 fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
     let json = ctx.json(matches, JSON_VERSION);
-    let options = ScrubOptions {
-        subset: matches.get_one::<String>("subset").map(|s| parse_subset(s)).transpose()?,
-        reread: matches.get_flag("reread"),
-        memory: None,
-    };
-    let timeout = Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&3600));
-    let targets = targets(matches, ctx)?;
-
-    let mut results = Vec::with_capacity(targets.len());
-    for target in targets {
-        ctx.shell.status("Scrubbing", &target.name);
-        let result = scrub_one(&target, &options, timeout, ctx);
-        // With --json the error is the database's entry in the document: printed once.
-        if let (Err(error), None) = (&result, json) {
-            ctx.shell.error(format!("{}: {}", target.name, cargo_litestream_command::one_line(error)));
-        }
-        if let (Ok(report), Some(state_dir)) = (&result, &target.state_dir)
-            && report.outcome != Outcome::Unchecked
-        {
-            let entry = history::Entry::new(
-                history::Kind::Scrub,
-                &target.name,
-                report.outcome == Outcome::Sound,
-                report.duration_ms,
-                serde_json::to_value(report).unwrap_or_default(),
-            );
-            if let Some(problem) = history::record(state_dir, &entry) {
-                ctx.shell.warn(problem);
-            }
-        }
-        results.push((target.name, result));
-    }
-
-    let outcome =
-        Outcome::worst(results.iter().map(|(_, r)| r.as_ref().map_or(Outcome::Unchecked, |r| r.outcome)));
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    if let Some(json) = json {
-        let databases: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(name, result)| {
-                cargo_litestream_command::json::database_entry(
-                    name,
-                    result.as_ref().map_err(cargo_litestream_command::one_line),
-                )
-            })
-            .collect();
-        json.write(
-            &mut stdout,
-            &serde_json::json!({
-                "outcome": outcome,
-                "exit_code": outcome.exit_code(),
-                "databases": databases,
-            }),
-        )?;
-    } else {
-        for (name, result) in &results {
-            if let Ok(report) = result {
-                write_human(&mut stdout, name, report).context("could not write to stdout")?;
-            }
-        }
-    }
-    stdout.flush().context("could not write to stdout")?;
-    Ok(outcome.exit_code())
-}
-
-/// A replica to scrub: how the user named it, the store when it is read natively, and what
-/// litestream is given to list and restore it otherwise.
-struct Target {
-    name: String,
-    store: Result<Store, NoNativeStore>,
-    litestream_target: Vec<OsString>,
-    /// Where verified files are remembered, and private restores go (a project's state folder).
-    state_dir: Option<std::path::PathBuf>,
-}
-
-fn scrub_one(
-    target: &Target,
-    options: &ScrubOptions,
-    timeout: Duration,
-    ctx: &Ctx,
-) -> anyhow::Result<ScrubReport> {
-    match &target.store {
-        Ok(store) => {
-            let options = ScrubOptions {
-                memory: target.state_dir.as_ref().map(|dir| scrub::memory_path(dir, store)),
-                ..options.clone()
-            };
-            let mut bar = Bar::new(ctx, &target.name);
-            Ok(scrub::scrub(store, &options, &mut bar)?)
-        }
-        Err(why) => {
-            ctx.shell.note(format!(
-                "{}: {why}; checking by restoring the latest and the oldest restore point with -integrity-check full",
-                target.name
-            ));
-            let litestream = ctx.litestream()?;
-            let work = target.state_dir.clone().unwrap_or_else(std::env::temp_dir);
-            Ok(scrub::by_restoring(&litestream, &ctx.env, &target.litestream_target, &work, timeout)?)
-        }
-    }
-}
-
-fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {
-    let named: Vec<&str> =
-        matches.get_many::<String>("DB").map(|v| v.map(String::as_str).collect()).unwrap_or_default();
-    let selected = ctx.targets(&named, Urls::Take)?;
-    let state_dir = ctx.project_if_any()?.map(|p| p.state_dir.clone());
-    let mut targets = Vec::with_capacity(selected.len());
-    for target in selected {
-        targets.push(match target {
-            Selected::Database(chosen) => Target {
-                store: Store::of(&chosen.database().replica, &ctx.project()?.globals, &ctx.env),
-                litestream_target: ctx.litestream_target(false, &chosen.path)?,
-                name: chosen.name,
-                state_dir: state_dir.clone(),
+    assured::or_unchecked(ctx, || {
+        let options = ScrubOptions {
+            subset: matches.get_one::<String>("subset").map(|s| parse_subset(s)).transpose()?,
+            reread: matches.get_flag("reread"),
+            memory: None,
+        };
+        let timeout = Duration::from_secs(*matches.get_one::<u64>("timeout").unwrap_or(&3600));
+        let named: Vec<&str> =
+            matches.get_many::<String>("DB").map(|v| v.map(String::as_str).collect()).unwrap_or_default();
+        let replicas = ctx.replicas(&named, Urls::Take, false)?;
+        // Only replicas this tool cannot read natively need litestream (and maybe its download).
+        let litestream = Checks::needs_litestream(&replicas).then(|| ctx.litestream()).transpose()?;
+        let checks = assured::checks(ctx, litestream.as_ref())?;
+        assured::each(
+            ctx,
+            json,
+            "Scrubbing",
+            &replicas,
+            |replica| {
+                Ok(checks.scrub(
+                    replica,
+                    &options,
+                    timeout,
+                    &mut ctx.shell.bar("Reading", &replica.name, None),
+                )?)
             },
-            Selected::Url(url) => {
-                let table = TomlTable::from_iter([("url".to_owned(), url.as_str().into())]);
-                Target {
-                    name: cargo_litestream_config::redact_url_password(&url),
-                    store: Store::of(&table, &TomlTable::new(), &ctx.env),
-                    litestream_target: vec![url.into()],
-                    state_dir: state_dir.clone(),
-                }
-            }
-            // Nothing to read yet.
-            Selected::EmptyDir { .. } => continue,
-        });
-    }
-    if targets.is_empty() {
-        return Err(TargetsError::none_configured(ctx.project()?).into());
-    }
-    Ok(targets)
+            |out, name, report, _| text::scrub(out, name, report),
+        )
+    })
 }
 
 /// `N/T`, 1 ≤ N ≤ T.
@@ -204,85 +95,6 @@ fn parse_subset(text: &str) -> anyhow::Result<(u32, u32)> {
     match parsed {
         Some((n, t)) if n >= 1 && n <= t => Ok((n, t)),
         _ => bail!("invalid value {text:?} for --subset: expected N/T with 1 ≤ N ≤ T, e.g. 1/7"),
-    }
-}
-
-fn write_human(out: &mut impl Write, name: &str, report: &ScrubReport) -> std::io::Result<()> {
-    let verdict = report.outcome.label();
-    let mut read = format!("{} read", report.files_read);
-    if report.files_remembered > 0 {
-        read.push_str(&format!(", {} verified before", report.files_remembered));
-    }
-    if report.files_in_other_subsets > 0 {
-        read.push_str(&format!(", {} left to other subsets", report.files_in_other_subsets));
-    }
-    writeln!(out, "{name}: {verdict}: {} files ({read}), {} read", report.files, bytes(report.bytes_read))?;
-    for finding in &report.findings {
-        writeln!(out, "  {}: {}", finding.file, finding.problem)?;
-    }
-    for finding in &report.unreadable {
-        writeln!(out, "  {}: could not be read: {}", finding.file, finding.problem)?;
-    }
-    let latest = match report.latest_txid {
-        Some(txid) => format!("latest ({}): {}", json::txid(txid), report.latest),
-        None => format!("latest: {}", report.latest),
-    };
-    let broken: Vec<String> = report
-        .broken
-        .iter()
-        .map(|r| {
-            if r.start() == r.end() {
-                json::txid(*r.start())
-            } else {
-                format!("{} … {}", json::txid(*r.start()), json::txid(*r.end()))
-            }
-        })
-        .collect();
-    if broken.is_empty() {
-        writeln!(out, "  restore points: {latest}; {} points, none broken", report.points)
-    } else {
-        writeln!(out, "  restore points: {latest}; {}: broken", broken.join(", "))
-    }
-}
-
-/// A progress bar on a terminal (bytes to read, rate, ETA); nothing otherwise.
-struct Bar(Option<indicatif::ProgressBar>);
-
-impl Bar {
-    fn new(ctx: &Ctx, name: &str) -> Bar {
-        let bar = ctx.shell.progress_bars().then(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-            let template = "{prefix:>12} {msg} [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})";
-            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_prefix("Reading");
-            bar.set_message(name.to_owned());
-            bar
-        });
-        Bar(bar.filter(|b| !b.is_hidden()))
-    }
-}
-
-impl scrub::Progress for Bar {
-    fn begin(&mut self, _files: usize, bytes: u64) {
-        if let Some(bar) = &self.0 {
-            bar.set_length(bytes);
-        }
-    }
-
-    fn read(&mut self, bytes: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(bytes);
-        }
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
     }
 }
 

@@ -6,18 +6,25 @@
 //! One thread, which waits on a channel until the next run is due (so stopping is immediate,
 //! never after a sleep) and runs the checks of every configured database one after the other.
 //! The first run of each check is one interval after the start.
+//!
+//! How one check of one replica runs, and is judged and recorded, is [`Checks`]: the commands
+//! run the same code, and print its reports with [`text`].
 
-use std::ffi::OsString;
+mod run;
+pub mod text;
+
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cargo_litestream_config::{Env, Generate, Location, Project};
+use cargo_litestream_config::{Env, Project};
 use cargo_litestream_runner::Litestream;
 
-use crate::backups::history::{self, Entry, Kind};
-use crate::backups::{drill, scrub, store::Store};
-use crate::verify::{self, Outcome as VerifyOutcome, VerifyOptions};
+pub use run::{AssuranceError, Assured, Checks, Standing, Verdict, record};
+
+use crate::backups::drill;
+use crate::backups::history::Kind;
+use crate::verify::VerifyOptions;
 
 /// The running schedule; dropping it stops it (waiting for a check in progress to end).
 pub struct Assurance {
@@ -88,124 +95,50 @@ pub fn start(
     Some(Assurance { stop: Some(stop), thread: Some(thread) })
 }
 
-/// Runs one check on every configured database: a line per database, each run in the history.
+/// Runs one check on every configured database (a `dir` entry's databases as Litestream's scan
+/// finds them): a line per database, each run in the history.
 pub fn run(kind: Kind, project: &Project, env: &Env, litestream: &Litestream) -> Vec<String> {
+    let replicas = match crate::targets::configured_replicas(project, env) {
+        Ok(replicas) => replicas,
+        Err(error) => {
+            let word = match kind {
+                Kind::Verify => "verify",
+                Kind::Scrub => "scrub",
+                Kind::Drill => "drill",
+            };
+            return vec![format!("{word} could not start: {error}")];
+        }
+    };
+    let shell = cargo_litestream_shell::Shell::quiet();
+    let checks = Checks { env, project: Some(project), litestream: Some(litestream), shell: &shell };
     let mut lines = Vec::new();
-    let config = project.config_path();
-    let config_written = project.write_config(&config, env, Generate::default());
-    for db in &project.databases {
-        let Location::File(path) = &db.location else { continue };
-        let name = db.name();
-        let target: Vec<OsString> = vec!["-config".into(), config.clone().into(), path.clone().into()];
-        let (line, entry) = match kind {
+    for replica in &replicas {
+        let name = &replica.name;
+        let (line, recorded) = match kind {
             Kind::Verify => {
-                let result = verify::verify(project, env, litestream, path, &VerifyOptions::default());
-                let line = format!(
-                    "verify {name}: {}: {} ({} ms)",
-                    result.outcome.label(),
-                    result.message,
-                    result.duration_ms
-                );
-                let entry = (result.outcome != VerifyOutcome::Inconclusive).then(|| {
-                    Entry::new(
-                        kind,
-                        &name,
-                        result.outcome == VerifyOutcome::InSync,
-                        result.duration_ms,
-                        json(&result),
-                    )
-                });
-                (line, entry)
+                let result = checks.verify(replica, &VerifyOptions::default());
+                (text::verification_summary(&result), record(&project.state_dir, name, &result))
             }
             Kind::Scrub => {
-                let report = match Store::of(&db.replica, &project.globals, env) {
-                    Ok(store) => {
-                        let options = scrub::ScrubOptions {
-                            memory: Some(scrub::memory_path(&project.state_dir, &store)),
-                            ..Default::default()
-                        };
-                        scrub::scrub(&store, &options, &mut ()).map_err(|e| e.to_string())
-                    }
-                    Err(_) => match &config_written {
-                        Ok(()) => scrub::by_restoring(
-                            litestream,
-                            env,
-                            &target,
-                            &project.state_dir,
-                            Duration::from_secs(3600),
-                        )
-                        .map_err(|e| e.to_string()),
-                        Err(error) => Err(error.to_string()),
-                    },
-                };
-                match report {
+                match checks.scrub(replica, &Default::default(), Duration::from_secs(3600), &mut ()) {
                     Ok(report) => {
-                        let line = format!(
-                            "scrub {name}: {}: {} files, {} read, {} findings ({} ms)",
-                            report.outcome.label(),
-                            report.files,
-                            report.files_read,
-                            report.findings.len(),
-                            report.duration_ms
-                        );
-                        let entry = (report.outcome != scrub::Outcome::Unchecked).then(|| {
-                            Entry::new(
-                                kind,
-                                &name,
-                                report.outcome == scrub::Outcome::Sound,
-                                report.duration_ms,
-                                json(&report),
-                            )
-                        });
-                        (line, entry)
+                        (text::scrub_summary(name, &report), record(&project.state_dir, name, &report))
                     }
                     Err(error) => (format!("scrub {name}: could not check: {error}"), None),
                 }
             }
             Kind::Drill => {
                 let options = drill::DrillOptions { checks: project.drill_checks.clone(), timeout: None };
-                let report = match &config_written {
-                    Ok(()) => drill::drill(litestream, env, &target, &project.state_dir, &options)
-                        .map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
-                };
-                match report {
+                match checks.drill(replica, &options) {
                     Ok(report) => {
-                        let failed: Vec<String> =
-                            report.rehearsals.iter().filter_map(|r| r.error.clone()).collect();
-                        let line = format!(
-                            "drill {name}: {}: {} restores, RPO {} ({} ms){}",
-                            report.outcome.label(),
-                            report.rehearsals.len(),
-                            report.rpo_seconds.map_or_else(|| "n/a".to_owned(), |s| format!("{s:.1} s")),
-                            report.duration_ms,
-                            if failed.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {}", failed.join("; "))
-                            }
-                        );
-                        let entry = Entry::new(
-                            kind,
-                            &name,
-                            report.outcome == drill::Outcome::Passed,
-                            report.duration_ms,
-                            json(&report),
-                        );
-                        (line, Some(entry))
+                        (text::drill_summary(name, &report), record(&project.state_dir, name, &report))
                     }
                     Err(error) => (format!("drill {name}: could not run: {error}"), None),
                 }
             }
         };
         lines.push(line);
-        if let Some(problem) = entry.and_then(|entry| history::record(&project.state_dir, &entry)) {
-            lines.push(problem);
-        }
+        lines.extend(recorded);
     }
     lines
-}
-
-fn json(value: &impl serde::Serialize) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or_default()
 }

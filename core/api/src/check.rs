@@ -21,7 +21,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use cargo_litestream_config::{CheckThresholds, Database, Env, Location, TomlTable};
+use cargo_litestream_config::{CheckThresholds, Env, TomlTable};
 use cargo_litestream_runner::Litestream;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -31,6 +31,7 @@ use crate::backups::store::{NoNativeStore, Store};
 use crate::backups::{self, ReplicaFile};
 use crate::control::{self, ControlError, Listed};
 use crate::json;
+use crate::targets::Replica;
 
 /// The JSON report's schema version (README, "JSON output").
 pub const JSON_VERSION: u32 = 1;
@@ -93,49 +94,18 @@ pub struct Target {
     pub in_flight: Duration,
 }
 
-/// The entry Litestream builds for the database at `path` of the `dir` entry `entry`.
-fn dir_member_database(entry: &Database, path: &Path) -> Option<Database> {
-    let Location::Dir(dir) = &entry.location else { return None };
-    let relative = path.strip_prefix(dir).ok()?.to_path_buf();
-    Some(cargo_litestream_config::DirMember { entry, path: path.to_path_buf(), relative }.database())
-}
-
 impl Target {
-    /// The database at `path` of the project's entry `db` (`globals`: the configuration's
-    /// top-level keys), listed natively when its replica can be, else by `litestream ltx` with
-    /// `litestream_target`.
-    pub fn for_database(
-        db: &Database,
-        path: &Path,
-        globals: &TomlTable,
-        env: &Env,
-        litestream_target: Vec<OsString>,
-    ) -> Target {
-        let (name, meta_path, store) = match &db.location {
-            Location::File(_) => (
-                db.name(),
-                db.options
-                    .get("meta-path")
-                    .and_then(|v| v.as_str())
-                    .map_or_else(|| Target::default_meta_path(path), PathBuf::from),
-                Store::of(&db.replica, globals, env),
-            ),
-            // A `dir` entry's database has its own replica path and state folder, as
-            // Litestream's scan gives it (`DirMember::database`).
-            Location::Dir(_) => {
-                let member = dir_member_database(db, path);
-                let meta = member
-                    .as_ref()
-                    .and_then(|m| m.options.get("meta-path"))
-                    .and_then(|v| v.as_str())
-                    .map_or_else(|| Target::default_meta_path(path), PathBuf::from);
-                let store = match &member {
-                    Some(member) => Store::of(&member.replica, globals, env),
-                    None => Err(NoNativeStore::NotDirMember),
-                };
-                (path.display().to_string(), meta, store)
-            }
-        };
+    /// The check target of a configured database's replica; `None` for a replica without a
+    /// configured database (a URL given alone), which check has nothing to compare with.
+    pub fn of_replica(replica: Replica<'_>) -> Option<Target> {
+        let chosen = replica.database?;
+        // A `dir` entry's database has its own state folder, as Litestream's scan gives it.
+        let database = chosen.database();
+        let meta_path = database
+            .options
+            .get("meta-path")
+            .and_then(|v| v.as_str())
+            .map_or_else(|| Target::default_meta_path(&chosen.path), PathBuf::from);
         // Litestream's defaults (`db.go` DefaultMonitorInterval, `replica.go` DefaultSyncInterval).
         let interval = |table: &TomlTable, key: &str| {
             table
@@ -144,16 +114,17 @@ impl Target {
                 .and_then(cargo_litestream_config::parse_go_duration)
                 .unwrap_or(Duration::from_secs(1))
         };
-        Target {
-            name,
-            path: path.to_path_buf(),
+        let in_flight = interval(&database.options, "monitor-interval")
+            + interval(&database.replica, "sync-interval")
+            + CLOCK_SLACK;
+        Some(Target {
+            name: replica.name,
+            path: chosen.path.clone(),
             meta_path,
-            store,
-            litestream_target,
-            in_flight: interval(&db.options, "monitor-interval")
-                + interval(&db.replica, "sync-interval")
-                + CLOCK_SLACK,
-        }
+            store: replica.store,
+            litestream_target: replica.litestream_target,
+            in_flight,
+        })
     }
 
     /// Litestream's meta folder of `path` when the entry sets no `meta-path`.
@@ -193,15 +164,10 @@ pub fn project_targets(
     project: &cargo_litestream_config::Project,
     env: &Env,
 ) -> Result<Vec<Target>, CheckError> {
-    let mut targets = Vec::new();
-    for selected in crate::targets::configured(project) {
-        let crate::targets::Selected::Database(chosen) = selected else { continue };
-        let config =
-            project.write_config_for(&chosen.path, env, cargo_litestream_config::Generate::default())?;
-        let listing = vec!["-config".into(), config.into(), chosen.path.clone().into()];
-        targets.push(Target::for_database(chosen.entry, &chosen.path, &project.globals, env, listing));
-    }
-    Ok(targets)
+    Ok(crate::targets::configured_replicas(project, env)?
+        .into_iter()
+        .filter_map(Target::of_replica)
+        .collect())
 }
 
 /// The reports of every database of `project`, with its configured thresholds: what

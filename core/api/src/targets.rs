@@ -7,9 +7,14 @@
 //! ([`Selected::EmptyDir`]).
 
 use std::borrow::Cow;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use cargo_litestream_config::{ConfigError, Database, DatabaseArg, Env, Location, Lookup, Project};
+use cargo_litestream_config::{
+    ConfigError, Database, DatabaseArg, Env, Location, Lookup, Project, TomlTable, redact_url_password,
+};
+
+use crate::backups::store::{NoNativeStore, Store};
 
 /// What a replica URL among the arguments is.
 #[derive(Clone, Copy)]
@@ -63,6 +68,98 @@ impl Chosen<'_> {
     }
 }
 
+/// A replica a command reads (`check`, `scrub`, `drill`, `restore-points`, the schedule): how
+/// the user knows it, the database it is the replica of, and the two ways to reach it.
+#[derive(Debug)]
+pub struct Replica<'p> {
+    /// For status lines, reports and the history: the database's name ([`Chosen::name`]), or
+    /// the replica URL with its password redacted.
+    pub name: String,
+    /// The configured database; `None` for a replica URL given alone, or a database of the
+    /// user's own `-config` file.
+    pub database: Option<Chosen<'p>>,
+    /// The replica, when this tool reads it natively (file and S3), else why not.
+    pub store: Result<Store, NoNativeStore>,
+    /// What `litestream ltx` and `litestream restore` are given to reach it: the URL, or
+    /// `-config FILE DB_PATH`.
+    pub litestream_target: Vec<OsString>,
+}
+
+impl<'p> Replica<'p> {
+    /// The replica of the configured database `chosen` (`globals`: the configuration's
+    /// top-level keys), which litestream reaches by `litestream_target`
+    /// (`-config FILE DB_PATH`: for a `dir` entry's database, a config listing it alone).
+    pub fn of_database(
+        chosen: Chosen<'p>,
+        globals: &TomlTable,
+        env: &Env,
+        litestream_target: Vec<OsString>,
+    ) -> Replica<'p> {
+        let store = Store::of(&chosen.database().replica, globals, env);
+        Replica { name: chosen.name.clone(), database: Some(chosen), store, litestream_target }
+    }
+
+    /// The replica at `url`, given alone.
+    pub fn of_url(url: String, env: &Env) -> Replica<'p> {
+        let table = TomlTable::from_iter([("url".to_owned(), url.as_str().into())]);
+        Replica {
+            name: redact_url_password(&url),
+            database: None,
+            store: Store::of(&table, &TomlTable::new(), env),
+            litestream_target: vec![url.into()],
+        }
+    }
+
+    /// A replica named in the user's own Litestream config, which litestream alone reads:
+    /// `litestream_target` is `-config FILE DB_PATH` (or a URL).
+    pub fn in_config_file(name: String, litestream_target: Vec<OsString>) -> Replica<'p> {
+        Replica { name, database: None, store: Err(NoNativeStore::OwnConfig), litestream_target }
+    }
+}
+
+/// What litestream is given to reach configured databases, writing each configuration once:
+/// the project's for a `path` entry, one listing a `dir` entry's database alone for it
+/// ([`Project::write_config_for`]: Litestream's `ltx` and `restore` find `path:` entries only).
+pub struct LitestreamTargets<'p> {
+    project: &'p Project,
+    env: &'p Env,
+    options: cargo_litestream_config::Generate,
+    project_config: Option<PathBuf>,
+}
+
+impl<'p> LitestreamTargets<'p> {
+    pub fn new(project: &'p Project, env: &'p Env, options: cargo_litestream_config::Generate) -> Self {
+        LitestreamTargets { project, env, options, project_config: None }
+    }
+
+    /// `-config FILE PATH` for the configured database at `path`.
+    pub fn of(&mut self, path: &Path) -> Result<Vec<OsString>, ConfigError> {
+        let config = match (self.project.database(path), &self.project_config) {
+            (Some(_), Some(written)) => written.clone(),
+            (Some(_), None) => {
+                let config = self.project.config_path();
+                self.project.write_config(&config, self.env, self.options)?;
+                self.project_config.insert(config).clone()
+            }
+            (None, _) => self.project.write_config_for(path, self.env, self.options)?,
+        };
+        Ok(vec!["-config".into(), config.into(), path.into()])
+    }
+}
+
+/// The replica of every configured database (what no argument selects, without the `dir`
+/// entries that hold no database yet), each with a configuration litestream reaches it by.
+pub fn configured_replicas<'p>(project: &'p Project, env: &'p Env) -> Result<Vec<Replica<'p>>, ConfigError> {
+    let mut litestream = LitestreamTargets::new(project, env, Default::default());
+    let mut replicas = Vec::new();
+    for selected in configured(project) {
+        let Selected::Database(chosen) = selected else { continue };
+        let target = litestream.of(&chosen.path)?;
+        replicas.push(Replica::of_database(chosen, &project.globals, env, target));
+    }
+    Ok(replicas)
+}
+
 /// Why the arguments select nothing to run on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -73,6 +170,13 @@ pub enum TargetsError {
     /// A replica URL where the command takes databases only (the message of [`Urls::Refuse`]).
     #[error("{0}")]
     UrlRefused(String),
+    /// A replica URL Litestream could not parse (and would print with its password).
+    #[error("{0}")]
+    UnparsableUrl(String),
+    /// No argument, and every entry is a `dir` entry none of whose files matches its pattern
+    /// yet ([`select`] never returns nothing else).
+    #[error("no database in {} matches its entry's pattern yet: there is nothing to read", display_paths(.0))]
+    NoDatabaseYet(Vec<PathBuf>),
     /// No argument, and the project configures no database.
     #[error("no databases are configured; add them to [{table}] in {}", manifest.display())]
     NoneConfigured { table: String, manifest: PathBuf },
@@ -168,12 +272,17 @@ pub fn configured(project: &Project) -> Vec<Selected<'_>> {
     selected
 }
 
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
 fn url_target<'p>(url: String, urls: Urls) -> Result<Selected<'p>, TargetsError> {
+    if let Some(problem) = cargo_litestream_config::raw_password_problem(&url) {
+        return Err(TargetsError::UnparsableUrl(problem));
+    }
     match urls {
         Urls::Take => Ok(Selected::Url(url)),
-        Urls::Refuse(message) => {
-            Err(TargetsError::UrlRefused(message(&cargo_litestream_config::redact_url_password(&url))))
-        }
+        Urls::Refuse(message) => Err(TargetsError::UrlRefused(message(&redact_url_password(&url)))),
     }
 }
 

@@ -24,12 +24,12 @@ use crate::process::{BoundedError, last_error_line, output_within};
 pub const VERIFICATION_TABLE: &str = "_litestream_verification";
 
 /// Exit code: the backup holds the write.
-pub const EXIT_IN_SYNC: u8 = 0;
+pub const EXIT_IN_SYNC: u8 = crate::assurance::Standing::Passed.exit_code();
 /// Exit code: the backup lacks the write (or cannot be restored).
-pub const EXIT_OUT_OF_SYNC: u8 = 1;
+pub const EXIT_OUT_OF_SYNC: u8 = crate::assurance::Standing::Failed.exit_code();
 /// Exit code: the check could not be made (no daemon, replica unreachable, timed out, or an
 /// error before the check). Not 2, which is the argument parser's usage error.
-pub const EXIT_INCONCLUSIVE: u8 = 3;
+pub const EXIT_INCONCLUSIVE: u8 = crate::assurance::Standing::Unchecked.exit_code();
 
 /// What a verification found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -41,12 +41,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its [`Standing`](crate::assurance::Standing)'s: 0 passed, 1 failed, 3 unchecked.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::InSync => EXIT_IN_SYNC,
-            Outcome::OutOfSync => EXIT_OUT_OF_SYNC,
-            Outcome::Inconclusive => EXIT_INCONCLUSIVE,
-        }
+        crate::assurance::Verdict::standing(self).exit_code()
     }
 
     /// The outcome of several checks: any out of sync wins, then any inconclusive.

@@ -126,6 +126,45 @@ impl Ctx {
         })
     }
 
+    /// The replicas the command line's DB arguments name ([`Ctx::targets`]), each with what
+    /// litestream is given to reach it; a `dir` entry with no database yet gets a note. Never
+    /// empty.
+    pub fn replicas(
+        &self,
+        args: &[&str],
+        urls: targets::Urls,
+        no_expand_env: bool,
+    ) -> anyhow::Result<Vec<targets::Replica<'_>>> {
+        let mut replicas = Vec::new();
+        let mut empty_dirs = Vec::new();
+        for selected in self.targets(args, urls)? {
+            match selected {
+                targets::Selected::Database(chosen) => {
+                    let litestream_target = self.litestream_target(no_expand_env, &chosen.path)?;
+                    let globals = &self.project()?.globals;
+                    replicas.push(targets::Replica::of_database(
+                        chosen,
+                        globals,
+                        &self.env,
+                        litestream_target,
+                    ));
+                }
+                targets::Selected::Url(url) => replicas.push(targets::Replica::of_url(url, &self.env)),
+                targets::Selected::EmptyDir { dir, .. } => empty_dirs.push(dir),
+            }
+        }
+        if replicas.is_empty() {
+            return Err(targets::TargetsError::NoDatabaseYet(
+                empty_dirs.iter().map(|d| d.to_path_buf()).collect(),
+            )
+            .into());
+        }
+        for dir in empty_dirs {
+            self.shell.note(format!("no database in {} matches its entry's pattern yet", dir.display()));
+        }
+        Ok(replicas)
+    }
+
     /// What litestream is given to list or restore the configured database at `path`:
     /// `-config FILE PATH`: the run's config for a `path` entry, one listing a `dir` entry's database alone (Litestream's
     /// `ltx` and `restore` find `path:` entries only).

@@ -33,19 +33,6 @@ pub(crate) fn print_error(message: &str) -> bool {
         .is_ok()
 }
 
-/// One database's entry in a multi-database report (`scrub`, `drill`): its report with
-/// `database` added, or `{"database", "outcome": "unchecked", "error"}` when it could not run.
-pub fn database_entry<T: Serialize>(name: &str, result: Result<&T, String>) -> serde_json::Value {
-    match result {
-        Ok(report) => {
-            let mut value = serde_json::to_value(report).unwrap_or_default();
-            value["database"] = name.into();
-            value
-        }
-        Err(error) => serde_json::json!({ "database": name, "outcome": "unchecked", "error": error }),
-    }
-}
-
 /// A run with `--json`: prints documents of one schema version.
 #[derive(Clone, Copy, Debug)]
 pub struct Json {

@@ -5,6 +5,7 @@
 //! subcommand per registered [`CommandSpec`] → the spec's `run` with a [`Ctx`] → an exit code.
 
 mod argv;
+pub mod assured;
 mod ctx;
 pub mod json;
 pub mod passthrough;

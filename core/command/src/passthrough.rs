@@ -108,6 +108,17 @@ pub struct Positional {
     pub kind: Kind,
 }
 
+impl Positional {
+    /// `[DB_PATH]` of a command that reads replicas (`drill`, `restore-points`): a database's
+    /// alias or path, or a replica URL, as [`Passthrough::replicas`] takes it.
+    pub const REPLICA: Positional = Positional {
+        name: "DB_PATH",
+        help: "Database alias or path, or a replica URL (default: every configured database)",
+        required: false,
+        kind: Kind::DatabaseOrUrl(Lookup::Configured),
+    };
+}
+
 /// The flags every config-reading Litestream command has.
 const CONFIG_FLAGS: [Flag; 2] = [
     Flag::value("config", "PATH", "Use this Litestream YAML instead of the one generated from Cargo.toml"),
@@ -229,45 +240,29 @@ impl Passthrough {
     }
 
     /// The replicas this command's `DB_PATH` names, or every configured database when none is
-    /// given (each database of a `dir` entry as Litestream's scan finds it): each with the name
-    /// the user knows it by and what `litestream ltx` / `restore` are given to reach it.
-    pub fn replica_targets(
+    /// given ([`Ctx::replicas`]); with the user's own `-config`, the one database it names
+    /// there, which litestream alone reads.
+    pub fn replicas<'c>(
         &self,
         matches: &ArgMatches,
-        ctx: &Ctx,
-    ) -> anyhow::Result<Vec<(String, Vec<OsString>)>> {
-        if let Some(arg) = matches.get_one::<String>("DB_PATH") {
-            let name = match ctx.project_if_any()?.map(|p| p.resolve_database_arg(arg, &ctx.env, Lookup::Any))
-            {
-                Some(Ok(DatabaseArg::Path { alias: Some(alias), .. })) => alias,
-                _ => cargo_litestream_config::redact_url_password(arg),
-            };
-            return Ok(vec![(name, self.replica_target(matches, ctx)?)]);
+        ctx: &'c Ctx,
+    ) -> anyhow::Result<Vec<targets::Replica<'c>>> {
+        let arg = matches.get_one::<String>("DB_PATH");
+        if matches.get_one::<String>("config").is_none() {
+            let named: Vec<&str> = arg.map(String::as_str).into_iter().collect();
+            return ctx.replicas(&named, targets::Urls::Take, matches.get_flag("no-expand-env"));
         }
-        if matches.get_one::<String>("config").is_some() {
+        let Some(arg) = arg else {
             bail!(
                 "with -config, name the database: `cargo litestream {} -config FILE DB_PATH`",
                 self.command
             );
-        }
-        let no_expand_env = matches.get_flag("no-expand-env");
-        let mut replicas = Vec::new();
-        for selected in ctx.targets(&[], targets::Urls::Take)? {
-            match selected {
-                targets::Selected::Database(chosen) => {
-                    let target = ctx.litestream_target(no_expand_env, &chosen.path)?;
-                    replicas.push((chosen.name, target));
-                }
-                targets::Selected::EmptyDir { dir, .. } => ctx
-                    .shell
-                    .note(format!("no database in {} matches its entry's pattern yet", dir.display())),
-                targets::Selected::Url(_) => {}
-            }
-        }
-        if replicas.is_empty() {
-            return Err(targets::TargetsError::none_configured(ctx.project()?).into());
-        }
-        Ok(replicas)
+        };
+        let name = match ctx.project_if_any()?.map(|p| p.resolve_database_arg(arg, &ctx.env, Lookup::Any)) {
+            Some(Ok(DatabaseArg::Path { alias: Some(alias), .. })) => alias,
+            _ => cargo_litestream_config::redact_url_password(arg),
+        };
+        Ok(vec![targets::Replica::in_config_file(name, self.replica_target(matches, ctx)?)])
     }
 
     /// [`litestream_args`](Self::litestream_args) with `extra` flags (already spelled as
@@ -343,6 +338,15 @@ impl Passthrough {
         args.extend(extra);
         args.extend(positionals.iter().map(DatabaseArg::to_arg));
         Ok(args)
+    }
+}
+
+/// The whole seconds a local flag such as `-timeout` gives (at least 1), if given.
+pub fn seconds(matches: &ArgMatches, flag: &str) -> anyhow::Result<Option<std::time::Duration>> {
+    let Some(text) = matches.get_one::<String>(flag) else { return Ok(None) };
+    match text.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Some(std::time::Duration::from_secs(seconds))),
+        _ => bail!("invalid value {text:?} for -{flag}: expected a whole number of seconds, at least 1"),
     }
 }
 

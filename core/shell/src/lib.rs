@@ -5,6 +5,10 @@
 //! the decision whether colour and progress bars are wanted. Data (YAML, JSON, tables) goes to
 //! stdout and never through here, so `cargo litestream config > litestream.yml` stays clean.
 
+mod bar;
+
+pub use bar::{Bar, BarReader};
+
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 

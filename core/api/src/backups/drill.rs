@@ -41,12 +41,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its [`Standing`](crate::assurance::Standing)'s: 0 passed, 1 failed, 3 unchecked.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Passed => 0,
-            Outcome::Failed => 1,
-            Outcome::Unchecked => 3,
-        }
+        crate::assurance::Verdict::standing(self).exit_code()
     }
 
     pub fn label(self) -> &'static str {

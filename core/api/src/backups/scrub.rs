@@ -40,12 +40,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its [`Standing`](crate::assurance::Standing)'s: 0 passed, 1 failed, 3 unchecked.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Sound => 0,
-            Outcome::Damaged => 1,
-            Outcome::Unchecked => 3,
-        }
+        crate::assurance::Verdict::standing(self).exit_code()
     }
 
     pub fn label(self) -> &'static str {
@@ -205,6 +202,17 @@ pub trait Progress {
 
 /// No progress shown.
 impl Progress for () {}
+
+/// The bytes to read, and read, on a terminal's bar.
+impl Progress for cargo_litestream_shell::Bar {
+    fn begin(&mut self, _files: usize, bytes: u64) {
+        self.set_length(bytes);
+    }
+
+    fn read(&mut self, bytes: u64) {
+        self.inc(bytes);
+    }
+}
 
 /// Scrubs the replica in `store`. Fails only when the replica cannot be listed; everything
 /// else is in the report.

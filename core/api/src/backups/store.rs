@@ -73,6 +73,9 @@ pub enum NoNativeStore {
     /// A path that Litestream's scan of a `dir` entry would not replicate.
     #[error("not a database of its dir entry")]
     NotDirMember,
+    /// A database of the user's own `-config` file, which only litestream reads.
+    #[error("a replica named by your own -config file is read by litestream")]
+    OwnConfig,
 }
 
 impl Store {
