@@ -284,11 +284,8 @@ fn an_unreachable_replica_delays_the_command_by_first_sync_timeout_and_says_so()
         .our_error(&["-first-sync-timeout"]);
 }
 
-/// Under `replicate -exec`, the project's `verify-every`, `scrub-every` and `drill-every` run
-/// while the command does: here the command waits until the history holds one of each.
-#[test]
-fn exec_runs_the_scheduled_checks_while_the_command_runs() {
-    let project = project("verify-every = \"1s\"\nscrub-every = \"1s\"\ndrill-every = \"1s\"\n");
+/// `wait.sh`: waits (60 s at most) until the history holds a verify, a scrub and a drill.
+fn write_wait_for_one_of_each_check(project: &Project) {
     project.write(
         "wait.sh",
         "for i in $(seq 1 600); do\n\
@@ -297,6 +294,14 @@ fn exec_runs_the_scheduled_checks_while_the_command_runs() {
          grep -q '\"kind\":\"drill\"' $h && exit 0\n\
          sleep 0.1\ndone\nexit 1\n",
     );
+}
+
+/// Under `replicate -exec`, the project's `verify-every`, `scrub-every` and `drill-every` run
+/// while the command does: here the command waits until the history holds one of each.
+#[test]
+fn exec_runs_the_scheduled_checks_while_the_command_runs() {
+    let project = project("verify-every = \"1s\"\nscrub-every = \"1s\"\ndrill-every = \"1s\"\n");
+    write_wait_for_one_of_each_check(&project);
     let run = project.run(["replicate", "-exec", "sh wait.sh"]);
     let run = run.success();
     for kind in ["verify default: in sync", "scrub default: sound", "drill default: passed"] {
@@ -317,14 +322,7 @@ fn the_schedule_checks_the_databases_of_a_dir_entry() {
         .sqlite("tenants/a.db")
         .execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);")
         .unwrap();
-    project.write(
-        "wait.sh",
-        "for i in $(seq 1 600); do\n\
-         h=target/litestream/app/history.jsonl\n\
-         grep -q '\"kind\":\"verify\"' $h 2>/dev/null && grep -q '\"kind\":\"scrub\"' $h && \
-         grep -q '\"kind\":\"drill\"' $h && exit 0\n\
-         sleep 0.1\ndone\nexit 1\n",
-    );
+    write_wait_for_one_of_each_check(&project);
     let run = project.run(["replicate", "-exec", "sh wait.sh"]).success();
     let database = project.path().join("tenants/a.db");
     let database = database.display();

@@ -51,31 +51,37 @@ pub enum VfsTargetError {
     NoTable { alias: String },
     #[error("`{alias}` is not a VFS alias; configured: {configured}")]
     UnknownAlias { alias: String, configured: String },
-    /// The entry names no replica the VFS can read (the text says which key and why).
-    #[error("{problem}")]
-    Unresolved { problem: String },
+    /// A `file://` URL whose first word Litestream reads as a host.
+    #[error(
+        "`vfs.{alias}`: `{target}` means `/{meant}` to Litestream (the first word is read as a host); write \
+         file:///absolute/path"
+    )]
+    RelativeFileUrl { alias: String, target: String, meant: String },
+    /// Neither a URL nor a database alias.
+    #[error(
+        "`vfs.{alias}`: `{target}` is neither a replica URL (s3://…, file:///…) nor a database alias (aliases: {known})"
+    )]
+    NotAliasOrUrl { alias: String, target: String, known: String },
+    /// A database alias whose database no `dbs` entry replicates.
+    #[error(
+        "`vfs.{alias}`: the database `{target}` is not replicated (it is not in `dbs`), so it has no replica to read"
+    )]
+    NotReplicated { alias: String, target: String },
+    /// The database's replica cannot be read through the VFS.
+    #[error("`vfs.{alias}` (the replica of `{target}`): {why}")]
+    Replica { alias: String, target: String, why: ReplicaUrlError },
 }
 
 /// Resolves every entry of the `vfs` table, in order; each one on its own, so one bad entry
 /// does not hide the others.
 pub fn vfs_targets(project: &Project, env: &Env) -> Vec<(String, Result<VfsTarget, VfsTargetError>)> {
-    project
-        .vfs
-        .iter()
-        .map(|(alias, target)| {
-            let resolved = resolve(project, env, alias, target)
-                .map_err(|problem| VfsTargetError::Unresolved { problem });
-            (alias.clone(), resolved)
-        })
-        .collect()
+    project.vfs.iter().map(|(alias, target)| (alias.clone(), resolve(project, env, alias, target))).collect()
 }
 
 /// The VFS alias `alias` of the project.
 pub fn vfs_target(project: &Project, env: &Env, alias: &str) -> Result<VfsTarget, VfsTargetError> {
     match project.vfs.iter().find(|(name, _)| name == alias) {
-        Some((name, target)) => {
-            resolve(project, env, name, target).map_err(|problem| VfsTargetError::Unresolved { problem })
-        }
+        Some((name, target)) => resolve(project, env, name, target),
         None => {
             let names: Vec<&str> = project.vfs.iter().map(|(n, _)| n.as_str()).collect();
             Err(if names.is_empty() {
@@ -87,38 +93,34 @@ pub fn vfs_target(project: &Project, env: &Env, alias: &str) -> Result<VfsTarget
     }
 }
 
-fn resolve(project: &Project, env: &Env, alias: &str, target: &str) -> Result<VfsTarget, String> {
-    let key = format!("vfs.{alias}");
+fn resolve(project: &Project, env: &Env, alias: &str, target: &str) -> Result<VfsTarget, VfsTargetError> {
+    let (alias, target_text) = (alias.to_owned(), target.to_owned());
     if let Some(scheme) = url_scheme(target) {
         let url = expand(target, env);
         if scheme == "file" && !url["file://".len()..].starts_with('/') {
-            return Err(format!(
-                "`{key}`: `{target}` means `/{}` to Litestream (the first word is read as a host); write file:///absolute/path",
-                &url["file://".len()..]
-            ));
+            let meant = url["file://".len()..].to_owned();
+            return Err(VfsTargetError::RelativeFileUrl { alias, target: target_text, meant });
         }
-        return Ok(VfsTarget { alias: alias.to_owned(), url, env: Vec::new(), source: TargetSource::Url });
+        return Ok(VfsTarget { alias, url, env: Vec::new(), source: TargetSource::Url });
     }
     let Some(database_alias) = project.alias(target) else {
         let mut names: Vec<&str> = project.aliases.iter().map(|a| a.name.as_str()).collect();
         names.sort_unstable();
         let known = if names.is_empty() { "none are configured".to_owned() } else { names.join(", ") };
-        return Err(format!(
-            "`{key}`: `{target}` is neither a replica URL (s3://…, file:///…) nor a database alias (aliases: {known})"
-        ));
+        return Err(VfsTargetError::NotAliasOrUrl { alias, target: target_text, known });
     };
     let Some(database) = project.database(&database_alias.path) else {
-        return Err(format!(
-            "`{key}`: the database `{target}` is not replicated (it is not in `dbs`), so it has no replica to read"
-        ));
+        return Err(VfsTargetError::NotReplicated { alias, target: target_text });
     };
-    let (url, vars) = replica_url(&database.replica, &project.globals, env)
-        .map_err(|why| format!("`{key}` (the replica of `{target}`): {why}"))?;
+    let (url, vars) = match replica_url(&database.replica, &project.globals, env) {
+        Ok(resolved) => resolved,
+        Err(why) => return Err(VfsTargetError::Replica { alias, target: target_text, why }),
+    };
     Ok(VfsTarget {
-        alias: alias.to_owned(),
+        alias,
         url,
         env: vars,
-        source: TargetSource::Database { alias: target.to_owned(), path: database_alias.path.clone() },
+        source: TargetSource::Database { alias: target_text, path: database_alias.path.clone() },
     })
 }
 
@@ -545,6 +547,38 @@ mod tests {
             matches!(&missing, ReplicaUrlError::Setting { problem } if problem.contains("no `bucket`")),
             "{missing:?}"
         );
+    }
+
+    /// Each way a `vfs` entry can name nothing readable is its own variant, saying which entry.
+    #[test]
+    fn entries_that_name_no_readable_replica() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n[package.metadata.litestream]\nreplica = \"replica\"\n\
+             dbs = [\"main\"]\n\n[package.metadata.litestream.databases]\nmain = \"app.db\"\nspare = \"spare.db\"\n\n\
+             [package.metadata.litestream.vfs]\nrelative = \"file://srv/replica\"\ntypo = \"mian\"\nspare = \"spare\"\n\
+             main = \"main\"\n",
+        )
+        .unwrap();
+        let env = Env::capture().unwrap();
+        let project =
+            Project::load(Some(&dir.path().join("Cargo.toml")), &env).unwrap_or_else(|e| panic!("{e}"));
+        let relative = vfs_target(&project, &env, "relative").unwrap_err();
+        assert!(matches!(&relative, VfsTargetError::RelativeFileUrl { meant, .. } if meant == "srv/replica"));
+        assert!(
+            relative.to_string().starts_with("`vfs.relative`: `file://srv/replica` means `/srv/replica`")
+        );
+        let typo = vfs_target(&project, &env, "typo").unwrap_err();
+        assert!(
+            matches!(&typo, VfsTargetError::NotAliasOrUrl { known, .. } if known == "main, spare"),
+            "{typo}"
+        );
+        let spare = vfs_target(&project, &env, "spare").unwrap_err();
+        assert!(matches!(spare, VfsTargetError::NotReplicated { .. }), "{spare}");
+        assert!(vfs_target(&project, &env, "main").is_ok());
+        let unknown = vfs_target(&project, &env, "nope").unwrap_err();
+        assert!(matches!(unknown, VfsTargetError::UnknownAlias { .. }), "{unknown}");
     }
 
     #[test]
