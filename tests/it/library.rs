@@ -106,6 +106,35 @@ fn restore_if_missing_without_a_backup_does_nothing() {
     assert!(!project.path().join("replica").exists(), "the replica is not touched");
 }
 
+/// `restore_if_missing` refuses, changing nothing, an absent database with sidecars left over,
+/// and one a replicator holds: each its own error variant, one line naming the database.
+#[test]
+fn restore_if_missing_refuses_leftover_sidecars_and_a_replicated_database() {
+    let project = project();
+    let db = replicated(&project, 2);
+    let (config, env) = (load(&project), env(&project));
+    let litestream = locate_litestream(&config, &env).unwrap();
+
+    let wal = project.path().join("data/app.db-wal");
+    std::fs::remove_file(&db).unwrap();
+    std::fs::write(&wal, b"an old WAL").unwrap();
+    let error = restore_if_missing(&config, &env, &litestream, &RestoreOptions::default()).unwrap_err();
+    assert!(matches!(error, cargo_litestream_api::ReplicateError::OrphanedSidecars { .. }), "{error}");
+    assert!(error.to_string().starts_with(&format!("could not restore {}", db.display())), "{error}");
+    assert!(!db.exists(), "nothing restored");
+    assert_eq!(std::fs::read(&wal).unwrap(), b"an old WAL", "the sidecar is the user's to remove");
+    std::fs::remove_file(&wal).unwrap();
+
+    // A replicator holds the database's lock (it would recreate the file as it writes).
+    let handle = spawn_replicate(&config, &env, &litestream, &options(&project)).unwrap();
+    remove_database(&db);
+    let error = restore_if_missing(&config, &env, &litestream, &RestoreOptions::default()).unwrap_err();
+    assert!(matches!(error, cargo_litestream_api::ReplicateError::BeingReplicated { .. }), "{error}");
+    assert!(error.to_string().contains(&format!("process {}", handle.pid())), "{error}");
+    assert!(!db.exists(), "nothing restored");
+    drop(handle.stop());
+}
+
 /// Rows written while the handle runs are in the replica after `stop()`; meanwhile the CLI
 /// reaches the same daemon (same socket) and a second replicator is refused.
 #[test]

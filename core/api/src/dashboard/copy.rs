@@ -38,8 +38,12 @@ pub enum CopyError {
     UnknownDatabase(String),
     #[error("{} is not a restore point of {database}: `cargo litestream restore-points` lists them", txid(*.point))]
     NotAPoint { database: String, point: u64 },
-    #[error("refusing to restore to {}: {why}", .path.display())]
-    Refused { path: PathBuf, why: String },
+    /// The copy's name is taken (a copy is always a new file).
+    #[error("refusing to restore to {}: the file exists (a copy is always a new file)", .path.display())]
+    Exists { path: PathBuf },
+    /// The copy's name is the live database or one of its sidecars.
+    #[error("refusing to restore to {}: it is the database {database}{suffix}", .path.display())]
+    IsTheDatabase { path: PathBuf, database: String, suffix: &'static str },
     #[error(transparent)]
     Unsafe(crate::restore::RestoreError),
     #[error("cannot list the replica of {database}")]
@@ -48,8 +52,12 @@ pub enum CopyError {
         #[source]
         source: check::ReplicaListError,
     },
-    #[error("{0}")]
-    Failed(String),
+    /// The folder copies go to could not be made.
+    #[error("cannot create {}", .path.display())]
+    Folder { path: PathBuf, source: std::io::Error },
+    /// The restored copy does not open and read as SQLite.
+    #[error("the copy at {} does not open as SQLite", .path.display())]
+    NotSqlite { path: PathBuf, source: rusqlite::Error },
     #[error(transparent)]
     Restore(#[from] backups::drill::RestoreToError),
     /// The project's databases could not be listed as check targets.
@@ -62,10 +70,12 @@ impl CopyError {
     pub fn status(&self) -> u16 {
         match self {
             CopyError::UnknownDatabase(_) | CopyError::NotAPoint { .. } => 404,
-            CopyError::Refused { .. } | CopyError::Unsafe(_) => 409,
-            CopyError::List { .. } | CopyError::Failed(_) | CopyError::Restore(_) | CopyError::Targets(_) => {
-                500
-            }
+            CopyError::Exists { .. } | CopyError::IsTheDatabase { .. } | CopyError::Unsafe(_) => 409,
+            CopyError::List { .. }
+            | CopyError::Folder { .. }
+            | CopyError::NotSqlite { .. }
+            | CopyError::Restore(_)
+            | CopyError::Targets(_) => 500,
         }
     }
 }
@@ -94,8 +104,7 @@ pub fn restore_copy(
         .ok_or_else(|| CopyError::NotAPoint { database: database.to_owned(), point: txid })?;
 
     let folder = project.state_dir.join(RESTORES);
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| CopyError::Failed(format!("cannot create {}: {e}", folder.display())))?;
+    std::fs::create_dir_all(&folder).map_err(|source| CopyError::Folder { path: folder.clone(), source })?;
     let output = new_name(&folder, database, txid, Timestamp::now());
     refuse_output(&output, target, project, env)?;
 
@@ -119,9 +128,8 @@ pub fn restore_copy(
         return Err(error.into());
     }
     let restore_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let (integrity, tables) = inspect_copy(&output).map_err(|e| {
-        CopyError::Failed(format!("the copy at {} does not open as SQLite: {e}", output.display()))
-    })?;
+    let (integrity, tables) =
+        inspect_copy(&output).map_err(|source| CopyError::NotSqlite { path: output.clone(), source })?;
     Ok(RestoredCopy { database: database.to_owned(), point, path: output, restore_ms, integrity, tables })
 }
 
@@ -151,15 +159,15 @@ fn new_name(folder: &Path, database: &str, point: u64, now: Timestamp) -> PathBu
 /// any configured database (a `file` replica's folder), or already exists (litestream would
 /// refuse it too; this says so before it starts).
 fn refuse_output(output: &Path, target: &Target, project: &Project, env: &Env) -> Result<(), CopyError> {
-    let refused = |why: String| Err(CopyError::Refused { path: output.to_path_buf(), why });
     if std::fs::symlink_metadata(output).is_ok() {
-        return refused("the file exists (a copy is always a new file)".to_owned());
+        return Err(CopyError::Exists { path: output.to_path_buf() });
     }
     let real = resolved(output);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let live = cargo_litestream_config::sidecar(&target.path, suffix);
         if output == live || real == resolved(&live) {
-            return refused(format!("it is the database {}{suffix}", target.name));
+            let database = target.name.clone();
+            return Err(CopyError::IsTheDatabase { path: output.to_path_buf(), database, suffix });
         }
     }
     // `restore -o`'s own rule: no file replica's folder of the project.

@@ -93,9 +93,10 @@ pub enum ReplicateError {
     ExitedAtStart { status: ExitStatus },
 
     #[error(
-        "litestream's control socket {} did not answer within {} s; check the socket path (at most 107 bytes on Linux) and litestream's log",
+        "litestream's control socket {} did not answer within {} s; check the socket path (at most {} bytes here) and litestream's log",
         socket.display(),
-        timeout.as_secs()
+        timeout.as_secs(),
+        cargo_litestream_config::MAX_SOCKET_PATH
     )]
     NotReady { socket: PathBuf, timeout: Duration },
 
@@ -108,8 +109,29 @@ pub enum ReplicateError {
     #[error(transparent)]
     Sync(SyncAllError),
 
+    /// `-wal`/`-shm` files without their database: a restore beside them would be read with
+    /// them (the message says which, and what to do).
     #[error("could not restore {}: {message}", database.display())]
-    Restore { database: PathBuf, message: String },
+    OrphanedSidecars { database: PathBuf, message: String },
+    /// Another process replicates the database.
+    #[error(
+        "could not restore {}: it is being replicated{by}; a restore now would confuse that replicator: stop it first",
+        database.display()
+    )]
+    BeingReplicated { database: PathBuf, by: String },
+    /// `litestream restore` did not finish within `RestoreOptions::timeout`.
+    #[error(
+        "could not restore {}: the restore did not finish within {} s (raise RestoreOptions::timeout for a large database)",
+        database.display(),
+        after.as_secs()
+    )]
+    RestoreTimedOut { database: PathBuf, after: Duration },
+    /// `litestream restore` could not be started.
+    #[error("could not restore {}: could not start `{program}`", database.display())]
+    RestoreSpawn { database: PathBuf, program: String, source: std::io::Error },
+    /// `litestream restore` failed: its last error line.
+    #[error("could not restore {}: {stderr}", database.display())]
+    RestoreFailed { database: PathBuf, stderr: String },
 }
 
 impl From<plan::PlanError> for ReplicateError {
@@ -875,19 +897,13 @@ pub fn restore_if_missing(
         }
         let stale = cargo_litestream_config::orphaned_sidecars(path);
         if !stale.is_empty() {
-            return Err(ReplicateError::Restore {
+            return Err(ReplicateError::OrphanedSidecars {
                 database: path.clone(),
                 message: cargo_litestream_config::orphaned_sidecars_message(path, &stale, ""),
             });
         }
         if let Some(holder) = replicator(path) {
-            let by = holder.by();
-            return Err(ReplicateError::Restore {
-                database: path.clone(),
-                message: format!(
-                    "it is being replicated{by}; a restore now would confuse that replicator: stop it first"
-                ),
-            });
+            return Err(ReplicateError::BeingReplicated { database: path.clone(), by: holder.by() });
         }
         let config_path = match &config {
             Some(path) => path.clone(),
@@ -906,19 +922,18 @@ pub fn restore_if_missing(
             .arg("-if-db-not-exists")
             .arg("-if-replica-exists")
             .arg(path);
-        let failed = |message: String| ReplicateError::Restore { database: path.clone(), message };
         let done = match output_within(&mut command, None, options.timeout) {
             Ok(done) => done,
             Err(BoundedError::TimedOut(after)) => {
-                return Err(failed(format!(
-                    "the restore did not finish within {} s (raise RestoreOptions::timeout for a large database)",
-                    after.as_secs()
-                )));
+                return Err(ReplicateError::RestoreTimedOut { database: path.clone(), after });
             }
-            Err(error) => return Err(failed(error.to_string())),
+            Err(BoundedError::Spawn { program, source }) => {
+                return Err(ReplicateError::RestoreSpawn { database: path.clone(), program, source });
+            }
         };
         if !done.status.success() {
-            return Err(failed(last_error_line(&done.stderr)));
+            let stderr = last_error_line(&done.stderr);
+            return Err(ReplicateError::RestoreFailed { database: path.clone(), stderr });
         }
         let action = if path.is_file() { RestoreAction::Restored } else { RestoreAction::NoBackup };
         reports.push(report(action));
