@@ -78,13 +78,27 @@ fn until_with(
     within: Duration,
     also: impl Fn(&Value) -> bool,
 ) -> Run {
+    poll(project, args, code, within, also)
+        .unwrap_or_else(|run| panic!("check never exited {code} within {within:?}\n{run}"))
+}
+
+/// [`until_with`], giving back the last run when the time is up.
+fn poll(
+    project: &Project,
+    args: &[&str],
+    code: i32,
+    within: Duration,
+    also: impl Fn(&Value) -> bool,
+) -> Result<Run, Run> {
     let deadline = Instant::now() + within;
     loop {
         let run = project.run([&["check"][..], args].concat());
         if run.code == Some(code) && also(&run.json()) {
-            return run;
+            return Ok(run);
         }
-        assert!(Instant::now() < deadline, "check never exited {code} within {within:?}\n{run}");
+        if Instant::now() >= deadline {
+            return Err(run);
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -285,10 +299,21 @@ fn a_replica_that_takes_no_writes_turns_critical_while_the_daemon_answers() {
         return;
     };
     let since = Instant::now();
-    let run =
-        until_with(&project, &["--format", "json", "--max-lag", "2s"], 2, Duration::from_secs(90), |doc| {
-            finding(&doc["databases"][0], "lag")["status"] == "critical"
-        });
+    let run = poll(&project, &["--format", "json", "--max-lag", "2s"], 2, Duration::from_secs(90), |doc| {
+        finding(&doc["databases"][0], "lag")["status"] == "critical"
+    })
+    .unwrap_or_else(|run| {
+        // This failed twice on a loaded machine and never since: keep everything that tells why.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let replica = project.path().join("replica");
+        let mounted: Vec<&str> = mounts.lines().filter(|l| l.contains(&*replica.to_string_lossy())).collect();
+        panic!(
+            "lag never CRITICAL within 90 s of the replica turning read-only ({} commits)\n{run}\n\
+             mounts: {mounted:?}\nlitestream's log:\n{}",
+            writer.commits(),
+            daemon.log()
+        )
+    });
     let took = since.elapsed();
     let db = &run.json()["databases"][0];
     assert_eq!(finding(db, "daemon")["status"], "ok", "the daemon still answers: {run}");
