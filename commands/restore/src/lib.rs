@@ -106,7 +106,7 @@ fn is_clock(text: &str) -> bool {
 /// A TXID as Litestream parses one (`ltx.ParseTXID`: exactly 16 hexadecimal digits); anything
 /// else would make it print its whole usage text instead of one line.
 fn checked_txid(text: &str) -> Result<String, String> {
-    if text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if cargo_litestream_api::json::parse_txid(text).is_some() {
         return Ok(text.to_owned());
     }
     Err("a TXID is 16 hexadecimal digits, as `cargo litestream ltx` lists them (e.g. 0000000000000003)"

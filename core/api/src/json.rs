@@ -11,11 +11,17 @@
 
 use std::io::{self, Write};
 
+use cargo_litestream_ltx::Txid;
 use serde::{Serialize, Serializer};
 
 /// A TXID as Litestream writes it: 16 lowercase hexadecimal digits.
 pub fn txid(txid: u64) -> String {
-    format!("{txid:016x}")
+    Txid(txid).to_string()
+}
+
+/// A TXID as Litestream parses one (`ltx.ParseTXID`): exactly 16 hexadecimal digits.
+pub fn parse_txid(text: &str) -> Option<u64> {
+    text.parse::<Txid>().ok().map(|txid| txid.0)
 }
 
 /// `#[serde(serialize_with = "json::serialize_txid")]`: a `u64` TXID as [`txid`] writes it, so
@@ -73,6 +79,18 @@ mod tests {
         newest: Option<u64>,
         #[serde(serialize_with = "serialize_optional_txid")]
         none: Option<u64>,
+    }
+
+    /// Parsed as Litestream parses (either case, exactly 16 digits, no sign), written as it
+    /// writes (lowercase).
+    #[test]
+    fn txids_round_trip_as_litestream_spells_them() {
+        assert_eq!(parse_txid("000000000000001a"), Some(26));
+        assert_eq!(parse_txid("000000000000001A"), Some(26));
+        assert_eq!(txid(26), "000000000000001a");
+        for bad in ["1a", "000000000000001g", "+00000000000001a", "0000000000000001a", ""] {
+            assert_eq!(parse_txid(bad), None, "{bad}");
+        }
     }
 
     fn written(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<String> {

@@ -72,7 +72,7 @@ pub use header::{
     PageHeader, TRAILER_SIZE, Trailer, is_valid_page_size, lock_pgno,
 };
 pub use index::{IndexEntry, PageIndex, PageReader};
-pub use txid::{Txid, TxidError, parse_file_name};
+pub use txid::{Txid, TxidError, file_name, parse_file_name};
 
 #[cfg(test)]
 mod testfile;

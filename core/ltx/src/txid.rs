@@ -34,6 +34,11 @@ impl FromStr for Txid {
     }
 }
 
+/// The name of the LTX file holding `min` to `max`, as Litestream writes it (`ltx.FormatFilename`).
+pub fn file_name(min: Txid, max: Txid) -> String {
+    format!("{min}-{max}.ltx")
+}
+
 /// The TXID range of an LTX file name, `<min>-<max>.ltx` with 16 lowercase hex digits each,
 /// as ltx's `filenameRegex` (`^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$`). Like `ParseFilename`, it
 /// does not require `min <= max`: the header says that (see [`Header::validate`]).

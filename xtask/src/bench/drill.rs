@@ -23,21 +23,9 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
     super::fixture::create_random_database(&db, ROWS)?;
     let db_bytes = std::fs::metadata(&db).map_err(|e| e.to_string())?.len();
     stdout_of(&mut bench.ours(&project.dir, &lookup, &["replicate", "-once", "-force-snapshot"]))?;
-    let config = project.path("litestream.yml");
-    stdout_of(&mut bench.ours(
-        &project.dir,
-        &lookup,
-        &["config", "-o", config.to_str().ok_or("non-UTF-8 path")?],
-    ))?;
-
     let out = project.path("restored.db");
-    let restore = || {
-        let _ = std::fs::remove_file(&out);
-        let mut command = bench
-            .litestream(&project.dir, &["restore", "-config", config.to_str().unwrap_or_default(), "-o"]);
-        command.arg(&out).arg(&db);
-        measure::run(&mut command)
-    };
+    let litestream_restore = bench.litestream_restore(&project, &lookup, &db, &out)?;
+    let restore = || measure::run(&mut litestream_restore());
     // drill's own figure for its latest-point restore, as a Run (its wall time is the restore's).
     let drill = || -> Result<Run, String> {
         let json = json_of(&mut bench.ours(&project.dir, &lookup, &["drill", "--json", "default"]))?;

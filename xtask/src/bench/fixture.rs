@@ -48,6 +48,28 @@ impl Bench {
         command
     }
 
+    /// litestream itself restoring `db` of `project` into `out`, from the config cargo-litestream
+    /// generates (written once, by `cargo litestream config -o`): the baseline of the restore
+    /// measurements. Each call of the returned closure removes `out` first.
+    pub fn litestream_restore<'a>(
+        &'a self,
+        project: &'a Project,
+        lookup: &Lookup,
+        db: &'a Path,
+        out: &'a Path,
+    ) -> Result<impl Fn() -> Command + 'a, String> {
+        let config = project.path("litestream.yml");
+        let config_arg = config.to_str().ok_or("non-UTF-8 path")?.to_owned();
+        let mut generate = self.ours(&project.dir, lookup, &["config", "-o", &config_arg]);
+        stdout_of(&mut generate)?;
+        Ok(move || {
+            let _ = std::fs::remove_file(out);
+            let mut command = self.litestream(&project.dir, &["restore", "-config", &config_arg, "-o"]);
+            command.arg(out).arg(db);
+            command
+        })
+    }
+
     /// The litestream binary itself, same environment.
     pub fn litestream(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut command = hermetic(&self.litestream, cwd);

@@ -40,20 +40,8 @@ pub fn run(bench: &Bench) -> Result<Section, String> {
         .map(|m| m.len())
         .sum();
 
-    let config = project.path("litestream.yml");
-    stdout_of(&mut bench.ours(
-        &project.dir,
-        &lookup,
-        &["config", "-o", config.to_str().ok_or("non-UTF-8 path")?],
-    ))?;
     let out = project.path("restored.db");
-    let restore = || {
-        let _ = std::fs::remove_file(&out);
-        let mut command = bench
-            .litestream(&project.dir, &["restore", "-config", config.to_str().unwrap_or_default(), "-o"]);
-        command.arg(&out).arg(&db);
-        command
-    };
+    let restore = bench.litestream_restore(&project, &lookup, &db, &out)?;
     let scrub = || bench.ours(&project.dir, &lookup, &["scrub", "--reread", "--json", "default"]);
 
     // Checked once, untimed: the restore is the database, the scrub is sound and read it all.

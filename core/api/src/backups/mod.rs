@@ -51,7 +51,10 @@ pub struct ReplicaFile {
 impl ReplicaFile {
     /// The file's name on the replica, as Litestream writes it.
     pub fn name(&self) -> String {
-        format!("{:016x}-{:016x}.ltx", self.min_txid, self.max_txid)
+        cargo_litestream_ltx::file_name(
+            cargo_litestream_ltx::Txid(self.min_txid),
+            cargo_litestream_ltx::Txid(self.max_txid),
+        )
     }
 }
 
@@ -103,7 +106,7 @@ pub fn parse_listing(json: &[u8]) -> Result<Vec<ReplicaFile>, ListError> {
     let listed: Option<Vec<Listed>> =
         serde_json::from_slice(json).map_err(|e| ListError::Output(e.to_string()))?;
     let parse_txid = |text: &str| {
-        u64::from_str_radix(text, 16).map_err(|_| ListError::Output(format!("{text:?} is not a TXID")))
+        json::parse_txid(text).ok_or_else(|| ListError::Output(format!("{text:?} is not a TXID")))
     };
     listed
         .unwrap_or_default()

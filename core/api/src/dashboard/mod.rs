@@ -33,6 +33,7 @@ use crate::backups::{self, RestorePoints};
 use crate::check::{self, Report};
 use crate::httpd::form_value;
 pub use crate::httpd::{Request, Response};
+use crate::json::parse_txid;
 pub use copy::{CopyError, RestoredCopy, restore_copy};
 
 /// The running page ([`serve`]); dropping it stops it.
@@ -268,13 +269,6 @@ pub fn listen(addr: &str, has_token: bool) -> Result<std::net::TcpListener, List
         return Err(ListenError::NeedsToken(normalized));
     }
     std::net::TcpListener::bind(first).map_err(|source| ListenError::Bind { addr: normalized, source })
-}
-
-/// A TXID as Litestream writes one: exactly 16 hexadecimal digits.
-pub fn parse_txid(text: &str) -> Option<u64> {
-    (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(text, 16).ok())
-        .flatten()
 }
 
 #[cfg(test)]
