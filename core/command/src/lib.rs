@@ -10,6 +10,7 @@ mod ctx;
 pub mod json;
 pub mod passthrough;
 mod registry;
+pub mod replicate;
 pub mod restore;
 pub mod sync;
 
