@@ -37,8 +37,11 @@ impl Base {
 
     /// The mirror `value` of the variable `var` (named in the refusal).
     pub fn parse(var: &'static str, value: &str) -> Result<Base, FetchError> {
-        let bad =
-            |reason: &str| FetchError::BadMirror { var, value: value.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| FetchError::BadMirror {
+            var,
+            value: redact_userinfo(value),
+            reason: reason.to_owned(),
+        };
         let trimmed = value.trim_end_matches('/');
         let lower = trimmed.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
@@ -90,10 +93,11 @@ pub enum Location {
 }
 
 impl Location {
-    /// The URL, for messages and receipts.
+    /// The URL, for messages and receipts: without its user info, which may hold a password
+    /// (a mirror behind basic auth); requests use the whole URL.
     pub fn url(&self) -> String {
         match self {
-            Location::Http(url) => url.clone(),
+            Location::Http(url) => redact_userinfo(url),
             Location::File(path) => format!("file://{}", path.display()),
         }
     }
@@ -492,6 +496,12 @@ mod tests {
         let asset = base.locate("0.5.17", "litestream-0.5.17-linux-x86_64.tar.gz");
         assert_eq!(asset.url(), "http://h/d/v0.5.17/litestream-0.5.17-linux-x86_64.tar.gz");
         assert_eq!(asset.sibling("checksums.txt").url(), "http://h/d/v0.5.17/checksums.txt");
+        // A password in the mirror's URL is sent, never shown.
+        let secret = Base::parse("M", "http://ci:hunter2@h/d").unwrap().locate("0.5.17", "a.tar.gz");
+        assert_eq!(secret, Location::Http("http://ci:hunter2@h/d/v0.5.17/a.tar.gz".to_owned()));
+        assert_eq!(secret.url(), "http://<redacted>@h/d/v0.5.17/a.tar.gz");
+        let error = Base::parse("M", "ftp://ci:hunter2@h/d").unwrap_err().to_string();
+        assert!(error.contains("ftp://<redacted>@h/d") && !error.contains("hunter2"), "{error}");
     }
 
     #[test]
