@@ -65,9 +65,28 @@ pub struct Pin {
     pub size: u64,
 }
 
+impl Pin {
+    /// What this compiled-in row vouches for: the file's sha256 and size.
+    pub fn trust(&self) -> Trust {
+        Trust::Pin { sha256: self.sha256.to_owned(), size: Some(self.size), origin: PinOrigin::Compiled }
+    }
+}
+
 /// The pin for `version` on `target` in `table`.
 pub fn find_pin(table: &'static [Pin], version: &str, target: &str) -> Option<&'static Pin> {
     table.iter().find(|pin| pin.version == version && pin.target == target)
+}
+
+/// The versions `table` pins for `target`, in table order, for the message that refuses an
+/// unpinned one: `0.5.16, 0.5.17`, or `no version for this target`.
+pub fn pinned_versions(table: &[Pin], target: &str) -> String {
+    let mut versions: Vec<&str> = Vec::new();
+    for pin in table.iter().filter(|pin| pin.target == target) {
+        if !versions.contains(&pin.version) {
+            versions.push(pin.version);
+        }
+    }
+    if versions.is_empty() { "no version for this target".to_owned() } else { versions.join(", ") }
 }
 
 /// Where upstream publishes the archive's own checksum (the only check for unpinned versions).
@@ -777,6 +796,21 @@ mod tests {
         assert_eq!(retries(&Env::empty("/")), 3);
         assert_eq!(retries(&Env::empty("/").with("CARGO_NET_RETRY", "0")), 0);
         assert_eq!(retries(&Env::empty("/").with("CARGO_NET_RETRY", "99")), 10);
+    }
+
+    /// Each version once, in table order, whatever the table's order; only the target's.
+    #[test]
+    fn pinned_versions_of_a_target() {
+        let pin = |version, target| Pin { version, target, sha256: "", size: 0 };
+        let table = [
+            pin("0.5.16", "x86_64-unknown-linux-gnu"),
+            pin("0.5.17", "aarch64-apple-darwin"),
+            pin("0.5.17", "x86_64-unknown-linux-gnu"),
+            pin("0.5.16", "x86_64-unknown-linux-gnu"),
+        ];
+        assert_eq!(pinned_versions(&table, "x86_64-unknown-linux-gnu"), "0.5.16, 0.5.17");
+        assert_eq!(pinned_versions(&table, "aarch64-apple-darwin"), "0.5.17");
+        assert_eq!(pinned_versions(&table, "riscv64gc-unknown-linux-gnu"), "no version for this target");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use cargo_litestream_config::{DEFAULT_LITESTREAM_VERSION, Env, Project};
 use cargo_litestream_fetch::{
     ArchiveKind, Asset, FetchError, Fetcher, HOST_TARGET, Installed, PinOrigin, Publisher, Trust,
-    UpstreamChecksum, find_pin,
+    UpstreamChecksum, find_pin, pinned_versions,
 };
 
 pub use pins::PINS;
@@ -31,7 +31,7 @@ pub enum ReleaseError {
 
     #[error(
         "cargo-litestream has no pin for litestream {version} on {target} (it pins {}); add sha256 = \"<sha256 of the litestream binary>\" to [package.metadata.litestream], or run `cargo litestream install --version {version} --allow-unpinned` to accept it on upstream's checksums.txt alone",
-        pinned_versions(target).join(", ")
+        pinned_versions(PINS, target)
     )]
     Unpinned { version: String, target: String },
 
@@ -41,6 +41,9 @@ pub enum ReleaseError {
     )]
     ConflictingPin { config: String, pin: String, version: String, target: String, manifest: PathBuf },
 
+    /// Boxed: a `FetchError` inline would make every `Result` of this crate too large to pass
+    /// around (clippy's `result_large_err`). release-vfs has the same variant and `From`: each
+    /// crate's error needs its own, as a `From` impl belongs to the type it converts into.
     #[error(transparent)]
     Fetch(Box<FetchError>),
 }
@@ -65,30 +68,27 @@ pub struct Request<'a> {
     pub adopt_from_path: bool,
 }
 
-impl Request<'static> {
-    /// The default: litestream 0.5.17 for this machine, PATH adoption on.
-    pub fn default_version() -> Request<'static> {
-        Request {
-            version: DEFAULT_LITESTREAM_VERSION,
-            target: HOST_TARGET,
-            config_pin: None,
-            allow_unpinned: false,
-            adopt_from_path: true,
-        }
-    }
+/// Which Litestream release a command means, for the CLI and the VFS extension alike (they are
+/// published together): `version` (else the project's `version`, else 0.5.17) for `target`
+/// (else this machine).
+pub fn requested_release<'a>(
+    project: Option<&'a Project>,
+    version: Option<&'a str>,
+    target: Option<&'a str>,
+) -> (&'a str, &'a str) {
+    let version = version.or(project.map(|p| p.version.as_str())).unwrap_or(DEFAULT_LITESTREAM_VERSION);
+    (version, target.unwrap_or(HOST_TARGET))
 }
 
 impl<'a> Request<'a> {
-    /// The binary a project uses, or the one `install` is asked for: `version` (else the
-    /// project's `version`, else 0.5.17) for `target` (else this machine), PATH adoption on.
-    /// The project's own `sha256` pins its version on this machine only.
+    /// The binary a project uses, or the one `install` is asked for: [`requested_release`],
+    /// PATH adoption on. The project's own `sha256` pins its version on this machine only.
     pub fn for_project(
         project: Option<&'a Project>,
         version: Option<&'a str>,
         target: Option<&'a str>,
     ) -> Request<'a> {
-        let version = version.or(project.map(|p| p.version.as_str())).unwrap_or(DEFAULT_LITESTREAM_VERSION);
-        let target = target.unwrap_or(HOST_TARGET);
+        let (version, target) = requested_release(project, version, target);
         let config_pin = project
             .filter(|p| {
                 p.version.trim_start_matches('v') == version.trim_start_matches('v') && target == HOST_TARGET
@@ -96,6 +96,13 @@ impl<'a> Request<'a> {
             .and_then(|p| p.sha256.as_deref().map(|sha| (sha, p.manifest_path.as_path())));
         Request { version, target, config_pin, allow_unpinned: false, adopt_from_path: true }
     }
+}
+
+/// ` --version V` for a command line that fetches `version` (bare `v` or not), or nothing for
+/// the default: the fix an offline miss names, for the CLI and the VFS extension alike.
+pub fn version_flag(version: &str) -> String {
+    let version = version.trim_start_matches('v');
+    if version == DEFAULT_LITESTREAM_VERSION { String::new() } else { format!(" --version {version}") }
 }
 
 /// `(os, arch, archive)` in upstream's asset names for `target`.
@@ -138,12 +145,6 @@ pub fn supported_targets() -> Vec<&'static str> {
     .to_vec()
 }
 
-fn pinned_versions(target: &str) -> Vec<&'static str> {
-    let mut versions: Vec<&str> = PINS.iter().filter(|p| p.target == target).map(|p| p.version).collect();
-    versions.dedup();
-    if versions.is_empty() { vec!["no version for this target"] } else { versions }
-}
-
 /// `litestream` or `litestream.exe`.
 pub fn binary_name(target: &str) -> &'static str {
     if target.contains("-windows-") { "litestream.exe" } else { "litestream" }
@@ -166,8 +167,7 @@ pub fn asset(version: &str, target: &str) -> Result<Asset, ReleaseError> {
         ArchiveKind::TarGz => "tar.gz",
         ArchiveKind::Zip => "zip",
     };
-    let version_flag =
-        if version == DEFAULT_LITESTREAM_VERSION { String::new() } else { format!(" --version {version}") };
+    let version_flag = version_flag(version);
     Ok(Asset {
         publisher: PUBLISHER,
         artifact: ARTIFACT,
@@ -200,11 +200,7 @@ pub fn trust(request: &Request<'_>) -> Result<Trust, ReleaseError> {
                 manifest: manifest.to_path_buf(),
             })
         }
-        (Some(pin), _) => Ok(Trust::Pin {
-            sha256: pin.sha256.to_owned(),
-            size: Some(pin.size),
-            origin: PinOrigin::Compiled,
-        }),
+        (Some(pin), _) => Ok(pin.trust()),
         (None, Some((config, manifest))) => Ok(Trust::Pin {
             sha256: config.to_ascii_lowercase(),
             size: None,
@@ -321,6 +317,13 @@ mod tests {
     }
 
     #[test]
+    fn the_default_version_needs_no_flag() {
+        assert_eq!(version_flag("0.5.17"), "");
+        assert_eq!(version_flag("v0.5.17"), "");
+        assert_eq!(version_flag("v0.5.16"), " --version 0.5.16");
+    }
+
+    #[test]
     fn every_pinned_target_has_an_asset() {
         for pin in PINS {
             assert!(asset(pin.version, pin.target).is_ok(), "{pin:?}");
@@ -333,8 +336,11 @@ mod tests {
     #[test]
     fn trust_rules() {
         let manifest = Path::new("/p/Cargo.toml");
-        let pinned =
-            Request { version: "0.5.17", target: "x86_64-unknown-linux-gnu", ..Request::default_version() };
+        let pinned = Request {
+            version: "0.5.17",
+            target: "x86_64-unknown-linux-gnu",
+            ..Request::for_project(None, None, None)
+        };
         assert!(matches!(
             trust(&pinned),
             Ok(Trust::Pin { origin: PinOrigin::Compiled, size: Some(38969528), .. })
@@ -379,8 +385,11 @@ mod tests {
             .with("CARGO_LITESTREAM_MIRROR", "http://127.0.0.1:9/unreachable");
         let shell = cargo_litestream_shell::Shell::quiet();
         let fetcher = Fetcher::new(&env, &shell, false);
-        let request =
-            Request { version: "0.5.16", target: "x86_64-unknown-linux-gnu", ..Request::default_version() };
+        let request = Request {
+            version: "0.5.16",
+            target: "x86_64-unknown-linux-gnu",
+            ..Request::for_project(None, None, None)
+        };
         assert!(matches!(ensure(&fetcher, &request), Err(ReleaseError::Unpinned { .. })));
         assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0, "nothing was created");
     }

@@ -13,13 +13,14 @@
 
 mod pins;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use cargo_litestream_config::{DEFAULT_LITESTREAM_VERSION, Env};
+use cargo_litestream_config::{Env, Project};
 use cargo_litestream_fetch::{
-    ArchiveKind, Asset, FetchError, Fetcher, HOST_TARGET, Installed, PinOrigin, Trust, UpstreamChecksum,
-    find_pin,
+    ArchiveKind, Asset, FetchError, Fetcher, HOST_TARGET, Installed, Trust, UpstreamChecksum, find_pin,
+    pinned_versions,
 };
+use cargo_litestream_release_cli::{requested_release, version_flag};
 
 pub use pins::PINS;
 
@@ -44,10 +45,11 @@ pub enum ReleaseError {
 
     #[error(
         "cargo-litestream has no pin for the Litestream VFS extension {version} on {target} (it pins {}); run `cargo litestream vfs-install --version {version} --allow-unpinned` to accept it on upstream's .sha256 file alone",
-        pinned_versions(target).join(", ")
+        pinned_versions(PINS, target)
     )]
     Unpinned { version: String, target: String },
 
+    /// Boxed, with its `From`, as release-cli's (which says why each crate has its own).
     #[error(transparent)]
     Fetch(Box<FetchError>),
 }
@@ -67,17 +69,18 @@ pub struct Request<'a> {
     pub allow_unpinned: bool,
 }
 
-impl Request<'static> {
-    /// The extension of Litestream 0.5.17 for this machine.
-    pub fn default_version() -> Request<'static> {
-        Request { version: DEFAULT_LITESTREAM_VERSION, target: HOST_TARGET, allow_unpinned: false }
+impl<'a> Request<'a> {
+    /// The extension a project uses, or the one `vfs-install` (`install --vfs`) is asked for:
+    /// the release the CLI's rule names ([`requested_release`]), so the binary and the
+    /// extension always come from the same one. No `sha256` from the project: that pins the CLI.
+    pub fn for_project(
+        project: Option<&'a Project>,
+        version: Option<&'a str>,
+        target: Option<&'a str>,
+    ) -> Request<'a> {
+        let (version, target) = requested_release(project, version, target);
+        Request { version, target, allow_unpinned: false }
     }
-}
-
-fn pinned_versions(target: &str) -> Vec<&'static str> {
-    let mut versions: Vec<&str> = PINS.iter().filter(|p| p.target == target).map(|p| p.version).collect();
-    versions.dedup();
-    if versions.is_empty() { vec!["no version for this target"] } else { versions }
 }
 
 /// `(os, arch, library extension)` in upstream's VFS asset names.
@@ -126,23 +129,17 @@ pub fn asset(version: &str, target: &str) -> Result<Asset, ReleaseError> {
         checksum: UpstreamChecksum::Sidecar,
         fill_hint: format!(
             "run `cargo litestream vfs-install{}` once with network access, or point CARGO_LITESTREAM_MIRROR at a copy of the release assets (file:// works offline)",
-            if version == DEFAULT_LITESTREAM_VERSION {
-                String::new()
-            } else {
-                format!(" --version {version}")
-            }
+            version_flag(version)
         ),
     })
 }
 
+/// The CLI's rules less the project's `sha256`, which pins the CLI's binary only (the extension
+/// has no key of its own in the configuration).
 fn trust(request: &Request<'_>) -> Result<Trust, ReleaseError> {
     let version = request.version.trim_start_matches('v');
     match find_pin(PINS, version, request.target) {
-        Some(pin) => Ok(Trust::Pin {
-            sha256: pin.sha256.to_owned(),
-            size: Some(pin.size),
-            origin: PinOrigin::Compiled,
-        }),
+        Some(pin) => Ok(pin.trust()),
         None if request.allow_unpinned => Ok(Trust::Upstream),
         None => {
             Err(ReleaseError::Unpinned { version: version.to_owned(), target: request.target.to_owned() })
@@ -151,7 +148,8 @@ fn trust(request: &Request<'_>) -> Result<Trust, ReleaseError> {
 }
 
 /// The verified extension: from the cache, or downloaded. Refuses targets upstream has no
-/// build for, and (for this machine) a glibc too old to load it.
+/// build for, and (for this machine) a glibc too old to load it. Not the CLI's `ensure` on
+/// purpose: no `PATH` candidates (a SQLite extension is not found on `PATH`), the glibc check.
 pub fn ensure(fetcher: &Fetcher<'_>, request: &Request<'_>) -> Result<Installed, ReleaseError> {
     let asset = asset(request.version, request.target)?;
     if request.target == HOST_TARGET {
@@ -222,14 +220,10 @@ fn parse_glibc(text: &str) -> Option<(u32, u32)> {
     Some((number(parts.next()?)?, number(parts.next()?)?))
 }
 
-/// Where [`ensure`] puts the extension of `version` for `target` under the cache `root`.
-pub fn cache_path(root: &Path, version: &str, target: &str) -> Result<PathBuf, ReleaseError> {
-    let asset = asset(version, target)?;
-    Ok(root.join(ARTIFACT).join(&asset.version).join(target).join(&asset.install_name))
-}
-
 #[cfg(test)]
 mod tests {
+    use cargo_litestream_config::DEFAULT_LITESTREAM_VERSION;
+
     use super::*;
 
     #[test]
@@ -302,6 +296,35 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(error.contains("--allow-unpinned") && error.contains("it pins 0.5.17"), "{error}");
+    }
+
+    /// The flag's version, else the project's, else the default, for the flag's target, else
+    /// this machine: the CLI's rule, so `install --vfs` fetches one release of both.
+    #[test]
+    fn which_extension_a_project_or_vfs_install_asks_for() {
+        let alone = Request::for_project(None, None, None);
+        assert_eq!((alone.version, alone.target), (DEFAULT_LITESTREAM_VERSION, HOST_TARGET));
+        assert!(!alone.allow_unpinned);
+
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[package]\nname = \"p\"\n\n[package.metadata.litestream]\nversion = \"0.5.16\"\n",
+        )
+        .unwrap();
+        let project = Project::load(Some(&manifest), &Env::empty(dir.path())).unwrap();
+        let cases = [
+            (None, None, "0.5.16", HOST_TARGET),
+            (Some("v0.5.17"), None, "v0.5.17", HOST_TARGET),
+            (None, Some("aarch64-apple-darwin"), "0.5.16", "aarch64-apple-darwin"),
+        ];
+        for (version, target, expected_version, expected_target) in cases {
+            let request = Request::for_project(Some(&project), version, target);
+            assert_eq!((request.version, request.target), (expected_version, expected_target));
+            let cli = cargo_litestream_release_cli::Request::for_project(Some(&project), version, target);
+            assert_eq!((request.version, request.target), (cli.version, cli.target), "the CLI's release");
+        }
     }
 
     #[test]
