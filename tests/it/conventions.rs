@@ -10,7 +10,7 @@ use crate::support::{Project, Run, litestream_bin, vfs_extension};
 
 /// cargo-litestream's own `--json` commands, each with its schema version (README.md, "JSON
 /// output"). Litestream's `-json` (passthroughs, `sync`) is Litestream's contract, not ours.
-const OWN_JSON: [(&str, u64); 10] = [
+const OWN_JSON: [(&str, u64); 11] = [
     ("check", 1),
     ("config", 1),
     ("doctor", 1),
@@ -20,6 +20,7 @@ const OWN_JSON: [(&str, u64); 10] = [
     ("restore-points", 1),
     ("scrub", 1),
     ("verify", 1),
+    ("vfs-install", 1),
     ("vfs-status", 1),
 ];
 
@@ -93,6 +94,7 @@ fn json_everywhere() {
         "config",
         "doctor",
         "verify",
+        "vfs-install",
         "vfs-status",
         "init",
         "install",
@@ -246,6 +248,7 @@ fn errors_under_json_are_json_on_stdout() {
         ("scrub", 3),
         ("drill", 3),
         ("install", 1),
+        ("vfs-install", 1),
     ] {
         json_error(&broken, &[command, "--json"], code, "invalid TOML");
     }
@@ -325,6 +328,53 @@ fn install_json_names_the_verified_file() {
     assert_eq!(entry["path"], format!("{to}/litestream"));
     assert!(Path::new(&format!("{to}/litestream")).is_file());
     assert_eq!(entry["sha256"].as_str().map(str::len), Some(64));
+}
+
+/// `vfs-install --json` is `install --json`'s document (the same fields, schema and version),
+/// with one entry: the extension, downloaded from the loopback mirror, its password redacted.
+#[cfg(all(target_os = "linux", target_env = "gnu", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[test]
+fn vfs_install_json_names_the_verified_extension() {
+    use cargo_litestream_fetch::{HOST_TARGET, find_pin};
+
+    use crate::mirror::{self, Mirror, Reply};
+
+    let mirror = Mirror::start();
+    let asset = cargo_litestream_release_vfs::asset("0.5.17", HOST_TARGET).unwrap().file_name;
+    mirror.route(&format!("v0.5.17/{asset}"), vec![], Reply::Body(mirror::vfs_archive()));
+    let mut project = Project::new("")
+        .with_env("CARGO_LITESTREAM_MIRROR", &mirror.url().replacen("http://", "http://ci:hunter2@", 1));
+    project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
+    project
+        .env
+        .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
+    let to = project.p("image/usr/local/lib");
+
+    let run = project.run(["vfs-install", "--json", "--to", &to]).success();
+    let json = document(&run, "vfs-install");
+    assert_eq!(json.as_object().unwrap().keys().collect::<Vec<_>>(), ["version", "installed"], "{run}");
+    assert_eq!(json["installed"].as_array().map(Vec::len), Some(1), "{run}");
+    let entry = &json["installed"][0];
+    assert_eq!(entry["artifact"], "litestream-vfs", "{run}");
+    assert_eq!(entry["version"], "0.5.17");
+    assert_eq!(entry["target"], HOST_TARGET);
+    assert_eq!(entry["verified_by"], "pin");
+    assert_eq!(entry["path"], format!("{to}/litestream-vfs.so"));
+    let pin = find_pin(cargo_litestream_release_vfs::PINS, "0.5.17", HOST_TARGET).unwrap();
+    assert_eq!(entry["sha256"], pin.sha256);
+    assert_eq!(entry["size"], pin.size);
+    assert_eq!(mirror::sha256_file(Path::new(&format!("{to}/litestream-vfs.so"))), pin.sha256);
+    let cached = entry["cache_path"].as_str().unwrap();
+    assert_eq!(mirror::sha256_file(Path::new(cached)), pin.sha256);
+    let source = entry["source"].as_str().unwrap();
+    assert!(source.contains("<redacted>@127.0.0.1") && source.ends_with(&asset), "{run}");
+    assert!(!run.stdout.contains("hunter2") && !run.stderr.contains("hunter2"), "{run}");
+
+    // `install --json`'s entries have the same fields, in the same order.
+    let install = project.run(["install", "--json"]).success();
+    let install = document(&install, "install");
+    let fields = |entry: &Value| entry.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(fields(entry), fields(&install["installed"][0]));
 }
 
 /// The `[package.metadata.binstall]` templates, expanded as cargo-binstall expands them, give

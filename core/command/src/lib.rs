@@ -7,6 +7,7 @@
 mod argv;
 pub mod assured;
 mod ctx;
+pub mod install;
 pub mod json;
 pub mod passthrough;
 mod registry;
