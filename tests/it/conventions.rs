@@ -137,6 +137,7 @@ fn own_json_documents_start_with_their_version() {
         .env
         .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
     // `init` refuses a project that has a table already: `init_json_says_what_was_found_and_added`.
+    // `vfs-install` downloads the extension: `vfs_install_json_names_the_verified_extension`.
     let runs: [(&str, &[&str], i32); 9] = [
         // No daemon: CRITICAL.
         ("check", &[], 2),

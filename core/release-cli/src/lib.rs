@@ -98,8 +98,8 @@ impl<'a> Request<'a> {
     }
 }
 
-/// ` --version V` for a command line that fetches `version` (bare `v` or not), or nothing for
-/// the default: the fix an offline miss names, for the CLI and the VFS extension alike.
+/// ` --version V` for a command line that fetches `version` (with or without its leading `v`),
+/// or nothing for the default: the fix an offline miss names, for the CLI and the VFS extension.
 pub fn version_flag(version: &str) -> String {
     let version = version.trim_start_matches('v');
     if version == DEFAULT_LITESTREAM_VERSION { String::new() } else { format!(" --version {version}") }
