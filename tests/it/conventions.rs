@@ -37,6 +37,15 @@ fn document(run: &Run, command: &str) -> Value {
     json
 }
 
+/// The managed litestream, with no download: the pinned binary on `PATH` is adopted, and no
+/// `CARGO_LITESTREAM_BIN` stands in for it.
+fn adopt_the_pinned_litestream(project: &mut Project) {
+    project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
+    project
+        .env
+        .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
+}
+
 /// Every TXID in `value` (a key ending in `txid`, and the `from`/`to` of the `unreachable` and
 /// `broken` ranges) is Litestream's 16 lowercase hex digits, or null; returns how many were seen.
 fn txids_are_hex(value: &Value, context: &str) -> usize {
@@ -132,10 +141,7 @@ fn own_json_documents_start_with_their_version() {
         "[package.metadata.litestream]\nreplica = \"replica\"\n\n[package.metadata.litestream.databases]\ndefault = \"app.db\"\n",
     );
     project.sqlite("app.db").execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t(x)").unwrap();
-    project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
-    project
-        .env
-        .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
+    adopt_the_pinned_litestream(&mut project);
     // `init` refuses a project that has a table already: `init_json_says_what_was_found_and_added`.
     // `vfs-install` downloads the extension: `vfs_install_json_names_the_verified_extension`.
     let runs: [(&str, &[&str], i32); 9] = [
@@ -313,11 +319,7 @@ fn init_json_says_what_was_found_and_added() {
 #[test]
 fn install_json_names_the_verified_file() {
     let mut project = Project::new("");
-    project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
-    // The pinned litestream on PATH is adopted (no network).
-    project
-        .env
-        .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
+    adopt_the_pinned_litestream(&mut project);
     let to = project.p("image/usr/local/bin");
     let run = project.run(["install", "--json", "--to", &to]).success();
     let json = document(&run, "install");
@@ -345,10 +347,7 @@ fn vfs_install_json_names_the_verified_extension() {
     mirror.route(&format!("v0.5.17/{asset}"), vec![], Reply::Body(mirror::vfs_archive()));
     let mut project = Project::new("")
         .with_env("CARGO_LITESTREAM_MIRROR", &mirror.url().replacen("http://", "http://ci:hunter2@", 1));
-    project.removed_env.push("CARGO_LITESTREAM_BIN".to_owned());
-    project
-        .env
-        .push(("PATH".to_owned(), format!("{}:/usr/bin:/bin", litestream_bin().parent().unwrap().display())));
+    adopt_the_pinned_litestream(&mut project);
     let to = project.p("image/usr/local/lib");
 
     let run = project.run(["vfs-install", "--json", "--to", &to]).success();
