@@ -9,9 +9,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use cargo_litestream_api::backups::history;
-use cargo_litestream_api::check::{self, Context, Report, Status, Target};
-use cargo_litestream_api::control;
+use cargo_litestream_api::check::{self, Asked, Report, Status, Target};
 use cargo_litestream_api::targets::Urls;
 use cargo_litestream_command::anyhow::{self, Context as _, bail};
 use cargo_litestream_command::clap::{Arg, ArgAction, ArgMatches, Command};
@@ -153,28 +151,11 @@ fn check_all(
                 .map_err(|problem| anyhow::anyhow!("invalid value for --{key}: {problem}"))?;
         }
     }
-    let snapshot_interval = check::snapshot_interval(&project.globals);
-    let history = history::read(&project.state_dir)?;
+    let asked = Asked::ask(&project.state_dir, passthrough::socket(matches, ctx)?, timeout)?;
     let targets = targets(matches, ctx)?;
-    let socket = passthrough::socket(matches, ctx)?;
-    let daemon = control::list(&socket, timeout);
     // Only replicas this tool cannot list natively need litestream (and maybe its download).
-    let litestream = match targets.iter().any(|t| t.store.is_err()) {
-        true => Some(ctx.litestream()?),
-        false => None,
-    };
-    let now = jiff::Timestamp::now();
-    let cx = Context {
-        thresholds: &thresholds,
-        snapshot_interval,
-        socket: &socket,
-        daemon: &daemon,
-        history: &history,
-        litestream: litestream.as_ref(),
-        env: &ctx.env,
-        timeout,
-        now,
-    };
+    let litestream = targets.iter().any(|t| t.store.is_err()).then(|| ctx.litestream()).transpose()?;
+    let cx = asked.context(&thresholds, &project.globals, &ctx.env, litestream.as_ref(), timeout);
     let mut reports = Vec::with_capacity(targets.len());
     for target in &targets {
         if format == Format::Human {
@@ -182,7 +163,7 @@ fn check_all(
         }
         reports.push(check::check(target, &cx));
     }
-    Ok((reports, now, thresholds))
+    Ok((reports, asked.now, thresholds))
 }
 
 fn targets(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<Vec<Target>> {

@@ -198,22 +198,9 @@ pub fn inspect_project(
     litestream: Option<&Litestream>,
     timeout: Duration,
 ) -> Result<(Vec<Inspection>, Timestamp), CheckError> {
-    let history = backups::history::read(&project.state_dir)?;
+    let asked = Asked::ask(&project.state_dir, project.socket_path(env), timeout)?;
     let targets = project_targets(project, env)?;
-    let socket = project.socket_path(env);
-    let daemon = control::list(&socket, timeout);
-    let now = Timestamp::now();
-    let cx = Context {
-        thresholds: &project.check,
-        snapshot_interval: snapshot_interval(&project.globals),
-        socket: &socket,
-        daemon: &daemon,
-        history: &history,
-        litestream,
-        env,
-        timeout,
-        now,
-    };
+    let cx = asked.context(&project.check, &project.globals, env, litestream, timeout);
     let looks = targets
         .into_iter()
         .map(|target| {
@@ -221,7 +208,49 @@ pub fn inspect_project(
             Inspection { target, report, files }
         })
         .collect();
-    Ok((looks, now))
+    Ok((looks, asked.now))
+}
+
+/// What a check run asks once for all its databases: the history of verifies, scrubs and
+/// drills, and what the daemon answers on the control socket (`GET /list`), at one moment.
+pub struct Asked {
+    pub socket: PathBuf,
+    pub daemon: Result<Vec<Listed>, ControlError>,
+    pub history: Vec<Entry>,
+    pub now: Timestamp,
+}
+
+impl Asked {
+    /// Reads the history in `state_dir` (an unreadable one stops the run) and asks the daemon
+    /// on `socket`, waiting `timeout` at most.
+    pub fn ask(state_dir: &Path, socket: PathBuf, timeout: Duration) -> Result<Asked, CheckError> {
+        let history = backups::history::read(state_dir)?;
+        let daemon = control::list(&socket, timeout);
+        Ok(Asked { socket, daemon, history, now: Timestamp::now() })
+    }
+
+    /// The context each database is checked in, with `thresholds` and the snapshot interval
+    /// of the configuration's top-level keys `globals`.
+    pub fn context<'a>(
+        &'a self,
+        thresholds: &'a CheckThresholds,
+        globals: &TomlTable,
+        env: &'a Env,
+        litestream: Option<&'a Litestream>,
+        timeout: Duration,
+    ) -> Context<'a> {
+        Context {
+            thresholds,
+            snapshot_interval: snapshot_interval(globals),
+            socket: &self.socket,
+            daemon: &self.daemon,
+            history: &self.history,
+            litestream,
+            env,
+            timeout,
+            now: self.now,
+        }
+    }
 }
 
 /// What every database's check shares.
