@@ -186,9 +186,36 @@ pub enum ReplicaUrlError {
         "`{kind}` replicas cannot be read through the VFS by cargo-litestream; give the vfs alias an explicit replica URL"
     )]
     UnsupportedType { kind: String },
-    /// A setting is missing, or a VFS URL cannot carry it (the text says which key and why).
-    #[error("{problem}")]
-    Setting { problem: String },
+    /// A setting the URL needs is missing (or expands to nothing).
+    #[error("the {kind} replica has no `{key}` (or it expands to nothing)")]
+    Missing { kind: String, key: &'static str },
+    /// Settings that matter for reading and that a VFS URL cannot carry.
+    #[error(
+        "{} of this {kind} replica cannot be given to the VFS ({reason}); give the vfs alias an explicit replica URL",
+        backticked(keys)
+    )]
+    Uncarried { kind: String, keys: Vec<String>, reason: &'static str },
+    #[error("the file replica path `{path}` is not absolute")]
+    RelativeFilePath { path: String },
+    /// Litestream re-escapes the path of a file URL and then opens the escaped text.
+    #[error(
+        "the VFS cannot open a file replica whose path `{path}` has spaces, `%`, `?`, `#` or non-ASCII characters; move the replica"
+    )]
+    UnreachableFilePath { path: String },
+    #[error(
+        "the VFS reads an sftp URL's path relative to the login directory, so the absolute path `{path}` cannot be expressed; give the vfs alias an explicit sftp:// URL"
+    )]
+    AbsoluteSftpPath { path: String },
+    #[error("`webdav-url` `{url}` is not an http:// or https:// URL")]
+    WebdavScheme { url: String },
+    #[error("`webdav-password` without `webdav-username`")]
+    WebdavPasswordAlone,
+    #[error("the nats replica names no bucket (in `url` or `bucket`)")]
+    NatsBucket,
+}
+
+fn backticked(keys: &[String]) -> String {
+    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
 }
 
 /// A replica table (with the top-level defaults under it) as a VFS URL and the environment the
@@ -198,7 +225,6 @@ pub fn replica_url(
     globals: &TomlTable,
     env: &Env,
 ) -> Result<(String, Vec<(String, String)>), ReplicaUrlError> {
-    let setting = |problem| ReplicaUrlError::Setting { problem };
     let mut settings: BTreeMap<String, String> = BTreeMap::new();
     for key in DEFAULTABLE {
         if let Some(value) = globals.get(*key).and_then(|v| scalar(v, env)) {
@@ -219,23 +245,19 @@ pub fn replica_url(
     };
     let mut vars = Vec::new();
     let url = match kind.as_str() {
-        "file" => file_url(&mut reader, url).map_err(setting)?,
-        "s3" => s3_url(&mut reader, url, env, &mut vars).map_err(setting)?,
+        "file" => file_url(&mut reader, url)?,
+        "s3" => s3_url(&mut reader, url, env, &mut vars)?,
         "gs" => match url {
             Some(url) => url,
-            None => format!(
-                "gs://{}/{}",
-                reader.required("bucket", "gs").map_err(setting)?,
-                encode_path(&reader.path())
-            ),
+            None => format!("gs://{}/{}", reader.required("bucket", "gs")?, encode_path(&reader.path())),
         },
-        "abs" => abs_url(&mut reader, url, &mut vars).map_err(setting)?,
-        "sftp" => sftp_url(&mut reader, url).map_err(setting)?,
-        "webdav" => webdav_url(&mut reader, url).map_err(setting)?,
-        "nats" => nats_url(&mut reader, url).map_err(setting)?,
+        "abs" => abs_url(&mut reader, url, &mut vars)?,
+        "sftp" => sftp_url(&mut reader, url)?,
+        "webdav" => webdav_url(&mut reader, url)?,
+        "nats" => nats_url(&mut reader, url)?,
         other => return Err(ReplicaUrlError::UnsupportedType { kind: other.to_owned() }),
     };
-    reader.finish(&kind).map_err(setting)?;
+    reader.finish(&kind)?;
     Ok((url, vars))
 }
 
@@ -252,8 +274,8 @@ impl Reader {
         self.take(key).map(|v| v.eq_ignore_ascii_case("true"))
     }
 
-    fn required(&mut self, key: &str, kind: &str) -> Result<String, String> {
-        self.take(key).ok_or_else(|| format!("the {kind} replica has no `{key}` (or it expands to nothing)"))
+    fn required(&mut self, key: &'static str, kind: &str) -> Result<String, ReplicaUrlError> {
+        self.take(key).ok_or_else(|| ReplicaUrlError::Missing { kind: kind.to_owned(), key })
     }
 
     fn path(&mut self) -> String {
@@ -261,7 +283,7 @@ impl Reader {
     }
 
     /// Refuses what is left and matters for reading.
-    fn finish(self, kind: &str) -> Result<(), String> {
+    fn finish(self, kind: &str) -> Result<(), ReplicaUrlError> {
         let left: Vec<String> =
             self.settings.into_keys().filter(|k| !WRITE_ONLY.contains(&k.as_str())).collect();
         if left.is_empty() {
@@ -272,10 +294,7 @@ impl Reader {
             Some(key) => SPECIFIC.iter().find(|(k, _)| *k == key).map(|(_, why)| *why).unwrap_or_default(),
             None => "a VFS replica URL cannot carry it",
         };
-        Err(format!(
-            "{} of this {kind} replica cannot be given to the VFS ({reason}); give the vfs alias an explicit replica URL",
-            left.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-        ))
+        Err(ReplicaUrlError::Uncarried { kind: kind.to_owned(), keys: left, reason })
     }
 }
 
@@ -288,22 +307,20 @@ const SPECIFIC: &[(&str, &str)] = &[
     ("endpoint", "an abs:// URL has no endpoint: the VFS always connects to <account>.blob.core.windows.net"),
 ];
 
-fn file_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> {
+fn file_url(reader: &mut Reader, url: Option<String>) -> Result<String, ReplicaUrlError> {
     let path = match url {
         Some(url) => {
             url.strip_prefix("file://").unwrap_or(&url).split(['?', '#']).next().unwrap_or("").to_owned()
         }
-        None => reader.take("path").ok_or("the file replica has no `path`")?,
+        None => reader.required("path", "file")?,
     };
     if !path.starts_with('/') {
-        return Err(format!("the file replica path `{path}` is not absolute"));
+        return Err(ReplicaUrlError::RelativeFilePath { path });
     }
     // Litestream re-escapes the path of a file URL and then opens the escaped text: a path that
     // needs escaping cannot be reached.
     if path.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii() || "%?#".contains(c)) {
-        return Err(format!(
-            "the VFS cannot open a file replica whose path `{path}` has spaces, `%`, `?`, `#` or non-ASCII characters; move the replica"
-        ));
+        return Err(ReplicaUrlError::UnreachableFilePath { path });
     }
     Ok(format!("file://{path}"))
 }
@@ -313,7 +330,7 @@ fn s3_url(
     url: Option<String>,
     env: &Env,
     vars: &mut Vec<(String, String)>,
-) -> Result<String, String> {
+) -> Result<String, ReplicaUrlError> {
     let (base, mut query) = match url {
         Some(url) => {
             let (base, query) = split_query(&url);
@@ -382,7 +399,7 @@ fn abs_url(
     reader: &mut Reader,
     url: Option<String>,
     vars: &mut Vec<(String, String)>,
-) -> Result<String, String> {
+) -> Result<String, ReplicaUrlError> {
     let url = match url {
         Some(url) => url,
         None => {
@@ -400,7 +417,7 @@ fn abs_url(
     Ok(url)
 }
 
-fn sftp_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> {
+fn sftp_url(reader: &mut Reader, url: Option<String>) -> Result<String, ReplicaUrlError> {
     if let Some(url) = url {
         return Ok(url);
     }
@@ -408,9 +425,7 @@ fn sftp_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> 
     let user = reader.required("user", "sftp")?;
     let path = reader.take("path").unwrap_or_default();
     if path.starts_with('/') {
-        return Err(format!(
-            "the VFS reads an sftp URL's path relative to the login directory, so the absolute path `{path}` cannot be expressed; give the vfs alias an explicit sftp:// URL"
-        ));
+        return Err(ReplicaUrlError::AbsoluteSftpPath { path });
     }
     let userinfo = match reader.take("password") {
         Some(password) => format!("{}:{}", encode_userinfo(&user), encode_userinfo(&password)),
@@ -419,7 +434,7 @@ fn sftp_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> 
     Ok(format!("sftp://{userinfo}@{host}/{}", encode_path(path.trim_matches('/'))))
 }
 
-fn webdav_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> {
+fn webdav_url(reader: &mut Reader, url: Option<String>) -> Result<String, ReplicaUrlError> {
     if let Some(url) = url {
         return Ok(url);
     }
@@ -427,13 +442,13 @@ fn webdav_url(reader: &mut Reader, url: Option<String>) -> Result<String, String
     let (scheme, rest) = match endpoint.split_once("://") {
         Some(("https", rest)) => ("webdavs", rest),
         Some(("http", rest)) => ("webdav", rest),
-        _ => return Err(format!("`webdav-url` `{endpoint}` is not an http:// or https:// URL")),
+        _ => return Err(ReplicaUrlError::WebdavScheme { url: endpoint }),
     };
     let (host, base) = rest.split_once('/').unwrap_or((rest, ""));
     let userinfo = match (reader.take("webdav-username"), reader.take("webdav-password")) {
         (Some(user), Some(password)) => format!("{}:{}@", encode_userinfo(&user), encode_userinfo(&password)),
         (Some(user), None) => format!("{}@", encode_userinfo(&user)),
-        (None, Some(_)) => return Err("`webdav-password` without `webdav-username`".to_owned()),
+        (None, Some(_)) => return Err(ReplicaUrlError::WebdavPasswordAlone),
         (None, None) => String::new(),
     };
     let path = [base.trim_matches('/'), reader.path().as_str()]
@@ -444,7 +459,7 @@ fn webdav_url(reader: &mut Reader, url: Option<String>) -> Result<String, String
     Ok(format!("{scheme}://{userinfo}{host}/{}", encode_path(&path)))
 }
 
-fn nats_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> {
+fn nats_url(reader: &mut Reader, url: Option<String>) -> Result<String, ReplicaUrlError> {
     // Litestream's NATS client ignores `path`: the object store bucket is the whole location.
     let _ = reader.take("path");
     let (host, url_bucket) = match url.as_deref().map(|u| u.strip_prefix("nats://").unwrap_or(u)) {
@@ -467,7 +482,7 @@ fn nats_url(reader: &mut Reader, url: Option<String>) -> Result<String, String> 
     let bucket = match (url_bucket.is_empty(), reader.take("bucket")) {
         (false, _) => url_bucket,
         (true, Some(bucket)) => bucket,
-        (true, None) => return Err("the nats replica names no bucket (in `url` or `bucket`)".to_owned()),
+        (true, None) => return Err(ReplicaUrlError::NatsBucket),
     };
     let userinfo = match (reader.take("username"), reader.take("password")) {
         (Some(user), Some(password)) => format!("{}:{}@", encode_userinfo(&user), encode_userinfo(&password)),
@@ -543,9 +558,35 @@ mod tests {
             "`ftp` replicas cannot be read through the VFS by cargo-litestream; give the vfs alias an explicit replica URL"
         );
         let missing = replica_url(&table("type = 'gs'"), &TomlTable::new(), &Env::empty("/")).unwrap_err();
+        assert!(matches!(&missing, ReplicaUrlError::Missing { key: "bucket", .. }), "{missing:?}");
+    }
+
+    /// Each replica table no VFS URL can express is refused with its own variant.
+    #[test]
+    fn replica_tables_the_vfs_cannot_read() {
+        let refused =
+            |replica: &str| replica_url(&table(replica), &TomlTable::new(), &Env::empty("/")).unwrap_err();
+        assert!(matches!(refused("type = 'file'"), ReplicaUrlError::Missing { key: "path", .. }));
+        assert!(matches!(refused("type = 'file'\npath = 'rel/x'"), ReplicaUrlError::RelativeFilePath { .. }));
+        assert!(matches!(
+            refused("type = 'file'\npath = '/a b'"),
+            ReplicaUrlError::UnreachableFilePath { .. }
+        ));
+        let sftp = refused("type = 'sftp'\nhost = 'h'\nuser = 'u'\npath = '/abs'");
+        assert!(matches!(sftp, ReplicaUrlError::AbsoluteSftpPath { .. }), "{sftp}");
+        let webdav = refused("type = 'webdav'\nwebdav-url = 'ftp://h'");
+        assert!(matches!(webdav, ReplicaUrlError::WebdavScheme { .. }), "{webdav}");
+        let webdav = refused("type = 'webdav'\nwebdav-url = 'https://h'\nwebdav-password = 'p'");
+        assert!(matches!(webdav, ReplicaUrlError::WebdavPasswordAlone), "{webdav}");
+        assert!(matches!(refused("type = 'nats'"), ReplicaUrlError::NatsBucket));
+        let sse = refused("type = 's3'\nbucket = 'b'\nsse-customer-key = 'k'");
         assert!(
-            matches!(&missing, ReplicaUrlError::Setting { problem } if problem.contains("no `bucket`")),
-            "{missing:?}"
+            matches!(&sse, ReplicaUrlError::Uncarried { keys, .. } if keys == &["sse-customer-key"]),
+            "{sse}"
+        );
+        assert!(
+            sse.to_string().starts_with("`sse-customer-key` of this s3 replica cannot be given to the VFS"),
+            "{sse}"
         );
     }
 
