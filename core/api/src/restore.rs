@@ -42,8 +42,8 @@ pub enum RestoreError {
     )]
     InsideReplica { output: PathBuf, what: String, dir: PathBuf },
 
-    #[error("{message}")]
-    Leftovers { message: String },
+    #[error(transparent)]
+    Leftovers(cargo_litestream_config::OrphanedSidecars),
 
     #[error("{} is a symlink to nothing: fix or remove it", link.display())]
     DanglingSymlink {
@@ -126,13 +126,12 @@ pub fn step(output: &Path, flags: RestoreFlags) -> Result<Step, RestoreError> {
         return Ok(Step::Replace);
     }
     if !stale.is_empty() {
-        return Err(RestoreError::Leftovers {
-            message: cargo_litestream_config::orphaned_sidecars_message(
-                output,
-                &stale,
-                ", or pass -force to replace them",
-            ),
-        });
+        let hint = ", or pass -force to replace them";
+        return Err(RestoreError::Leftovers(cargo_litestream_config::OrphanedSidecars {
+            database: output.to_path_buf(),
+            stale,
+            hint,
+        }));
     }
     Ok(Step::Litestream)
 }

@@ -41,16 +41,33 @@ pub fn sidecar(database: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// The one-line refusal for [`orphaned_sidecars`], with what to do (`force_hint`: how this
-/// command replaces them, if it can).
-pub fn orphaned_sidecars_message(database: &Path, stale: &[PathBuf], force_hint: &str) -> String {
-    let names: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
-    let (verb, them) = if stale.len() == 1 { ("is", "it") } else { ("are", "them") };
-    format!(
-        "{} {verb} left from an earlier database at {}: SQLite would apply that old WAL to the restored database and undo the restore; move {them} away (the WAL may hold that database's last writes){force_hint}",
-        names.join(" and "),
-        database.display(),
-    )
+/// A database's `-wal`, `-shm` or `-journal` files left without it ([`orphaned_sidecars`]): a
+/// restore beside them would be undone by the old WAL. Says what to do in one line; `hint` is
+/// how the refusing command replaces them, if it can (`", or pass -force"`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} {} left from an earlier database at {}: SQLite would apply that old WAL to the restored database and undo the restore; move {} away (the WAL may hold that database's last writes){hint}",
+    self.names(),
+    if stale.len() == 1 { "is" } else { "are" },
+    database.display(),
+    if stale.len() == 1 { "it" } else { "them" }
+)]
+pub struct OrphanedSidecars {
+    pub database: PathBuf,
+    pub stale: Vec<PathBuf>,
+    pub hint: &'static str,
+}
+
+impl OrphanedSidecars {
+    /// The orphaned sidecars of `database`, if any.
+    pub fn of(database: &Path, hint: &'static str) -> Option<OrphanedSidecars> {
+        let stale = orphaned_sidecars(database);
+        (!stale.is_empty()).then(|| OrphanedSidecars { database: database.to_path_buf(), stale, hint })
+    }
+
+    fn names(&self) -> String {
+        self.stale.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+    }
 }
 
 #[cfg(test)]
@@ -81,7 +98,7 @@ mod tests {
         std::fs::write(dir.path().join("app.db-journal"), "old").unwrap();
         let stale = orphaned_sidecars(&db);
         assert_eq!(stale, [dir.path().join("app.db-wal"), dir.path().join("app.db-journal")]);
-        let message = orphaned_sidecars_message(&db, &stale, ", or pass -force");
+        let message = OrphanedSidecars::of(&db, ", or pass -force").unwrap().to_string();
         assert!(
             message.contains("app.db-wal and ")
                 && message.contains(" are left from")

@@ -32,7 +32,7 @@ pub use dir::{BadPattern, DirMember, go_match};
 pub use env::{Env, normalize};
 pub use error::ConfigError;
 pub use expand::{go_expand, go_expand_with};
-pub use fsutil::{SQLITE_SIDECARS, orphaned_sidecars, orphaned_sidecars_message, sidecar, write_private};
+pub use fsutil::{OrphanedSidecars, SQLITE_SIDECARS, orphaned_sidecars, sidecar, write_private};
 pub use generate::{
     Generate, MAX_SOCKET_PATH, is_env_reference, raw_password_problem, redact_secrets, redact_url_password,
 };

@@ -47,6 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cargo_litestream_config::OrphanedSidecars;
 use cargo_litestream_config::{ConfigError, Env, Generate, Location, Project, parse_go_duration};
 use cargo_litestream_runner::Litestream;
 use cargo_litestream_runner::lock::{LockError, ReplicaClaim, ReplicateLock, replicator};
@@ -76,6 +77,10 @@ pub enum ReplicateError {
 
     #[error("{message}")]
     Unreplicable { message: String },
+
+    /// A database absent beside its old `-wal`/`-shm` files (`-restore-if-db-not-exists`).
+    #[error(transparent)]
+    Orphans(OrphanedSidecars),
 
     #[error(transparent)]
     Plan(Box<plan::PlanError>),
@@ -110,9 +115,9 @@ pub enum ReplicateError {
     Sync(SyncAllError),
 
     /// `-wal`/`-shm` files without their database: a restore beside them would be read with
-    /// them (the message says which, and what to do).
-    #[error("could not restore {}: {message}", database.display())]
-    OrphanedSidecars { database: PathBuf, message: String },
+    /// them.
+    #[error("could not restore {}: {orphans}", orphans.database.display())]
+    OrphanedSidecars { orphans: OrphanedSidecars },
     /// Another process replicates the database.
     #[error(
         "could not restore {}: it is being replicated{by}; a restore now would confuse that replicator: stop it first",
@@ -678,19 +683,11 @@ pub fn refuse_unreplicable(project: &Project) -> Result<(), ReplicateError> {
 /// `-restore-if-db-not-exists` restores a missing database beside whatever `-wal`/`-shm` it
 /// left, and the first open applies that old WAL over the restored file: refused, nothing run.
 pub fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> Result<(), ReplicateError> {
-    for database in databases {
-        let stale = cargo_litestream_config::orphaned_sidecars(database);
-        if !stale.is_empty() {
-            return Err(ReplicateError::Unreplicable {
-                message: cargo_litestream_config::orphaned_sidecars_message(
-                    database,
-                    &stale,
-                    ", or restore it first with `cargo litestream restore -force`",
-                ),
-            });
-        }
+    let hint = ", or restore it first with `cargo litestream restore -force`";
+    match databases.iter().find_map(|database| OrphanedSidecars::of(database, hint)) {
+        Some(orphans) => Err(ReplicateError::Orphans(orphans)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Why a project has nothing to replicate, in one line with the fix (replicate, spawn_replicate
@@ -895,12 +892,8 @@ pub fn restore_if_missing(
             reports.push(report(RestoreAction::Present));
             continue;
         }
-        let stale = cargo_litestream_config::orphaned_sidecars(path);
-        if !stale.is_empty() {
-            return Err(ReplicateError::OrphanedSidecars {
-                database: path.clone(),
-                message: cargo_litestream_config::orphaned_sidecars_message(path, &stale, ""),
-            });
+        if let Some(orphans) = OrphanedSidecars::of(path, "") {
+            return Err(ReplicateError::OrphanedSidecars { orphans });
         }
         if let Some(holder) = replicator(path) {
             return Err(ReplicateError::BeingReplicated { database: path.clone(), by: holder.by() });
