@@ -138,6 +138,14 @@ fn a_check_that_cannot_start_is_unchecked_not_failed() {
         let run = project.run([command, "--json", "mian"]).code(3);
         assert!(run.json()["error"].as_str().unwrap().contains("mian"), "{command}\n{run}");
     }
+    // Only a `dir` entry that holds no database yet: nothing to read, said so.
+    let empty = Project::new(
+        "[package.metadata.litestream]\nreplica = \"replica\"\ndbs = [{ dir = \"tenants\", pattern = \"*.db\" }]\n",
+    );
+    std::fs::create_dir_all(empty.path().join("tenants")).unwrap();
+    for command in ["verify", "scrub", "drill"] {
+        empty.run([command]).code(3).our_error(&["matches its entry's pattern yet"]);
+    }
     // A password with a raw `/` Litestream cannot parse: refused, the password never printed.
     let run = project.run(["scrub", "s3://key:pa/ss@bucket/db"]).code(3).our_error(&["percent-encode"]);
     assert!(!run.stderr.contains("pa/ss"), "{run}");

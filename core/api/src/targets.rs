@@ -174,7 +174,7 @@ pub enum TargetsError {
     #[error("{0}")]
     UnparsableUrl(String),
     /// No argument, and every entry is a `dir` entry none of whose files matches its pattern
-    /// yet ([`select`] never returns nothing else).
+    /// yet: nothing to read (the only way a selection holds no database or URL).
     #[error("no database in {} matches its entry's pattern yet: there is nothing to read", display_paths(.0))]
     NoDatabaseYet(Vec<PathBuf>),
     /// No argument, and the project configures no database.
@@ -363,6 +363,35 @@ mod tests {
         let Selected::Database(main) = &selected[1] else { panic!("{selected:?}") };
         assert_eq!(main.path, app);
         assert!(matches!(main.database(), Cow::Borrowed(_)));
+    }
+
+    /// Every configured database's replica, read natively where it can be, reached by the
+    /// project's config (a `path` entry) or one listing a `dir` entry's database alone.
+    #[test]
+    fn configured_replicas_are_reached_by_their_own_configs() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let project = project(&dir, TABLE);
+        let env = Env::capture().unwrap();
+        let replicas = configured_replicas(&project, &env).unwrap();
+        let names: Vec<&str> = replicas.iter().map(|r| r.name.as_str()).collect();
+        let (a, b) = (dir.join("tenants/a.db"), dir.join("tenants/b.db"));
+        assert_eq!(names, ["main", a.to_str().unwrap(), b.to_str().unwrap()], "the empty entry has none");
+        let config = |r: &Replica<'_>| PathBuf::from(&r.litestream_target[1]);
+        assert_eq!(config(&replicas[0]), project.config_path());
+        assert!(config(&replicas[0]).is_file(), "written");
+        assert_ne!(config(&replicas[1]), config(&replicas[2]), "a dir entry's database has its own");
+        assert_eq!(replicas[1].litestream_target[2], a.as_os_str());
+        // `replica = "replica"`: file replicas, each database in a folder of its own.
+        let folders: Vec<PathBuf> = replicas
+            .iter()
+            .map(|r| match &r.store {
+                Ok(Store::Folder(folder)) => folder.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(folders[0], dir.join("replica/app.db"));
+        assert!(folders[1] != folders[2] && folders[1].starts_with(dir.join("replica")), "{folders:?}");
     }
 
     #[test]
