@@ -39,7 +39,7 @@ pub use generate::{
 pub use manifest::{Manifest, locate as locate_manifest, target_dir};
 pub use project::{
     Alias, AliasOrigin, ConfigSource, DEFAULT_LITESTREAM_VERSION, Database, Location, Project, ReplicaOrigin,
-    Schedule, looks_like_alias, symlinked_database,
+    Schedule, SymlinkedDatabase, looks_like_alias, symlinked_database,
 };
 pub use replica::{local_dir as file_replica_dir, location as replica_location, url_scheme};
 pub use schema::{SECRET_KEYS, parse_go_duration};

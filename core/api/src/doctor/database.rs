@@ -17,14 +17,17 @@ pub(super) fn checks(project: &Project) -> Vec<Check> {
                 "database",
                 "databases",
                 Status::Fail,
-                crate::replicate::nothing_to_replicate(project),
+                crate::replicate::nothing_to_replicate(project).to_string(),
             )
             .fix("add a database alias, or set DATABASE_URL to a SQLite file"),
         );
     }
     for db in &project.databases {
         if let Some(why) = db.path().and_then(cargo_litestream_config::symlinked_database) {
-            checks.push(Check::new("database", db.name(), Status::Fail, why).fix("configure the real path"));
+            checks.push(
+                Check::new("database", db.name(), Status::Fail, why.to_string())
+                    .fix("configure the real path"),
+            );
         }
         checks.extend(database(db));
     }

@@ -75,8 +75,18 @@ pub enum ReplicateError {
     #[error(transparent)]
     Owner(#[from] crate::owner::OwnerError),
 
-    #[error("{message}")]
-    Unreplicable { message: String },
+    /// The project configures no database: litestream would replicate nothing, silently.
+    #[error(
+        "nothing to replicate: {} configures no database{}; add one to [{table}.databases] (e.g. `default = \"data/app.db\"`) \
+         or set DATABASE_URL to a SQLite file",
+        manifest.display(),
+        database_url_problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
+    )]
+    NothingToReplicate { manifest: PathBuf, table: String, database_url_problem: Option<String> },
+
+    /// A database configured by a symlink, whose WAL litestream would never find.
+    #[error(transparent)]
+    Symlinked(cargo_litestream_config::SymlinkedDatabase),
 
     /// A database absent beside its old `-wal`/`-shm` files (`-restore-if-db-not-exists`).
     #[error(transparent)]
@@ -667,7 +677,7 @@ pub fn owner_places(project: &Project, env: &Env) -> Vec<(PathBuf, crate::owner:
 /// run a litestream that replicates nothing, silently: refused.
 pub fn refuse_unreplicable(project: &Project) -> Result<(), ReplicateError> {
     if project.databases.is_empty() {
-        return Err(ReplicateError::Unreplicable { message: nothing_to_replicate(project) });
+        return Err(nothing_to_replicate(project));
     }
     match project
         .databases
@@ -675,7 +685,7 @@ pub fn refuse_unreplicable(project: &Project) -> Result<(), ReplicateError> {
         .filter_map(|db| db.path())
         .find_map(cargo_litestream_config::symlinked_database)
     {
-        Some(message) => Err(ReplicateError::Unreplicable { message }),
+        Some(symlinked) => Err(ReplicateError::Symlinked(symlinked)),
         None => Ok(()),
     }
 }
@@ -690,16 +700,14 @@ pub fn refuse_orphaned_sidecars(databases: &[PathBuf]) -> Result<(), ReplicateEr
     }
 }
 
-/// Why a project has nothing to replicate, in one line with the fix (replicate, spawn_replicate
+/// [`ReplicateError::NothingToReplicate`] for `project` (replicate, spawn_replicate
 /// and doctor refuse such a project: litestream would run and replicate nothing).
-pub fn nothing_to_replicate(project: &Project) -> String {
-    let why = project.database_url_problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
-    format!(
-        "nothing to replicate: {} configures no database{why}; add one to [{}.databases] (e.g. `default = \"data/app.db\"`) \
-         or set DATABASE_URL to a SQLite file",
-        project.manifest_path.display(),
-        project.source.table_name()
-    )
+pub fn nothing_to_replicate(project: &Project) -> ReplicateError {
+    ReplicateError::NothingToReplicate {
+        manifest: project.manifest_path.clone(),
+        table: project.source.table_name().to_string(),
+        database_url_problem: project.database_url_problem.clone(),
+    }
 }
 
 /// What the WAL check ([`crate::wal`]) found for one database before litestream started.

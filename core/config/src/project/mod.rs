@@ -28,7 +28,7 @@ mod source;
 mod validate;
 
 pub(crate) use validate::refuse_unreplicable_file;
-pub use validate::symlinked_database;
+pub use validate::{SymlinkedDatabase, symlinked_database};
 
 /// The Litestream version used when the configuration names none.
 pub const DEFAULT_LITESTREAM_VERSION: &str = "0.5.17";

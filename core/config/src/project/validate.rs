@@ -107,21 +107,29 @@ pub(crate) fn refuse_unreplicable_file(path: &Path) -> Result<(), (String, Strin
     Ok(())
 }
 
-/// Why Litestream would never find the WAL of the database at `path`, if it is a symlink:
-/// SQLite writes the `-wal` beside the file the link points to, Litestream looks beside the
-/// link. Checked where litestream is started (and by `doctor`), not on every load: it costs a
-/// system call per database.
-pub fn symlinked_database(path: &Path) -> Option<String> {
+/// A database configured by a symlink: SQLite keeps the WAL beside the link's target, where
+/// Litestream never looks, so nothing would be replicated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} is a symlink: SQLite keeps its WAL beside {target}, where Litestream never looks, so nothing would be \
+     replicated; configure the real path ({target}) instead of the link",
+    path.display(),
+    target = target.as_ref().map_or_else(|| "its target".to_owned(), |t| format!("`{}`", t.display()))
+)]
+pub struct SymlinkedDatabase {
+    pub path: PathBuf,
+    /// Where the link leads, when it resolves.
+    pub target: Option<PathBuf>,
+}
+
+/// [`SymlinkedDatabase`] when the database at `path` is configured by a symlink. Checked where
+/// litestream is started (and by `doctor`), not on every load: it costs a system call per
+/// database.
+pub fn symlinked_database(path: &Path) -> Option<SymlinkedDatabase> {
     if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return None;
     }
-    let target = std::fs::canonicalize(path)
-        .map_or_else(|_| "its target".to_owned(), |t| format!("`{}`", t.display()));
-    Some(format!(
-        "{} is a symlink: SQLite keeps its WAL beside {target}, where Litestream never looks, so nothing would be \
-         replicated; configure the real path ({target}) instead of the link",
-        path.display()
-    ))
+    Some(SymlinkedDatabase { path: path.to_path_buf(), target: std::fs::canonicalize(path).ok() })
 }
 
 #[cfg(test)]
@@ -165,6 +173,8 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("real.db"), dir.path().join("link.db")).unwrap();
         assert!(symlinked_database(&dir.path().join("real.db")).is_none());
         let why = symlinked_database(&dir.path().join("link.db")).unwrap();
+        assert_eq!(why.target, Some(dir.path().canonicalize().unwrap().join("real.db")));
+        let why = why.to_string();
         assert!(why.contains("is a symlink") && why.contains("real.db"), "{why}");
     }
 }
