@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use cargo_litestream_api::assurance::{Checks, text};
-use cargo_litestream_api::backups::scrub::ScrubOptions;
+use cargo_litestream_api::backups::scrub::{self, ScrubOptions};
 use cargo_litestream_api::targets::Urls;
 use cargo_litestream_command::anyhow::{self, bail};
 use cargo_litestream_command::assured;
@@ -76,12 +76,13 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
             "Scrubbing",
             &replicas,
             |replica| {
-                Ok(checks.scrub(
-                    replica,
-                    &options,
-                    timeout,
-                    &mut ctx.shell.bar("Reading", &replica.name, None),
-                )?)
+                // A bar only for what is read here; a replica litestream restores has none.
+                let mut bar = replica.store.is_ok().then(|| ctx.shell.bar("Reading", &replica.name, None));
+                let progress: &mut dyn scrub::Progress = match &mut bar {
+                    Some(bar) => bar,
+                    None => &mut (),
+                };
+                Ok(checks.scrub(replica, &options, timeout, progress)?)
             },
             |out, name, report, _| text::scrub(out, name, report),
         )
