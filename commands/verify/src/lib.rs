@@ -56,16 +56,16 @@ fn run(matches: &ArgMatches, ctx: &Ctx) -> anyhow::Result<u8> {
         let urls = Urls::Refuse(|url| {
             format!("verify takes a database (alias or path), not the replica URL `{url}`")
         });
-        let replicas = ctx.replicas(&named, urls, false)?;
+        let databases = ctx.databases(&named, urls)?;
         let litestream = ctx.litestream()?;
         let checks = assured::checks(ctx, Some(&litestream))?;
         assured::each(
             ctx,
             json,
             "Verifying",
-            &replicas,
-            |replica| {
-                let result = checks.verify(replica, &options);
+            &databases,
+            |database| {
+                let result = checks.verify(database, &options);
                 for warning in &result.warnings {
                     ctx.shell.warn(warning);
                 }

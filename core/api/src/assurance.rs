@@ -98,41 +98,41 @@ pub fn start(
 /// Runs one check on every configured database (a `dir` entry's databases as Litestream's scan
 /// finds them): a line per database, each run in the history.
 pub fn run(kind: Kind, project: &Project, env: &Env, litestream: &Litestream) -> Vec<String> {
+    let shell = cargo_litestream_shell::Shell::quiet();
+    let checks = Checks { env, project: Some(project), litestream: Some(litestream), shell: &shell };
+    let state_dir = &project.state_dir;
+    let mut lines = Vec::new();
+    if kind == Kind::Verify {
+        // verify reads the database and its replica itself: no litestream target to write.
+        for selected in crate::targets::configured(project) {
+            let crate::targets::Selected::Database(chosen) = selected else { continue };
+            let result = checks.verify(&chosen, &VerifyOptions::default());
+            lines.push(text::verification_summary(&result));
+            lines.extend(record(state_dir, &chosen.name, &result));
+        }
+        return lines;
+    }
     let replicas = match crate::targets::configured_replicas(project, env) {
         Ok(replicas) => replicas,
         Err(error) => {
-            let word = match kind {
-                Kind::Verify => "verify",
-                Kind::Scrub => "scrub",
-                Kind::Drill => "drill",
-            };
+            let word = if kind == Kind::Scrub { "scrub" } else { "drill" };
             return vec![format!("{word} could not start: {error}")];
         }
     };
-    let shell = cargo_litestream_shell::Shell::quiet();
-    let checks = Checks { env, project: Some(project), litestream: Some(litestream), shell: &shell };
-    let mut lines = Vec::new();
     for replica in &replicas {
         let name = &replica.name;
         let (line, recorded) = match kind {
-            Kind::Verify => {
-                let result = checks.verify(replica, &VerifyOptions::default());
-                (text::verification_summary(&result), record(&project.state_dir, name, &result))
-            }
             Kind::Scrub => {
                 match checks.scrub(replica, &Default::default(), Duration::from_secs(3600), &mut ()) {
-                    Ok(report) => {
-                        (text::scrub_summary(name, &report), record(&project.state_dir, name, &report))
-                    }
+                    Ok(report) => (text::scrub_summary(name, &report), record(state_dir, name, &report)),
                     Err(error) => (format!("scrub {name}: could not check: {error}"), None),
                 }
             }
-            Kind::Drill => {
+            // Drill (verify returned above).
+            _ => {
                 let options = drill::DrillOptions { checks: project.drill_checks.clone(), timeout: None };
                 match checks.drill(replica, &options) {
-                    Ok(report) => {
-                        (text::drill_summary(name, &report), record(&project.state_dir, name, &report))
-                    }
+                    Ok(report) => (text::drill_summary(name, &report), record(state_dir, name, &report)),
                     Err(error) => (format!("drill {name}: could not run: {error}"), None),
                 }
             }

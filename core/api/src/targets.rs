@@ -68,6 +68,23 @@ impl Chosen<'_> {
     }
 }
 
+/// What status lines, reports and the history call a target of a run.
+pub trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for Chosen<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for Replica<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// A replica a command reads (`check`, `scrub`, `drill`, `restore-points`, the schedule): how
 /// the user knows it, the database it is the replica of, and the two ways to reach it.
 #[derive(Debug)]

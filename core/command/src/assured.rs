@@ -1,4 +1,4 @@
-//! How `verify`, `scrub` and `drill` run on the replicas a command line names
+//! How `verify`, `scrub` and `drill` run on the databases and replicas a command line names
 //! ([`cargo_litestream_api::assurance::Checks`] does each check): a status line each, the report
 //! recorded in the project's history, the error of a replica that could not be checked printed
 //! once, the report on stdout as each ends (or one JSON document at the end), and the worst
@@ -9,7 +9,7 @@ use std::io::Write;
 use anyhow::Context as _;
 use cargo_litestream_api::Litestream;
 use cargo_litestream_api::assurance::{self, Assured, Checks, Verdict};
-use cargo_litestream_api::targets::Replica;
+use cargo_litestream_api::targets::Named;
 use serde::Serialize;
 
 use crate::Ctx;
@@ -21,41 +21,43 @@ pub fn checks<'c>(ctx: &'c Ctx, litestream: Option<&'c Litestream>) -> anyhow::R
     Ok(Checks { env: &ctx.env, project: ctx.project_if_any()?, litestream, shell: &ctx.shell })
 }
 
-/// One check command's run over `replicas`: `check` checks one, `print` writes its human
-/// report (the replica's name, the report, and whether stdout takes colour).
-pub fn each<R: Assured>(
+/// One check command's run over `targets` (replicas, or `verify`'s databases): `check` checks
+/// one, `print` writes its human report (the target's name, the report, and whether stdout
+/// takes colour).
+pub fn each<T: Named, R: Assured>(
     ctx: &Ctx,
     json: Option<Json>,
     verb: &str,
-    replicas: &[Replica<'_>],
-    mut check: impl FnMut(&Replica<'_>) -> anyhow::Result<R>,
+    targets: &[T],
+    mut check: impl FnMut(&T) -> anyhow::Result<R>,
     print: impl Fn(&mut dyn Write, &str, &R, bool) -> std::io::Result<()>,
 ) -> anyhow::Result<u8> {
     let state_dir = ctx.project_if_any()?.map(|p| p.state_dir.as_path());
-    let mut results = Vec::with_capacity(replicas.len());
-    for replica in replicas {
-        ctx.shell.status(verb, &replica.name);
-        let result = check(replica);
+    let mut results = Vec::with_capacity(targets.len());
+    for target in targets {
+        let name = target.name();
+        ctx.shell.status(verb, name);
+        let result = check(target);
         match (&result, state_dir) {
             (Ok(report), Some(state_dir)) => {
-                if let Some(problem) = assurance::record(state_dir, &replica.name, report) {
+                if let Some(problem) = assurance::record(state_dir, name, report) {
                     ctx.shell.warn(problem);
                 }
             }
             (Ok(_), None) => {}
             // With --json the error is the replica's entry in the document: printed once.
             (Err(error), _) if json.is_none() => {
-                ctx.shell.error(format!("{}: {}", replica.name, crate::one_line(error)))
+                ctx.shell.error(format!("{name}: {}", crate::one_line(error)))
             }
             (Err(_), _) => {}
         }
         if let (Ok(report), None) = (&result, json) {
             let mut stdout = std::io::stdout().lock();
-            print(&mut stdout, &replica.name, report, ctx.shell.stdout_color())
+            print(&mut stdout, name, report, ctx.shell.stdout_color())
                 .and_then(|()| stdout.flush())
                 .context("could not write to stdout")?;
         }
-        results.push((replica.name.as_str(), result));
+        results.push((name, result));
     }
 
     let outcomes = results.iter().map(|(_, r)| r.as_ref().map_or(R::Outcome::UNCHECKED, R::outcome));

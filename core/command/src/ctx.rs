@@ -126,9 +126,8 @@ impl Ctx {
         })
     }
 
-    /// The replicas the command line's DB arguments name ([`Ctx::targets`]), each with what
-    /// litestream is given to reach it; a `dir` entry with no database yet gets a note. Never
-    /// empty.
+    /// The replicas the command line's DB arguments name ([`Ctx::readable`]), each with what
+    /// litestream is given to reach it. Never empty.
     pub fn replicas(
         &self,
         args: &[&str],
@@ -136,33 +135,47 @@ impl Ctx {
         no_expand_env: bool,
     ) -> anyhow::Result<Vec<targets::Replica<'_>>> {
         let mut replicas = Vec::new();
-        let mut empty_dirs = Vec::new();
-        for selected in self.targets(args, urls)? {
-            match selected {
+        for selected in self.readable(args, urls)? {
+            replicas.push(match selected {
+                targets::Selected::Url(url) => targets::Replica::of_url(url, &self.env),
                 targets::Selected::Database(chosen) => {
                     let litestream_target = self.litestream_target(no_expand_env, &chosen.path)?;
                     let globals = &self.project()?.globals;
-                    replicas.push(targets::Replica::of_database(
-                        chosen,
-                        globals,
-                        &self.env,
-                        litestream_target,
-                    ));
+                    targets::Replica::of_database(chosen, globals, &self.env, litestream_target)
                 }
-                targets::Selected::Url(url) => replicas.push(targets::Replica::of_url(url, &self.env)),
-                targets::Selected::EmptyDir { dir, .. } => empty_dirs.push(dir),
+                // Left out by `readable`.
+                targets::Selected::EmptyDir { .. } => continue,
+            });
+        }
+        Ok(replicas)
+    }
+
+    /// The configured databases the command line's DB arguments name ([`Ctx::readable`]), for a
+    /// command that refuses replica URLs (`verify`). Never empty.
+    pub fn databases(&self, args: &[&str], urls: targets::Urls) -> anyhow::Result<Vec<targets::Chosen<'_>>> {
+        let selected = self.readable(args, urls)?.into_iter();
+        Ok(selected
+            .filter_map(|s| if let targets::Selected::Database(chosen) = s { Some(chosen) } else { None })
+            .collect())
+    }
+
+    /// [`Ctx::targets`] without the `dir` entries that hold no database yet, each given a
+    /// note; when they are all there is, why nothing can be read.
+    fn readable(&self, args: &[&str], urls: targets::Urls) -> anyhow::Result<Vec<targets::Selected<'_>>> {
+        let (mut readable, mut empty_dirs) = (Vec::new(), Vec::new());
+        for selected in self.targets(args, urls)? {
+            match selected {
+                targets::Selected::EmptyDir { dir, .. } => empty_dirs.push(dir.to_path_buf()),
+                other => readable.push(other),
             }
         }
-        if replicas.is_empty() {
-            return Err(targets::TargetsError::NoDatabaseYet(
-                empty_dirs.iter().map(|d| d.to_path_buf()).collect(),
-            )
-            .into());
+        if readable.is_empty() {
+            return Err(targets::TargetsError::NoDatabaseYet(empty_dirs).into());
         }
         for dir in empty_dirs {
             self.shell.note(format!("no database in {} matches its entry's pattern yet", dir.display()));
         }
-        Ok(replicas)
+        Ok(readable)
     }
 
     /// What litestream is given to list or restore the configured database at `path`:

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::backups::history::{self, Entry, Kind};
 use crate::backups::store::StoreError;
 use crate::backups::{ListError, drill, scrub};
-use crate::targets::Replica;
+use crate::targets::{Chosen, Replica};
 use crate::verify;
 use crate::verify::verify as verify_database;
 
@@ -161,19 +161,14 @@ impl Checks<'_> {
         Ok(drill::drill(litestream, self.env, &replica.litestream_target, &work, options)?)
     }
 
-    /// Verifies the database `replica` is the replica of ([`verify::verify`]); a replica
-    /// without a configured database is inconclusive.
-    pub fn verify(&self, replica: &Replica<'_>, options: &verify::VerifyOptions) -> verify::Verification {
-        let unverifiable =
-            |why: &str| verify::not_verifiable(replica.name.clone(), Default::default(), why.into());
-        let Some(chosen) = &replica.database else {
-            return unverifiable("verify compares a configured database with its replica: name the database");
-        };
+    /// Verifies the configured database `chosen` against its replica ([`verify::verify`]).
+    pub fn verify(&self, chosen: &Chosen<'_>, options: &verify::VerifyOptions) -> verify::Verification {
         let (Some(project), Some(litestream)) = (self.project, self.litestream) else {
-            return unverifiable("verify needs the project and litestream, and was given neither");
+            let why = "verify needs the project and litestream, and was given neither";
+            return verify::not_verifiable(chosen.name.clone(), chosen.path.clone(), why.to_owned());
         };
         let mut verification = verify_database(project, self.env, litestream, &chosen.path, options);
-        verification.database.clone_from(&replica.name);
+        verification.database.clone_from(&chosen.name);
         verification
     }
 }
