@@ -48,7 +48,7 @@ impl Outcome {
 
     /// The outcome of several checks: any out of sync wins, then any inconclusive.
     pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
-        outcomes.into_iter().max().unwrap_or(Outcome::InSync)
+        crate::assurance::Verdict::worst(outcomes).unwrap_or(Outcome::InSync)
     }
 
     pub fn label(self) -> &'static str {

@@ -55,7 +55,7 @@ impl Outcome {
     }
 
     pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
-        outcomes.into_iter().max().unwrap_or(Outcome::Passed)
+        crate::assurance::Verdict::worst(outcomes).unwrap_or(Outcome::Passed)
     }
 }
 

@@ -55,7 +55,7 @@ impl Outcome {
 
     /// The outcome of several replicas: damage first, then anything unchecked.
     pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
-        outcomes.into_iter().max().unwrap_or(Outcome::Sound)
+        crate::assurance::Verdict::worst(outcomes).unwrap_or(Outcome::Sound)
     }
 }
 
