@@ -126,8 +126,8 @@ impl Ctx {
         })
     }
 
-    /// The replicas the command line's DB arguments name ([`Ctx::readable`]), each with what
-    /// litestream is given to reach it. Never empty.
+    /// The replicas the command line's DB arguments name ([`Ctx::targets`]; a `dir` entry with
+    /// no database yet gets a note), each with what litestream is given to reach it. Never empty.
     pub fn replicas(
         &self,
         args: &[&str],
@@ -150,8 +150,8 @@ impl Ctx {
         Ok(replicas)
     }
 
-    /// The configured databases the command line's DB arguments name ([`Ctx::readable`]), for a
-    /// command that refuses replica URLs (`verify`). Never empty.
+    /// The configured databases the command line's DB arguments name, as [`Ctx::replicas`]
+    /// takes them, for a command that refuses replica URLs (`verify`). Never empty.
     pub fn databases(&self, args: &[&str], urls: targets::Urls) -> anyhow::Result<Vec<targets::Chosen<'_>>> {
         let selected = self.readable(args, urls)?.into_iter();
         Ok(selected
